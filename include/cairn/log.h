@@ -1,0 +1,293 @@
+// Cairn's partitioned, append-only event log: topics split into partitions with gapless offsets,
+// streams with gapless versions and expected-version checks, idempotent appends and group commit.
+// It replaces Kafka's topics (and the seed's "publish, then save" dual write): an append, its
+// stream index entries and the aggregate's new state are one atomic WriteBatch.
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cairn/status.h"
+#include "cairn/store.h"
+#include "cairn/types.h"
+
+namespace cairn {
+
+struct LogOptions {
+  // Partitions of a topic created on first use. Default: 8.
+  uint32_t default_partitions = 8;
+  // Appending to an unknown topic creates it with default_partitions; if false it is kNotFound.
+  // Default: true.
+  bool auto_create_topics = true;
+  // Largest `data` of one event, in bytes. Default: 1 MiB.
+  size_t max_event_bytes = 1u << 20;
+  // Most events in one append. Default: 10,000.
+  size_t max_events_per_append = 10'000;
+  // Most appends the writer combines into one WriteBatch (and one fsync). Default: 1,024.
+  size_t max_group_appends = 1024;
+  // Most bytes the writer combines into one WriteBatch. Default: 8 MiB.
+  size_t max_group_bytes = 8u << 20;
+};
+
+struct EventMetadata {
+  std::string command_id;
+  std::string correlation_id;
+  std::string causation_id;
+  std::string user_id;
+  bool operator==(const EventMetadata&) const = default;
+};
+
+// An event as a caller hands it to Append.
+struct NewEvent {
+  // Unique id (a UUID is recommended). Empty: the log assigns a random UUID. A non-empty id
+  // that is already stored makes the append idempotent (see Append).
+  std::string id;
+  // Non-empty, at most 128 bytes of printable ASCII, e.g. "ORDER_CREATED".
+  std::string type;
+  // The payload (JSON by convention; the log does not parse it). At most max_event_bytes.
+  std::string data;
+  EventMetadata metadata;
+  // Microseconds since the Unix epoch, UTC. 0: the time of the append. Import keeps originals.
+  int64_t timestamp_us = 0;
+};
+
+struct AppendRequest {
+  std::string topic;
+  // Stream id: 1-256 bytes of printable ASCII without '/', e.g. "order-6415...".
+  std::string stream;
+  ExpectedVersion expected = ExpectedVersion::Any();
+  std::vector<NewEvent> events;
+  // Written in the same WriteBatch as the events if, and only if, the append commits: the
+  // aggregate's new state. Families must have been opened on the same Store.
+  WriteBatch state_writes;
+};
+
+struct AppendResult {
+  // The stream's version after the append (the version of its last event).
+  StreamVersion version;
+  // One position per event, in order.
+  std::vector<Position> positions;
+  // True when every event id was already stored: nothing was written and `positions` and
+  // `version` are the original ones.
+  bool duplicate = false;
+};
+
+// A stored event, owned.
+struct Event {
+  std::string id;
+  std::string type;
+  std::string topic;
+  PartitionId partition;
+  Offset offset;
+  Seq seq;
+  std::string stream;
+  StreamVersion version;
+  int64_t timestamp_us = 0;
+  EventMetadata metadata;
+  std::string data;
+
+  Position position() const { return Position{topic, partition, offset, seq}; }
+  bool operator==(const Event&) const = default;
+};
+
+// A stored event read in place: views into the envelope, valid only while the callback that
+// received it runs (or while the viewed bytes live). Cheaper than Event for scans. An envelope
+// that is not 8-byte aligned (RocksDB does not align values) is copied once into the view,
+// since flatbuffers reads scalars at their natural alignment.
+class EventView {
+ public:
+  explicit EventView(std::string_view envelope);
+  EventView(const EventView& other);
+  EventView& operator=(const EventView& other);
+  std::string_view id() const;
+  std::string_view type() const;
+  std::string_view topic() const;
+  PartitionId partition() const;
+  Offset offset() const;
+  Seq seq() const;
+  std::string_view stream() const;
+  StreamVersion version() const;
+  int64_t timestamp_us() const;
+  std::string_view data() const;
+  std::string_view envelope() const { return envelope_; }
+  Event ToEvent() const;
+
+ private:
+  std::string_view envelope_;
+  const void* root_;
+  std::vector<uint64_t> aligned_;  // the copy of a misaligned envelope, else empty
+};
+
+struct PartitionInfo {
+  PartitionId partition;
+  // The offset the next event will get: the number of events in the partition.
+  Offset high_water_mark;
+};
+
+struct TopicInfo {
+  std::string name;
+  TopicId id;
+  uint32_t partitions = 0;
+  std::vector<PartitionInfo> partition_info;  // filled by Topics() / GetTopic()
+};
+
+// Kafka's default partitioner: murmur2 of the key bytes, seed 0x9747b28c.
+int32_t Murmur2(std::string_view key);
+// (Murmur2(key) & 0x7fffffff) % partitions. REQUIRES: partitions > 0.
+PartitionId PartitionForKey(std::string_view key, uint32_t partitions);
+// The partition key of a stream: the id after the first '-' ("order-6415" -> "6415"), or the
+// whole id when it has no '-'.
+std::string_view StreamKey(std::string_view stream);
+
+// Validators shared with the HTTP layer, so a request is refused before it is queued.
+Status ValidateTopicName(std::string_view topic);
+Status ValidateStreamId(std::string_view stream);
+Status ValidateEventType(std::string_view type);
+
+class LogCursor;
+
+class Log {
+ public:
+  // Opens the log kept in `store` (creating its families), restoring topics, high-water marks
+  // and the global sequence. `store` must outlive the Log.
+  static Result<std::unique_ptr<Log>> Open(Store* store, const LogOptions& options);
+  ~Log();
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  const LogOptions& options() const { return options_; }
+  Store* store() const { return store_; }
+
+  // Creates a topic. Creating an existing topic with the same partition count is ok (returns
+  // it); with another count it is kConflict. Partitions: 1 .. 4096.
+  Result<TopicInfo> CreateTopic(const std::string& name, uint32_t partitions);
+  // Every topic with its partitions' high-water marks, sorted by name.
+  std::vector<TopicInfo> Topics() const;
+  Result<TopicInfo> GetTopic(std::string_view name) const;
+
+  // Appends one or more events to one stream, atomically with req.state_writes.
+  // - Expected version is checked against the stream's head at commit time; a mismatch is
+  //   kConflict ("stream S is at version V, expected E") and writes nothing.
+  // - If every event carries an id that is already stored, returns the original positions with
+  //   duplicate = true and writes nothing. If only some are stored, kConflict.
+  // - Concurrent appends share one WriteBatch and one fsync (group commit); one failing append
+  //   fails alone.
+  // Errors: kInvalidArgument (empty events, bad type/stream/topic), kTooLarge, kNotFound (topic
+  // unknown and auto-create off), kConflict, kShuttingDown, kIOError.
+  Result<AppendResult> Append(AppendRequest req);
+
+  // Reads events of one partition with offsets in [from, ...), at most `max_events` and about
+  // `max_bytes` of envelopes (at least one event when one exists).
+  Result<std::vector<Event>> ReadPartition(std::string_view topic, PartitionId partition,
+                                           Offset from, size_t max_events,
+                                           size_t max_bytes = 4u << 20) const;
+  // Visits events of one partition with offsets in [from, to) in order until `visit` returns
+  // false. `to` is clamped to the high-water mark at the call.
+  using EventVisitor = std::function<bool(const EventView&)>;
+  Status ScanPartition(std::string_view topic, PartitionId partition, Offset from, Offset to,
+                       const EventVisitor& visit) const;
+  // Reads a stream from version `from` (1 = the beginning), at most `max_events`.
+  // An unknown stream is an empty result, not an error.
+  Result<std::vector<Event>> ReadStream(std::string_view stream, StreamVersion from,
+                                        size_t max_events) const;
+  // The stream's last version (0 when it has no events).
+  Result<StreamVersion> StreamHead(std::string_view stream) const;
+  // One event by id; kNotFound when unknown.
+  Result<Event> ReadEvent(std::string_view event_id) const;
+  // One event by position; kNotFound when beyond the high-water mark.
+  Result<Event> ReadAt(std::string_view topic, PartitionId partition, Offset offset) const;
+
+  // Visits the events of `topics` (every topic when empty) with seq > `after`, in seq order,
+  // until `visit` returns false or `limit` events were visited. The one order projections use.
+  Status ScanInSeqOrder(const std::vector<std::string>& topics, Seq after, size_t limit,
+                        const EventVisitor& visit) const;
+  // A cursor over `topics` (every topic, including ones created later, when empty) that starts
+  // after `after`. See LogCursor.
+  Result<std::unique_ptr<LogCursor>> OpenCursor(std::vector<std::string> topics, Seq after) const;
+  // For each partition of `topic`, the offset of its first event with seq > `after`.
+  Result<std::vector<Offset>> OffsetsAfterSeq(std::string_view topic, Seq after) const;
+
+  // The offset the next event of the partition will get (0 for an empty or unknown partition).
+  Offset HighWaterMark(std::string_view topic, PartitionId partition) const;
+  // The seq of the last committed event (0 before the first).
+  Seq LastSeq() const;
+
+  // Blocks until the log holds an event with seq >= `seq`, or `timeout` passes, or the log
+  // closes. Returns whether the condition holds. Woken by appends, no polling.
+  bool WaitForSeq(Seq seq, std::chrono::milliseconds timeout) const;
+  // Blocks until partition `partition` of `topic` has an event at `offset`, or `timeout`.
+  bool WaitFor(std::string_view topic, PartitionId partition, Offset offset,
+               std::chrono::milliseconds timeout) const;
+  // Wakes every waiter and makes further appends fail with kShuttingDown.
+  void Close();
+
+  // Counters for /metrics. Monotonic since open.
+  struct Stats {
+    uint64_t appends = 0;          // successful, non-duplicate appends
+    uint64_t events = 0;           // events written
+    uint64_t duplicates = 0;       // appends answered as idempotent repeats
+    uint64_t conflicts = 0;        // appends refused for expected version
+    uint64_t groups = 0;           // WriteBatches written by the group-commit writer
+    uint64_t fsyncs = 0;           // WAL syncs
+  };
+  Stats GetStats() const;
+
+  // Test-only fault hook: called by the writer just before a group's WriteBatch is written;
+  // a non-ok Status fails the whole group as if the disk had refused it.
+  void SetWriteFaultForTesting(std::function<Status()> fault);
+
+ private:
+  class Writer;
+  struct Rep;
+  Log(Store* store, const LogOptions& options);
+  friend class LogCursor;
+  Store* store_;
+  LogOptions options_;
+  std::unique_ptr<Rep> rep_;
+};
+
+// Reads the events of a set of topics in seq order and remembers where it stopped: the reader
+// behind projections, the live stream and export. One owner at a time (not thread-safe); the Log
+// must outlive it.
+class LogCursor {
+ public:
+  ~LogCursor();
+  // Visits, in seq order, up to `limit` events committed by now that come after the cursor's
+  // position, and moves past each event for which `visit` returns true. An event for which it
+  // returns false is not consumed: the next call starts with it again. Returns the number
+  // consumed (0 when nothing new is committed).
+  Result<size_t> Next(size_t limit, const Log::EventVisitor& visit);
+  // The seq of the last event consumed (the `after` it was opened with, before any).
+  Seq last_seq() const { return last_seq_; }
+  // Every event of the cursor's topics with seq <= this has been consumed: the log's last seq
+  // at the latest Next() that consumed all it saw, else last_seq().
+  Seq caught_up_to() const { return caught_up_to_; }
+  // Next offset to read of each (topic, partition) the cursor follows.
+  struct PartitionPosition {
+    std::string topic;
+    PartitionId partition;
+    Offset next;
+  };
+  std::vector<PartitionPosition> positions() const;
+
+ private:
+  friend class Log;
+  struct PartitionCursor;
+  LogCursor(const Log* log, std::vector<std::string> topics, Seq after);
+  Status AddNewPartitions();
+  const Log* log_;
+  std::vector<std::string> topics_;  // empty: every topic
+  Seq last_seq_;
+  Seq caught_up_to_;
+  std::vector<std::unique_ptr<PartitionCursor>> partitions_;
+};
+
+}  // namespace cairn

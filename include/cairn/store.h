@@ -1,0 +1,197 @@
+// The data dir: one RocksDB database and its column families ("families"). Everything Cairn keeps
+// lives here: the log (src/log), the write model of aggregates, projection checkpoints and read
+// models. This is the only public type that knows RocksDB exists; the rest of Cairn talks to it
+// through Family handles, WriteBatch, Get and Scan.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cairn/status.h"
+
+namespace rocksdb {
+class DB;
+class WriteBatch;
+class Snapshot;
+}  // namespace rocksdb
+
+namespace cairn {
+
+// How the store flushes its write-ahead log when a batch is written.
+enum class SyncMode {
+  kAlways,  // fsync before a write is acknowledged: survives power loss
+  kBatch,   // fsync at most every StoreOptions::batch_sync_interval_ms: loses at most that much
+  kNone,    // WAL written to the OS, not fsynced: survives a process crash, not power loss
+};
+// Parses "always", "batch" or "none".
+Result<SyncMode> ParseSyncMode(std::string_view text);
+std::string_view SyncModeName(SyncMode mode);
+
+struct StoreOptions {
+  // Create the data dir if it does not exist. Default: true.
+  bool create_if_missing = true;
+  // Durability of writes made through Store::Write with durable = true. Default: kAlways.
+  SyncMode sync = SyncMode::kAlways;
+  // With SyncMode::kBatch, the longest an acknowledged write stays un-fsynced. Default: 5 ms.
+  uint32_t batch_sync_interval_ms = 5;
+  // Block cache shared by every family. Default: 256 MiB.
+  size_t block_cache_bytes = 256u << 20;
+  // Memtable size per family. Default: 64 MiB.
+  size_t write_buffer_bytes = 64u << 20;
+  // Open read-only (no lock taken; used by tools reading a backup). Default: false.
+  bool read_only = false;
+};
+
+class Store;
+
+// An open column family. Handles stay valid until the family is dropped or the store closes.
+struct Family;
+
+// What a family is tuned for.
+enum class FamilyKind {
+  kOrdered,   // range scans in key order (the log, indexes)
+  kPointLookup,  // mostly Get by key: adds a bloom filter
+  kCounters,  // values are 8-byte little-endian signed integers combined by Merge (add)
+};
+
+// A set of writes applied atomically by Store::Write (or by the log, together with an append).
+class WriteBatch {
+ public:
+  WriteBatch();
+  ~WriteBatch();
+  WriteBatch(WriteBatch&&) noexcept;
+  WriteBatch& operator=(WriteBatch&&) noexcept;
+
+  void Put(Family* family, std::string_view key, std::string_view value);
+  void Delete(Family* family, std::string_view key);
+  // Adds `delta` to the counter at `key` (family must be FamilyKind::kCounters).
+  void AddCounter(Family* family, std::string_view key, int64_t delta);
+  // Deletes every key in [begin, end).
+  void DeleteRange(Family* family, std::string_view begin, std::string_view end);
+  // Appends every operation of `other` after this batch's.
+  void Append(const WriteBatch& other);
+
+  size_t Count() const;
+  size_t ByteSize() const;
+  bool empty() const { return Count() == 0; }
+  void Clear();
+
+ private:
+  friend class Store;
+  friend rocksdb::WriteBatch* RocksBatchOf(WriteBatch& batch);
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+// A WriteBatch whose reads see its own writes on top of the database (RocksDB's
+// WriteBatchWithIndex): a projection batch, where the second event sees what the first wrote.
+// One owner at a time.
+class IndexedBatch {
+ public:
+  explicit IndexedBatch(Store* store);
+  ~IndexedBatch();
+  IndexedBatch(const IndexedBatch&) = delete;
+  IndexedBatch& operator=(const IndexedBatch&) = delete;
+
+  void Put(Family* family, std::string_view key, std::string_view value);
+  void Delete(Family* family, std::string_view key);
+  void AddCounter(Family* family, std::string_view key, int64_t delta);
+  // The value as this batch would leave it (its own writes applied over the database).
+  Result<std::optional<std::string>> Get(Family* family, std::string_view key) const;
+  // Marks a point RollbackToSavePoint returns to; save points nest.
+  void SetSavePoint();
+  // Undoes every write since the last SetSavePoint. REQUIRES: a save point is set.
+  void RollbackToSavePoint();
+  size_t Count() const;
+  // Applies the batch atomically (see Store::Write for `durable`), then empties it.
+  Status Commit(bool durable);
+
+ private:
+  struct Rep;
+  Store* store_;
+  std::unique_ptr<Rep> rep_;
+};
+
+// A point-in-time view for consistent multi-key reads. Release by destroying it.
+class Snapshot {
+ public:
+  ~Snapshot();
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+
+ private:
+  friend class Store;
+  friend const rocksdb::Snapshot* RocksSnapshotOf(const Snapshot* snapshot);
+  Snapshot() = default;
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+// Decodes the value of a kCounters family.
+int64_t DecodeCounter(std::string_view value);
+
+class Store {
+ public:
+  // Opens (or creates) the database in `dir`, opening every family it already has.
+  // Errors: kBusy when another process holds the dir; kIOError / kCorruption from the disk.
+  static Result<std::unique_ptr<Store>> Open(const std::string& dir, const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  const StoreOptions& options() const { return options_; }
+
+  // The family called `name`, created with `kind` if it does not exist yet. Thread-safe.
+  Result<Family*> OpenFamily(const std::string& name, FamilyKind kind);
+  // The family called `name` if it exists, else nullptr. Thread-safe.
+  Family* FindFamily(const std::string& name) const;
+  // Names of existing families that start with `prefix`, sorted.
+  std::vector<std::string> FamilyNames(std::string_view prefix = {}) const;
+  // Drops the family and its data. REQUIRES: nobody uses the handle any more.
+  Status DropFamily(const std::string& name);
+
+  // Applies `batch` atomically. With durable = true it obeys options().sync; with false the WAL is
+  // written but never fsynced by this call (checkpoints of rebuilds that can be redone).
+  Status Write(WriteBatch& batch, bool durable);
+  // The one fsync point outside Write: makes everything written so far durable.
+  Status SyncWal();
+
+  // Point read. nullopt when absent.
+  Result<std::optional<std::string>> Get(Family* family, std::string_view key,
+                                         const Snapshot* snapshot = nullptr) const;
+
+  // Visits keys in [lower, upper) in order (reverse = descending), stopping when `visit`
+  // returns false. An empty `upper` means "to the end of the family". The views are valid only
+  // during the call.
+  using Visitor = std::function<bool(std::string_view key, std::string_view value)>;
+  Status Scan(Family* family, std::string_view lower, std::string_view upper, const Visitor& visit,
+              bool reverse = false, const Snapshot* snapshot = nullptr) const;
+
+  std::unique_ptr<Snapshot> TakeSnapshot() const;
+
+  // Writes a consistent copy of the whole store into `target_dir` (which must not exist), using
+  // hard links where the filesystem allows. Safe while writes go on.
+  Status Checkpoint(const std::string& target_dir);
+
+  // Approximate number of keys in a family (RocksDB's estimate).
+  uint64_t EstimateKeys(Family* family) const;
+
+  // For src/log only (see src/log/rocks.h): the database, and Write for a RocksDB batch.
+  rocksdb::DB* db() const;
+  Status WriteRocksBatch(rocksdb::WriteBatch* batch, bool durable);
+
+ private:
+  struct Rep;
+  Store(std::string dir, StoreOptions options);
+  std::string dir_;
+  StoreOptions options_;
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace cairn

@@ -1,0 +1,897 @@
+// The partitioned log (include/cairn/log.h): topics, group-commit appends, reads and waits.
+//
+// Group commit follows leveldb's DBImpl::Write: every appending thread queues a PendingAppend;
+// the thread at the front of the queue becomes the leader, takes a group of queued appends,
+// checks each against the stream heads, builds ONE WriteBatch and writes it with ONE fsync, then
+// completes the group and hands leadership to the next in line. Only the leader touches the
+// writer state (stream heads cache, next seq); leadership passes under queue_mu, which orders it.
+#include <rocksdb/db.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <queue>
+#include <shared_mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "cairn/log.h"
+#include "log/envelope.h"
+#include "log/rocks.h"
+
+namespace cairn {
+
+namespace env = envelope;
+
+namespace {
+
+constexpr uint32_t kMaxPartitions = 4096;
+constexpr size_t kMaxTypeBytes = 128;
+constexpr size_t kMaxStreamBytes = 256;
+constexpr size_t kMaxTopicBytes = 249;
+constexpr size_t kMaxEventIdBytes = 128;
+constexpr size_t kMaxMetadataFieldBytes = 1024;
+
+bool AllBytesIn(std::string_view s, char lo, char hi) {
+  return std::all_of(s.begin(), s.end(), [&](char c) { return c >= lo && c <= hi; });
+}
+
+}  // namespace
+
+Status ValidateTopicName(std::string_view topic) {
+  if (topic.empty() || topic.size() > kMaxTopicBytes) {
+    return Status::InvalidArgument("topic name must be 1-249 characters", "topic");
+  }
+  for (char c : topic) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) {
+      return Status::InvalidArgument(
+          "topic name may contain only letters, digits, '.', '_' and '-': '" + std::string(topic) +
+              "'",
+          "topic");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateStreamId(std::string_view stream) {
+  if (stream.empty() || stream.size() > kMaxStreamBytes) {
+    return Status::InvalidArgument("stream id must be 1-256 characters", "stream");
+  }
+  if (!AllBytesIn(stream, '!', '~') || stream.find('/') != std::string_view::npos) {
+    return Status::InvalidArgument(
+        "stream id may contain only printable ASCII without spaces or '/'", "stream");
+  }
+  return Status::Ok();
+}
+
+Status ValidateEventType(std::string_view type) {
+  if (type.empty() || type.size() > kMaxTypeBytes) {
+    return Status::InvalidArgument("event type must be 1-128 characters", "type");
+  }
+  if (!AllBytesIn(type, ' ', '~')) {
+    return Status::InvalidArgument("event type may contain only printable ASCII", "type");
+  }
+  return Status::Ok();
+}
+
+// A topic and the published high-water mark of each partition. Never destroyed while the Log
+// lives, so pointers to it stay valid.
+struct TopicState {
+  std::string name;
+  TopicId id;
+  uint32_t partitions = 0;
+  // Next offset of each partition. Written by the group leader after a commit (release), read
+  // by anyone (acquire): every offset below it is committed and readable.
+  std::unique_ptr<std::atomic<uint64_t>[]> high_water;
+};
+
+// One caller's append waiting in the group-commit queue. Lives on the caller's stack.
+struct PendingAppend {
+  AppendRequest* request = nullptr;
+  TopicState* topic = nullptr;
+  PartitionId partition;
+  std::vector<std::string> envelopes;  // encoded by the caller, patched by the leader
+  size_t bytes = 0;
+  bool has_caller_ids = false;  // only ids a caller chose can already be stored
+  Result<AppendResult> result = Status::Internal("append not processed");
+  bool done = false;  // GUARDED_BY(Rep::queue_mu)
+  std::condition_variable cv;
+};
+
+struct Log::Rep {
+  Store* store = nullptr;
+  rocksdb::DB* db = nullptr;
+  Family* log_cf = nullptr;
+  Family* streams_cf = nullptr;
+  Family* ids_cf = nullptr;
+  Family* topics_cf = nullptr;
+
+  mutable std::shared_mutex topics_mu;
+  std::map<std::string, std::unique_ptr<TopicState>, std::less<>> topics;  // GUARDED_BY(topics_mu)
+  std::vector<TopicState*> topics_by_id;                                   // GUARDED_BY(topics_mu)
+  std::mutex create_topic_mu;  // serialises topic creation
+
+  std::mutex queue_mu;
+  std::deque<PendingAppend*> queue;  // GUARDED_BY(queue_mu)
+  bool closed = false;               // GUARDED_BY(queue_mu)
+
+  // Writer state: touched only by the current group leader.
+  uint64_t next_seq = 1;
+  std::unordered_map<std::string, uint64_t> stream_heads;  // cache of streams' last versions
+  std::function<Status()> write_fault;                     // test hook, set before use
+
+  // Published after each commit (release); readers acquire.
+  std::atomic<uint64_t> committed_seq{0};
+  mutable std::mutex wait_mu;
+  mutable std::condition_variable wait_cv;
+  std::atomic<bool> wait_closed{false};
+
+  std::atomic<uint64_t> stat_appends{0}, stat_events{0}, stat_duplicates{0}, stat_conflicts{0},
+      stat_groups{0}, stat_fsyncs{0};
+
+  TopicState* FindTopic(std::string_view name) const {
+    std::shared_lock lock(topics_mu);
+    auto it = topics.find(name);
+    return it == topics.end() ? nullptr : it->second.get();
+  }
+  TopicState* TopicById(TopicId id) const {
+    std::shared_lock lock(topics_mu);
+    return id.value() < topics_by_id.size() ? topics_by_id[id.value()] : nullptr;
+  }
+  std::vector<TopicState*> AllTopics() const {
+    std::shared_lock lock(topics_mu);
+    std::vector<TopicState*> out;
+    for (const auto& [name, t] : topics) out.push_back(t.get());
+    return out;
+  }
+  Result<std::optional<std::string>> GetEnvelope(std::string_view log_key) const {
+    return store->Get(log_cf, log_key);
+  }
+  void NotifyWaiters() {
+    std::lock_guard lock(wait_mu);
+    wait_cv.notify_all();
+  }
+};
+
+// ---- The group-commit writer ------------------------------------------------------------------
+
+// What the leader changes while building one group, so a failed write can be undone.
+struct GroupUndo {
+  uint64_t next_seq = 0;
+  std::vector<std::pair<std::string, std::optional<uint64_t>>> stream_heads;
+};
+
+class Log::Writer {
+ public:
+  explicit Writer(Log::Rep* rep) : rep_(rep) {}
+
+  // Checks and writes `group` as one WriteBatch; fills every member's result.
+  void CommitGroup(const std::vector<PendingAppend*>& group) {
+    rocksdb::WriteBatch batch;
+    GroupUndo undo;
+    undo.next_seq = rep_->next_seq;
+    next_offsets_.clear();
+    group_ids_.clear();
+    std::vector<PendingAppend*> written;
+    for (PendingAppend* p : group) {
+      if (Stage(p, &batch, &undo)) written.push_back(p);
+    }
+    if (batch.Count() == 0) return;  // all duplicates or conflicts: nothing to write
+
+    Status s = rep_->write_fault ? rep_->write_fault() : Status::Ok();
+    if (s.ok()) s = rep_->store->WriteRocksBatch(&batch, /*durable=*/true);
+    if (!s.ok()) {
+      spdlog::error("log write of a group of {} appends failed: {}", group.size(), s.ToString());
+      Undo(undo);
+      for (PendingAppend* p : written) p->result = s;
+      return;
+    }
+    Publish(written);
+  }
+
+ private:
+  // Checks one append and adds it to `batch`. Returns whether it wrote anything.
+  bool Stage(PendingAppend* p, rocksdb::WriteBatch* batch, GroupUndo* undo) {
+    AppendRequest& req = *p->request;
+    if (p->has_caller_ids) {  // generated ids are fresh: nothing to look up
+      if (auto duplicate = FindDuplicate(*p); duplicate.has_value()) {
+        p->result = std::move(*duplicate);
+        return false;
+      }
+    }
+    Result<uint64_t> head = StreamHead(req.stream);
+    if (!head.ok()) {
+      p->result = head.status();
+      return false;
+    }
+    if (!req.expected.Accepts(StreamVersion(*head))) {
+      rep_->stat_conflicts.fetch_add(1, std::memory_order_relaxed);
+      p->result = Status::Conflict("stream " + req.stream + " is at version " +
+                                   std::to_string(*head) + ", expected " +
+                                   req.expected.ToString());
+      return false;
+    }
+
+    AppendResult result;
+    uint64_t& next_offset = NextOffset(p->topic, p->partition);
+    uint64_t version = *head;
+    for (size_t i = 0; i < req.events.size(); ++i) {
+      ++version;
+      const Offset offset(next_offset++);
+      const Seq seq(rep_->next_seq++);
+      std::string& envelope = p->envelopes[i];
+      env::Patch(&envelope, p->partition, offset, seq, StreamVersion(version));
+      const std::string log_key = env::LogKey(p->topic->id, p->partition, offset);
+      batch->Put(HandleOf(rep_->log_cf), log_key, envelope);
+      batch->Put(HandleOf(rep_->streams_cf), env::StreamIndexKey(req.stream, StreamVersion(version)),
+                 log_key);
+      const std::string& id = req.events[i].id;
+      batch->Put(HandleOf(rep_->ids_cf), id, log_key);
+      result.positions.push_back(Position{p->topic->name, p->partition, offset, seq});
+      group_ids_.emplace(id, GroupEvent{result.positions.back(), StreamVersion(version)});
+    }
+    result.version = StreamVersion(version);
+    undo->stream_heads.emplace_back(req.stream, CachedHead(req.stream));
+    rep_->stream_heads[req.stream] = version;
+    AppendRocksBatch(batch, *RocksBatchOf(req.state_writes));
+    p->result = std::move(result);
+    return true;
+  }
+
+  // If every event id of the append is already stored (or staged earlier in this group), the
+  // original result; if only some are, a conflict; if none, nothing.
+  std::optional<Result<AppendResult>> FindDuplicate(const PendingAppend& p) {
+    const AppendRequest& req = *p.request;
+    AppendResult original;
+    original.duplicate = true;
+    size_t found = 0;
+    for (const NewEvent& e : req.events) {
+      if (auto it = group_ids_.find(e.id); it != group_ids_.end()) {
+        original.positions.push_back(it->second.position);
+        original.version = it->second.version;
+        ++found;
+        continue;
+      }
+      Result<std::optional<std::string>> log_key = rep_->store->Get(rep_->ids_cf, e.id);
+      if (!log_key.ok()) return Result<AppendResult>(log_key.status());
+      if (!log_key->has_value()) continue;
+      Result<std::optional<std::string>> stored = rep_->GetEnvelope(**log_key);
+      if (!stored.ok()) return Result<AppendResult>(stored.status());
+      if (!stored->has_value()) return Result<AppendResult>(Status::Corruption("event id " + e.id + " points at a missing event"));
+      EventView view(**stored);
+      original.positions.push_back(
+          Position{std::string(view.topic()), view.partition(), view.offset(), view.seq()});
+      original.version = view.version();
+      ++found;
+    }
+    if (found == 0) return std::nullopt;
+    if (found < req.events.size()) {
+      rep_->stat_conflicts.fetch_add(1, std::memory_order_relaxed);
+      return Result<AppendResult>(Status::Conflict(
+          "some but not all event ids of this append are already stored; retry with the "
+          "original events or with new ids"));
+    }
+    rep_->stat_duplicates.fetch_add(1, std::memory_order_relaxed);
+    return Result<AppendResult>(std::move(original));
+  }
+
+  std::optional<uint64_t> CachedHead(const std::string& stream) const {
+    auto it = rep_->stream_heads.find(stream);
+    if (it == rep_->stream_heads.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // The stream's last committed (or staged) version, from the cache or the streams family.
+  Result<uint64_t> StreamHead(const std::string& stream) {
+    if (auto cached = CachedHead(stream)) return *cached;
+    uint64_t head = 0;
+    Status s = rep_->store->Scan(
+        rep_->streams_cf, env::StreamKeyPrefix(stream), env::StreamKeyPrefixEnd(stream),
+        [&](std::string_view key, std::string_view) {
+          head = env::StreamIndexVersion(key).value();
+          return false;
+        },
+        /*reverse=*/true);
+    if (!s.ok()) return s;
+    rep_->stream_heads.emplace(stream, head);
+    return head;
+  }
+
+  uint64_t& NextOffset(TopicState* topic, PartitionId partition) {
+    const uint64_t key = (uint64_t(topic->id.value()) << 32) | partition.value();
+    auto [it, inserted] = next_offsets_.try_emplace(key, 0);
+    if (inserted) {
+      it->second = topic->high_water[partition.value()].load(std::memory_order_relaxed);
+    }
+    return it->second;
+  }
+
+  void Undo(const GroupUndo& undo) {
+    rep_->next_seq = undo.next_seq;
+    // Restore in reverse so a stream appended twice in the group gets its oldest value back.
+    for (auto it = undo.stream_heads.rbegin(); it != undo.stream_heads.rend(); ++it) {
+      if (it->second.has_value()) {
+        rep_->stream_heads[it->first] = *it->second;
+      } else {
+        rep_->stream_heads.erase(it->first);
+      }
+    }
+  }
+
+  // Makes a committed group visible: high-water marks first, then the global seq, so a reader
+  // that sees seq s also sees every partition's offsets up to it.
+  void Publish(const std::vector<PendingAppend*>& written) {
+    uint64_t events = 0;
+    for (PendingAppend* p : written) {
+      const auto& positions = p->result->positions;
+      p->topic->high_water[p->partition.value()].store(positions.back().offset.value() + 1,
+                                                        std::memory_order_release);
+      events += positions.size();
+    }
+    rep_->committed_seq.store(rep_->next_seq - 1, std::memory_order_release);
+    rep_->stat_appends.fetch_add(written.size(), std::memory_order_relaxed);
+    rep_->stat_events.fetch_add(events, std::memory_order_relaxed);
+    rep_->stat_groups.fetch_add(1, std::memory_order_relaxed);
+    if (rep_->store->options().sync == SyncMode::kAlways) {
+      rep_->stat_fsyncs.fetch_add(1, std::memory_order_relaxed);
+    }
+    rep_->NotifyWaiters();
+  }
+
+  struct GroupEvent {
+    Position position;
+    StreamVersion version;
+  };
+  Log::Rep* rep_;
+  std::unordered_map<uint64_t, uint64_t> next_offsets_;  // (topic id, partition) -> next offset
+  std::unordered_map<std::string, GroupEvent> group_ids_;  // event ids staged in this group
+};
+
+// ---- Open, topics -----------------------------------------------------------------------------
+
+Log::Log(Store* store, const LogOptions& options)
+    : store_(store), options_(options), rep_(std::make_unique<Rep>()) {}
+
+Log::~Log() { Close(); }
+
+Result<std::unique_ptr<Log>> Log::Open(Store* store, const LogOptions& options) {
+  if (options.default_partitions == 0 || options.default_partitions > kMaxPartitions) {
+    return Status::InvalidArgument("default partitions must be 1-4096", "partitions");
+  }
+  std::unique_ptr<Log> log(new Log(store, options));
+  Rep& rep = *log->rep_;
+  rep.store = store;
+  rep.db = store->db();
+  struct {
+    const char* name;
+    FamilyKind kind;
+    Family** slot;
+  } families[] = {{"log", FamilyKind::kOrdered, &rep.log_cf},
+                  {"streams", FamilyKind::kOrdered, &rep.streams_cf},
+                  {"ids", FamilyKind::kPointLookup, &rep.ids_cf},
+                  {"topics", FamilyKind::kOrdered, &rep.topics_cf}};
+  for (auto& f : families) {
+    Result<Family*> family = store->OpenFamily(f.name, f.kind);
+    if (!family.ok()) return family.status();
+    *f.slot = *family;
+  }
+
+  // Topics, then each partition's high-water mark and the global seq from the last event of
+  // each partition.
+  std::vector<std::pair<std::string, std::string>> stored;
+  CAIRN_RETURN_IF_ERROR(store->Scan(rep.topics_cf, "", "", [&](auto key, auto value) {
+    stored.emplace_back(std::string(key), std::string(value));
+    return true;
+  }));
+  uint64_t last_seq = 0;
+  for (auto& [name, value] : stored) {
+    if (value.size() != 8) return Status::Corruption("bad metadata of topic " + name);
+    auto topic = std::make_unique<TopicState>();
+    topic->name = name;
+    topic->id = TopicId(env::GetBigEndian32(value));
+    topic->partitions = env::GetBigEndian32(std::string_view(value).substr(4));
+    topic->high_water = std::make_unique<std::atomic<uint64_t>[]>(topic->partitions);
+    for (uint32_t p = 0; p < topic->partitions; ++p) {
+      uint64_t hwm = 0;
+      const PartitionId pid(p);
+      CAIRN_RETURN_IF_ERROR(store->Scan(
+          rep.log_cf, env::LogKey(topic->id, pid, Offset(0)),
+          env::LogKeyPartitionEnd(topic->id, pid),
+          [&](std::string_view key, std::string_view envelope) {
+            hwm = env::LogKeyOffset(key).value() + 1;
+            last_seq = std::max(last_seq, EventView(envelope).seq().value());
+            return false;
+          },
+          /*reverse=*/true));
+      topic->high_water[p].store(hwm);
+    }
+    if (rep.topics_by_id.size() <= topic->id.value()) rep.topics_by_id.resize(topic->id.value() + 1);
+    rep.topics_by_id[topic->id.value()] = topic.get();
+    rep.topics.emplace(name, std::move(topic));
+  }
+  rep.next_seq = last_seq + 1;
+  rep.committed_seq.store(last_seq);
+  spdlog::info("log open: {} topics, last seq {}", rep.topics.size(), last_seq);
+  return log;
+}
+
+namespace {
+TopicInfo Describe(const TopicState& t) {
+  TopicInfo info{t.name, t.id, t.partitions, {}};
+  for (uint32_t p = 0; p < t.partitions; ++p) {
+    info.partition_info.push_back(
+        PartitionInfo{PartitionId(p), Offset(t.high_water[p].load(std::memory_order_acquire))});
+  }
+  return info;
+}
+}  // namespace
+
+Result<TopicInfo> Log::CreateTopic(const std::string& name, uint32_t partitions) {
+  CAIRN_RETURN_IF_ERROR(ValidateTopicName(name));
+  if (partitions == 0 || partitions > kMaxPartitions) {
+    return Status::InvalidArgument("partitions must be 1-4096", "partitions");
+  }
+  std::lock_guard create_lock(rep_->create_topic_mu);
+  if (TopicState* existing = rep_->FindTopic(name)) {
+    if (existing->partitions != partitions) {
+      return Status::Conflict("topic " + name + " exists with " +
+                              std::to_string(existing->partitions) + " partitions");
+    }
+    return Describe(*existing);
+  }
+  auto topic = std::make_unique<TopicState>();
+  topic->name = name;
+  {
+    std::shared_lock lock(rep_->topics_mu);
+    topic->id = TopicId(static_cast<uint32_t>(rep_->topics_by_id.size()));
+  }
+  topic->partitions = partitions;
+  topic->high_water = std::make_unique<std::atomic<uint64_t>[]>(partitions);
+  std::string value;
+  env::PutBigEndian32(&value, topic->id.value());
+  env::PutBigEndian32(&value, partitions);
+  WriteBatch batch;
+  batch.Put(rep_->topics_cf, name, value);
+  CAIRN_RETURN_IF_ERROR(store_->Write(batch, /*durable=*/true));
+  TopicInfo info = Describe(*topic);
+  {
+    std::unique_lock lock(rep_->topics_mu);
+    rep_->topics_by_id.push_back(topic.get());
+    rep_->topics.emplace(name, std::move(topic));
+  }
+  spdlog::info("created topic {} with {} partitions", name, partitions);
+  return info;
+}
+
+std::vector<TopicInfo> Log::Topics() const {
+  std::vector<TopicInfo> out;
+  for (TopicState* t : rep_->AllTopics()) out.push_back(Describe(*t));
+  return out;
+}
+
+Result<TopicInfo> Log::GetTopic(std::string_view name) const {
+  TopicState* t = rep_->FindTopic(name);
+  if (!t) return Status::NotFound("topic " + std::string(name) + " does not exist");
+  return Describe(*t);
+}
+
+// ---- Append -----------------------------------------------------------------------------------
+
+namespace {
+
+Status ValidateEvent(const NewEvent& e, size_t index, const LogOptions& options) {
+  const std::string field = "events[" + std::to_string(index) + "]";
+  Status s = ValidateEventType(e.type);
+  if (!s.ok()) return Status::InvalidArgument(s.message(), field + ".type");
+  if (e.data.size() > options.max_event_bytes) {
+    return Status::TooLarge("event data is " + std::to_string(e.data.size()) +
+                                " bytes, over the limit of " +
+                                std::to_string(options.max_event_bytes),
+                            field + ".data");
+  }
+  if (e.id.size() > kMaxEventIdBytes || !AllBytesIn(e.id, '!', '~')) {
+    return Status::InvalidArgument("event id must be at most 128 printable ASCII characters",
+                                   field + ".id");
+  }
+  const auto& m = e.metadata;
+  for (const std::string* v : {&m.command_id, &m.correlation_id, &m.causation_id, &m.user_id}) {
+    if (v->size() > kMaxMetadataFieldBytes) {
+      return Status::TooLarge("metadata fields are limited to 1024 bytes", field + ".metadata");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<AppendResult> Log::Append(AppendRequest req) {
+  CAIRN_RETURN_IF_ERROR(ValidateTopicName(req.topic));
+  CAIRN_RETURN_IF_ERROR(ValidateStreamId(req.stream));
+  if (req.events.empty()) return Status::InvalidArgument("an append needs at least one event", "events");
+  if (req.events.size() > options_.max_events_per_append) {
+    return Status::TooLarge("an append may carry at most " +
+                                std::to_string(options_.max_events_per_append) + " events",
+                            "events");
+  }
+  std::unordered_set<std::string_view> ids;
+  for (size_t i = 0; i < req.events.size(); ++i) {
+    CAIRN_RETURN_IF_ERROR(ValidateEvent(req.events[i], i, options_));
+    if (!req.events[i].id.empty() && !ids.insert(req.events[i].id).second) {
+      return Status::InvalidArgument("event id " + req.events[i].id + " appears twice",
+                                     "events[" + std::to_string(i) + "].id");
+    }
+  }
+
+  TopicState* topic = rep_->FindTopic(req.topic);
+  if (!topic) {
+    if (!options_.auto_create_topics) {
+      return Status::NotFound("topic " + req.topic + " does not exist");
+    }
+    Result<TopicInfo> created = CreateTopic(req.topic, options_.default_partitions);
+    if (!created.ok()) return created.status();
+    topic = rep_->FindTopic(req.topic);
+  }
+
+  // Encode in the caller's thread so the leader only patches positions in place.
+  PendingAppend pending;
+  pending.request = &req;
+  pending.topic = topic;
+  pending.partition = PartitionForKey(StreamKey(req.stream), topic->partitions);
+  pending.envelopes.reserve(req.events.size());
+  const int64_t now = env::NowMicros();
+  for (NewEvent& e : req.events) {
+    pending.has_caller_ids |= !e.id.empty();
+    if (e.id.empty()) e.id = env::NewUuid();
+    if (e.timestamp_us == 0) e.timestamp_us = now;
+    pending.envelopes.push_back(env::Encode(e, req.topic, req.stream));
+    pending.bytes += pending.envelopes.back().size();
+  }
+  pending.bytes += req.state_writes.ByteSize();
+
+  std::unique_lock lock(rep_->queue_mu);
+  if (rep_->closed) return Status(ErrorCode::kShuttingDown, "the log is closing");
+  rep_->queue.push_back(&pending);
+  while (!pending.done && rep_->queue.front() != &pending) pending.cv.wait(lock);
+  if (pending.done) return std::move(pending.result);
+
+  // This thread leads: take a group from the front of the queue and commit it unlocked.
+  std::vector<PendingAppend*> group;
+  size_t group_bytes = 0;
+  for (PendingAppend* p : rep_->queue) {
+    if (!group.empty() && (group.size() >= options_.max_group_appends ||
+                           group_bytes + p->bytes > options_.max_group_bytes)) {
+      break;
+    }
+    group.push_back(p);
+    group_bytes += p->bytes;
+  }
+  lock.unlock();
+  Writer(rep_.get()).CommitGroup(group);
+  lock.lock();
+
+  for (PendingAppend* p : group) {
+    rep_->queue.pop_front();
+    p->done = true;
+    if (p != &pending) p->cv.notify_one();
+  }
+  if (!rep_->queue.empty()) rep_->queue.front()->cv.notify_one();
+  return std::move(pending.result);
+}
+
+// ---- Reads ------------------------------------------------------------------------------------
+
+Status Log::ScanPartition(std::string_view topic_name, PartitionId partition, Offset from,
+                          Offset to, const EventVisitor& visit) const {
+  TopicState* topic = rep_->FindTopic(topic_name);
+  if (!topic) return Status::NotFound("topic " + std::string(topic_name) + " does not exist");
+  if (partition.value() >= topic->partitions) {
+    return Status::NotFound("topic " + topic->name + " has no partition " +
+                            std::to_string(partition.value()));
+  }
+  const Offset hwm(topic->high_water[partition.value()].load(std::memory_order_acquire));
+  const Offset end = std::min(to, hwm);
+  if (from >= end) return Status::Ok();
+  return store_->Scan(rep_->log_cf, env::LogKey(topic->id, partition, from),
+                      env::LogKey(topic->id, partition, end),
+                      [&](std::string_view, std::string_view value) { return visit(EventView(value)); });
+}
+
+Result<std::vector<Event>> Log::ReadPartition(std::string_view topic, PartitionId partition,
+                                              Offset from, size_t max_events,
+                                              size_t max_bytes) const {
+  std::vector<Event> out;
+  size_t bytes = 0;
+  Status s = ScanPartition(topic, partition, from, Offset(UINT64_MAX), [&](const EventView& e) {
+    if (out.size() >= max_events || (!out.empty() && bytes + e.envelope().size() > max_bytes)) {
+      return false;
+    }
+    bytes += e.envelope().size();
+    out.push_back(e.ToEvent());
+    return true;
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<std::vector<Event>> Log::ReadStream(std::string_view stream, StreamVersion from,
+                                           size_t max_events) const {
+  CAIRN_RETURN_IF_ERROR(ValidateStreamId(stream));
+  std::vector<std::string> log_keys;
+  Status s = store_->Scan(rep_->streams_cf,
+                          env::StreamIndexKey(stream, StreamVersion(std::max<uint64_t>(from.value(), 1))),
+                          env::StreamKeyPrefixEnd(stream), [&](std::string_view, std::string_view v) {
+                            if (log_keys.size() >= max_events) return false;
+                            log_keys.emplace_back(v);
+                            return true;
+                          });
+  if (!s.ok()) return s;
+  std::vector<Event> out;
+  out.reserve(log_keys.size());
+  for (const std::string& key : log_keys) {
+    Result<std::optional<std::string>> envelope = rep_->GetEnvelope(key);
+    if (!envelope.ok()) return envelope.status();
+    if (!envelope->has_value()) {
+      return Status::Corruption("stream " + std::string(stream) + " points at a missing event");
+    }
+    out.push_back(EventView(**envelope).ToEvent());
+  }
+  return out;
+}
+
+Result<StreamVersion> Log::StreamHead(std::string_view stream) const {
+  CAIRN_RETURN_IF_ERROR(ValidateStreamId(stream));
+  StreamVersion head(0);
+  Status s = store_->Scan(
+      rep_->streams_cf, env::StreamKeyPrefix(stream), env::StreamKeyPrefixEnd(stream),
+      [&](std::string_view key, std::string_view) {
+        head = env::StreamIndexVersion(key);
+        return false;
+      },
+      /*reverse=*/true);
+  if (!s.ok()) return s;
+  return head;
+}
+
+Result<Event> Log::ReadEvent(std::string_view event_id) const {
+  Result<std::optional<std::string>> key = store_->Get(rep_->ids_cf, event_id);
+  if (!key.ok()) return key.status();
+  if (!key->has_value()) return Status::NotFound("no event with id " + std::string(event_id));
+  Result<std::optional<std::string>> envelope = rep_->GetEnvelope(**key);
+  if (!envelope.ok()) return envelope.status();
+  if (!envelope->has_value()) return Status::Corruption("event id points at a missing event");
+  return EventView(**envelope).ToEvent();
+}
+
+Result<Event> Log::ReadAt(std::string_view topic_name, PartitionId partition, Offset offset) const {
+  TopicState* topic = rep_->FindTopic(topic_name);
+  if (!topic) return Status::NotFound("topic " + std::string(topic_name) + " does not exist");
+  if (partition.value() >= topic->partitions ||
+      offset.value() >= topic->high_water[partition.value()].load(std::memory_order_acquire)) {
+    return Status::NotFound("no event at " + Position{topic->name, partition, offset, Seq()}.ToString());
+  }
+  Result<std::optional<std::string>> envelope =
+      rep_->GetEnvelope(env::LogKey(topic->id, partition, offset));
+  if (!envelope.ok()) return envelope.status();
+  if (!envelope->has_value()) return Status::Corruption("missing event below the high-water mark");
+  return EventView(**envelope).ToEvent();
+}
+
+Offset Log::HighWaterMark(std::string_view topic_name, PartitionId partition) const {
+  TopicState* topic = rep_->FindTopic(topic_name);
+  if (!topic || partition.value() >= topic->partitions) return Offset(0);
+  return Offset(topic->high_water[partition.value()].load(std::memory_order_acquire));
+}
+
+Seq Log::LastSeq() const { return Seq(rep_->committed_seq.load(std::memory_order_acquire)); }
+
+namespace {
+
+// The first offset in [0, hwm) of the partition whose event has seq > after (binary search:
+// seq grows with offset inside a partition).
+Result<Offset> FirstOffsetAfter(const Store& store, Family* log_cf, const TopicState& topic,
+                                PartitionId partition, Seq after) {
+  uint64_t lo = 0, hi = topic.high_water[partition.value()].load(std::memory_order_acquire);
+  if (after.value() == 0) return Offset(0);
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    Result<std::optional<std::string>> env =
+        store.Get(log_cf, env::LogKey(topic.id, partition, Offset(mid)));
+    if (!env.ok()) return env.status();
+    if (!env->has_value()) return Status::Corruption("missing event below the high-water mark");
+    if (EventView(**env).seq() > after) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return Offset(lo);
+}
+
+}  // namespace
+
+Result<std::vector<Offset>> Log::OffsetsAfterSeq(std::string_view topic_name, Seq after) const {
+  TopicState* topic = rep_->FindTopic(topic_name);
+  if (!topic) return Status::NotFound("topic " + std::string(topic_name) + " does not exist");
+  std::vector<Offset> out;
+  for (uint32_t p = 0; p < topic->partitions; ++p) {
+    Result<Offset> o = FirstOffsetAfter(*store_, rep_->log_cf, *topic, PartitionId(p), after);
+    if (!o.ok()) return o.status();
+    out.push_back(*o);
+  }
+  return out;
+}
+
+bool Log::WaitForSeq(Seq seq, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(rep_->wait_mu);
+  return rep_->wait_cv.wait_for(lock, timeout, [&] {
+    return LastSeq() >= seq || rep_->wait_closed.load();
+  }) && LastSeq() >= seq;
+}
+
+bool Log::WaitFor(std::string_view topic, PartitionId partition, Offset offset,
+                  std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(rep_->wait_mu);
+  return rep_->wait_cv.wait_for(lock, timeout, [&] {
+    return HighWaterMark(topic, partition) > offset || rep_->wait_closed.load();
+  }) && HighWaterMark(topic, partition) > offset;
+}
+
+void Log::Close() {
+  {
+    std::lock_guard lock(rep_->queue_mu);
+    rep_->closed = true;
+  }
+  rep_->wait_closed.store(true);
+  rep_->NotifyWaiters();
+}
+
+Log::Stats Log::GetStats() const {
+  Stats s;
+  s.appends = rep_->stat_appends.load();
+  s.events = rep_->stat_events.load();
+  s.duplicates = rep_->stat_duplicates.load();
+  s.conflicts = rep_->stat_conflicts.load();
+  s.groups = rep_->stat_groups.load();
+  s.fsyncs = rep_->stat_fsyncs.load();
+  return s;
+}
+
+void Log::SetWriteFaultForTesting(std::function<Status()> fault) {
+  // Taken under queue_mu so it does not race a leader that is between groups.
+  std::lock_guard lock(rep_->queue_mu);
+  rep_->write_fault = std::move(fault);
+}
+
+// ---- Cursor: events of several topics in seq order ---------------------------------------------
+
+struct LogCursor::PartitionCursor {
+  TopicState* topic;
+  PartitionId partition;
+  Offset next;
+  // Scratch for one Next() call.
+  std::string upper;
+  rocksdb::Slice upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it;
+};
+
+LogCursor::LogCursor(const Log* log, std::vector<std::string> topics, Seq after)
+    : log_(log), topics_(std::move(topics)), last_seq_(after), caught_up_to_(after) {}
+LogCursor::~LogCursor() = default;
+
+Result<std::unique_ptr<LogCursor>> Log::OpenCursor(std::vector<std::string> topics, Seq after) const {
+  std::unique_ptr<LogCursor> cursor(new LogCursor(this, std::move(topics), after));
+  CAIRN_RETURN_IF_ERROR(cursor->AddNewPartitions());
+  return cursor;
+}
+
+// Picks up topics that appeared since the last call (they start after last_seq_).
+Status LogCursor::AddNewPartitions() {
+  std::vector<TopicState*> wanted;
+  if (topics_.empty()) {
+    wanted = log_->rep_->AllTopics();
+  } else {
+    for (const std::string& name : topics_) {
+      if (TopicState* t = log_->rep_->FindTopic(name)) wanted.push_back(t);
+    }
+  }
+  for (TopicState* t : wanted) {
+    const bool known = std::any_of(partitions_.begin(), partitions_.end(),
+                                   [&](const auto& pc) { return pc->topic == t; });
+    if (known) continue;
+    for (uint32_t p = 0; p < t->partitions; ++p) {
+      Result<Offset> start =
+          FirstOffsetAfter(*log_->store_, log_->rep_->log_cf, *t, PartitionId(p), last_seq_);
+      if (!start.ok()) return start.status();
+      partitions_.push_back(std::make_unique<PartitionCursor>(
+          PartitionCursor{t, PartitionId(p), *start, {}, {}, nullptr}));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<size_t> LogCursor::Next(size_t limit, const Log::EventVisitor& visit) {
+  // Everything with seq <= bound is committed, and its partition's high-water mark (published
+  // before the seq) covers it, so the merge below sees a gapless prefix of the log.
+  const Seq bound = log_->LastSeq();
+  if (bound <= last_seq_ || limit == 0) {
+    caught_up_to_ = std::max(caught_up_to_, last_seq_);
+    return size_t{0};
+  }
+  CAIRN_RETURN_IF_ERROR(AddNewPartitions());
+
+  rocksdb::DB* db = log_->rep_->db;
+  auto* cf = HandleOf(log_->rep_->log_cf);
+  using HeapEntry = std::pair<uint64_t, size_t>;  // (seq, index into partitions_)
+  std::priority_queue<HeapEntry, std::vector<HeapEntry>, std::greater<>> heap;
+  for (size_t i = 0; i < partitions_.size(); ++i) {
+    PartitionCursor& pc = *partitions_[i];
+    const uint64_t hwm = pc.topic->high_water[pc.partition.value()].load(std::memory_order_acquire);
+    pc.it.reset();
+    if (pc.next.value() >= hwm) continue;
+    pc.upper = env::LogKey(pc.topic->id, pc.partition, Offset(hwm));
+    pc.upper_slice = rocksdb::Slice(pc.upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &pc.upper_slice;
+    pc.it.reset(db->NewIterator(ro, cf));
+    pc.it->Seek(env::LogKey(pc.topic->id, pc.partition, pc.next));
+    if (pc.it->Valid()) heap.emplace(EventView(ToView(pc.it->value())).seq().value(), i);
+    CAIRN_RETURN_IF_ERROR(FromRocks(pc.it->status(), "log read"));
+  }
+
+  size_t consumed = 0;
+  bool exhausted = true;  // consumed everything with seq <= bound
+  while (!heap.empty()) {
+    auto [seq, i] = heap.top();
+    if (seq > bound.value()) break;
+    if (consumed == limit) {
+      exhausted = false;
+      break;
+    }
+    heap.pop();
+    PartitionCursor& pc = *partitions_[i];
+    EventView event(ToView(pc.it->value()));
+    if (!visit(event)) {
+      exhausted = false;
+      break;
+    }
+    last_seq_ = Seq(seq);
+    pc.next = Offset(event.offset().value() + 1);
+    ++consumed;
+    pc.it->Next();
+    if (pc.it->Valid()) heap.emplace(EventView(ToView(pc.it->value())).seq().value(), i);
+    CAIRN_RETURN_IF_ERROR(FromRocks(pc.it->status(), "log read"));
+  }
+  for (auto& pc : partitions_) pc->it.reset();
+  caught_up_to_ = exhausted ? bound : last_seq_;
+  return consumed;
+}
+
+std::vector<LogCursor::PartitionPosition> LogCursor::positions() const {
+  std::vector<PartitionPosition> out;
+  for (const auto& pc : partitions_) out.push_back({pc->topic->name, pc->partition, pc->next});
+  return out;
+}
+
+Status Log::ScanInSeqOrder(const std::vector<std::string>& topics, Seq after, size_t limit,
+                           const EventVisitor& visit) const {
+  Result<std::unique_ptr<LogCursor>> cursor = OpenCursor(topics, after);
+  if (!cursor.ok()) return cursor.status();
+  bool stopped = false;
+  const EventVisitor until_stopped = [&](const EventView& e) { return !(stopped = !visit(e)); };
+  size_t left = limit;
+  while (left > 0 && !stopped) {
+    Result<size_t> n = (*cursor)->Next(left, until_stopped);
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    left -= *n;
+  }
+  return Status::Ok();
+}
+
+}  // namespace cairn

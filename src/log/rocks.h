@@ -1,0 +1,28 @@
+// Internal bridge between Cairn's Store types and RocksDB, for src/log only. Nothing outside
+// src/log includes RocksDB headers.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <string>
+#include <string_view>
+
+#include "cairn/store.h"
+
+namespace cairn {
+
+// Converts a RocksDB status; `context` says what was being done ("write", "opening DIR").
+Status FromRocks(const rocksdb::Status& s, std::string_view context);
+rocksdb::ColumnFamilyHandle* HandleOf(Family* family);
+rocksdb::WriteBatch* RocksBatchOf(WriteBatch& batch);
+const rocksdb::Snapshot* RocksSnapshotOf(const Snapshot* snapshot);
+// Appends every record of `src` to `dst` (RocksDB keeps its own Append private).
+void AppendRocksBatch(rocksdb::WriteBatch* dst, const rocksdb::WriteBatch& src);
+// The 8-byte little-endian form of a counter value (FamilyKind::kCounters).
+std::string EncodeCounter(int64_t value);
+
+inline std::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+inline rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace cairn

@@ -1,0 +1,445 @@
+// The data dir as one RocksDB database with column families (include/cairn/store.h). The only
+// place that turns rocksdb::Status into cairn::Status, and the one place that decides when the
+// write-ahead log is fsynced (Store::Write, and the batch-mode syncer thread).
+#include "cairn/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+
+#include "log/rocks.h"
+
+namespace cairn {
+
+struct Family {
+  std::string name;
+  rocksdb::ColumnFamilyHandle* handle = nullptr;
+};
+
+Status FromRocks(const rocksdb::Status& s, std::string_view context) {
+  if (s.ok()) return Status::Ok();
+  std::string msg = std::string(context) + ": " + s.ToString();
+  if (s.IsCorruption()) return Status::Corruption(std::move(msg));
+  if (s.IsNotFound()) return Status::NotFound(std::move(msg));
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(std::move(msg));
+  return Status::IOError(std::move(msg));
+}
+
+rocksdb::ColumnFamilyHandle* HandleOf(Family* family) { return family->handle; }
+
+namespace {
+
+// Adds 8-byte little-endian signed integers: the counters of read models (FamilyKind::kCounters).
+class CounterAddOperator : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    int64_t sum = DecodeCounter(std::string_view(value.data(), value.size()));
+    if (existing) sum += DecodeCounter(std::string_view(existing->data(), existing->size()));
+    new_value->assign(EncodeCounter(sum));
+    return true;
+  }
+  const char* Name() const override { return "cairn.CounterAdd"; }
+};
+
+}  // namespace
+
+std::string EncodeCounter(int64_t value) {
+  std::string out(8, '\0');
+  const auto u = static_cast<uint64_t>(value);
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((u >> (8 * i)) & 0xff);
+  return out;
+}
+
+int64_t DecodeCounter(std::string_view value) {
+  if (value.size() != 8) return 0;
+  uint64_t u = 0;
+  for (int i = 0; i < 8; ++i) u |= uint64_t(static_cast<unsigned char>(value[i])) << (8 * i);
+  return static_cast<int64_t>(u);
+}
+
+Result<SyncMode> ParseSyncMode(std::string_view text) {
+  if (text == "always") return SyncMode::kAlways;
+  if (text == "batch") return SyncMode::kBatch;
+  if (text == "none") return SyncMode::kNone;
+  return Status::InvalidArgument("sync must be one of always, batch, none (got '" +
+                                     std::string(text) + "')",
+                                 "sync");
+}
+
+std::string_view SyncModeName(SyncMode mode) {
+  switch (mode) {
+    case SyncMode::kAlways: return "always";
+    case SyncMode::kBatch: return "batch";
+    case SyncMode::kNone: return "none";
+  }
+  return "?";
+}
+
+// ---- WriteBatch -------------------------------------------------------------------------------
+
+struct WriteBatch::Rep {
+  rocksdb::WriteBatch batch;
+};
+
+WriteBatch::WriteBatch() : rep_(std::make_unique<Rep>()) {}
+WriteBatch::~WriteBatch() = default;
+WriteBatch::WriteBatch(WriteBatch&&) noexcept = default;
+WriteBatch& WriteBatch::operator=(WriteBatch&&) noexcept = default;
+
+void WriteBatch::Put(Family* family, std::string_view key, std::string_view value) {
+  rep_->batch.Put(family->handle, rocksdb::Slice(key.data(), key.size()),
+                  rocksdb::Slice(value.data(), value.size()));
+}
+
+void WriteBatch::Delete(Family* family, std::string_view key) {
+  rep_->batch.Delete(family->handle, rocksdb::Slice(key.data(), key.size()));
+}
+
+void WriteBatch::AddCounter(Family* family, std::string_view key, int64_t delta) {
+  const std::string v = EncodeCounter(delta);
+  rep_->batch.Merge(family->handle, rocksdb::Slice(key.data(), key.size()), v);
+}
+
+void WriteBatch::DeleteRange(Family* family, std::string_view begin, std::string_view end) {
+  rep_->batch.DeleteRange(family->handle, rocksdb::Slice(begin.data(), begin.size()),
+                          rocksdb::Slice(end.data(), end.size()));
+}
+
+void WriteBatch::Append(const WriteBatch& other) { AppendRocksBatch(&rep_->batch, other.rep_->batch); }
+
+size_t WriteBatch::Count() const { return rep_->batch.Count(); }
+size_t WriteBatch::ByteSize() const { return rep_->batch.GetDataSize(); }
+void WriteBatch::Clear() { rep_->batch.Clear(); }
+
+rocksdb::WriteBatch* RocksBatchOf(WriteBatch& batch) { return &batch.rep_->batch; }
+
+// A WriteBatch's representation is RocksDB's WAL record format: a 12-byte header (8-byte
+// sequence, 4-byte little-endian count) followed by the records. RocksDB keeps
+// WriteBatchInternal::Append private, so we concatenate records and add the counts the same way.
+void AppendRocksBatch(rocksdb::WriteBatch* dst, const rocksdb::WriteBatch& src) {
+  constexpr size_t kHeader = 12;
+  if (src.Count() == 0) return;
+  std::string rep = dst->Data();
+  const uint32_t count = dst->Count() + src.Count();
+  rep.append(src.Data(), kHeader, std::string::npos);
+  for (int i = 0; i < 4; ++i) rep[8 + i] = static_cast<char>((count >> (8 * i)) & 0xff);
+  *dst = rocksdb::WriteBatch(std::move(rep));
+}
+
+// ---- IndexedBatch -----------------------------------------------------------------------------
+
+struct IndexedBatch::Rep {
+  rocksdb::WriteBatchWithIndex batch;
+};
+
+IndexedBatch::IndexedBatch(Store* store) : store_(store), rep_(std::make_unique<Rep>()) {}
+IndexedBatch::~IndexedBatch() = default;
+
+void IndexedBatch::Put(Family* family, std::string_view key, std::string_view value) {
+  rep_->batch.Put(family->handle, ToSlice(key), ToSlice(value)).PermitUncheckedError();
+}
+
+void IndexedBatch::Delete(Family* family, std::string_view key) {
+  rep_->batch.Delete(family->handle, ToSlice(key)).PermitUncheckedError();
+}
+
+void IndexedBatch::AddCounter(Family* family, std::string_view key, int64_t delta) {
+  rep_->batch.Merge(family->handle, ToSlice(key), EncodeCounter(delta)).PermitUncheckedError();
+}
+
+Result<std::optional<std::string>> IndexedBatch::Get(Family* family, std::string_view key) const {
+  std::string value;
+  rocksdb::Status s = rep_->batch.GetFromBatchAndDB(store_->db(), rocksdb::ReadOptions(),
+                                                    family->handle, ToSlice(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "read from " + family->name);
+  return std::optional<std::string>(std::move(value));
+}
+
+void IndexedBatch::SetSavePoint() { rep_->batch.SetSavePoint(); }
+void IndexedBatch::RollbackToSavePoint() { rep_->batch.RollbackToSavePoint().PermitUncheckedError(); }
+size_t IndexedBatch::Count() const { return rep_->batch.GetWriteBatch()->Count(); }
+
+Status IndexedBatch::Commit(bool durable) {
+  Status s = store_->WriteRocksBatch(rep_->batch.GetWriteBatch(), durable);
+  rep_->batch.Clear();
+  return s;
+}
+
+// ---- Snapshot ---------------------------------------------------------------------------------
+
+struct Snapshot::Rep {
+  rocksdb::DB* db = nullptr;
+  const rocksdb::Snapshot* snapshot = nullptr;
+};
+
+Snapshot::~Snapshot() {
+  if (rep_ && rep_->snapshot) rep_->db->ReleaseSnapshot(rep_->snapshot);
+}
+
+const rocksdb::Snapshot* RocksSnapshotOf(const Snapshot* snapshot) {
+  return snapshot ? snapshot->rep_->snapshot : nullptr;
+}
+
+// ---- Store ------------------------------------------------------------------------------------
+
+struct Store::Rep {
+  std::unique_ptr<rocksdb::DB> db;
+  rocksdb::ColumnFamilyOptions cf_options;
+  mutable std::shared_mutex families_mu;
+  std::map<std::string, std::unique_ptr<Family>, std::less<>> families;  // GUARDED_BY(families_mu)
+
+  // SyncMode::kBatch: a thread fsyncs the WAL every batch_sync_interval_ms while writes came in.
+  std::atomic<bool> wal_dirty{false};
+  std::mutex syncer_mu;
+  std::condition_variable syncer_cv;
+  bool stopping = false;  // GUARDED_BY(syncer_mu)
+  std::thread syncer;
+};
+
+namespace {
+
+rocksdb::ColumnFamilyOptions MakeFamilyOptions(const StoreOptions& o,
+                                               std::shared_ptr<rocksdb::Cache> cache) {
+  rocksdb::ColumnFamilyOptions cf;
+  cf.write_buffer_size = o.write_buffer_bytes;
+  cf.level_compaction_dynamic_level_bytes = true;
+  cf.merge_operator = std::make_shared<CounterAddOperator>();
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = std::move(cache);
+  table.block_size = 16 * 1024;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return cf;
+}
+
+bool IsLockError(const rocksdb::Status& s) {
+  const std::string text = s.ToString();
+  return text.find("lock") != std::string::npos || text.find("Resource temporarily") != std::string::npos;
+}
+
+}  // namespace
+
+Store::Store(std::string dir, StoreOptions options)
+    : dir_(std::move(dir)), options_(options), rep_(std::make_unique<Rep>()) {}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOptions& options) {
+  std::unique_ptr<Store> store(new Store(dir, options));
+  Rep& rep = *store->rep_;
+  rep.cf_options = MakeFamilyOptions(options, rocksdb::NewLRUCache(options.block_cache_bytes));
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.bytes_per_sync = 1 << 20;
+  db_options.keep_log_file_num = 5;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+
+  std::vector<std::string> names;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
+  if (!s.ok() || names.empty()) names = {rocksdb::kDefaultColumnFamilyName};
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names) descriptors.emplace_back(name, rep.cf_options);
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  if (options.read_only) {
+    s = rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &handles, &raw);
+  } else {
+    s = rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw);
+  }
+  if (!s.ok()) {
+    if (IsLockError(s)) {
+      return Status::Busy("data dir " + dir +
+                          " is in use by another process (a running `cairn serve`? use --url to "
+                          "talk to it)");
+    }
+    if (!options.create_if_missing && s.IsInvalidArgument()) {
+      return Status::NotFound("no Cairn data dir at " + dir);
+    }
+    return FromRocks(s, "opening " + dir);
+  }
+  rep.db.reset(raw);
+  for (size_t i = 0; i < handles.size(); ++i) {
+    auto family = std::make_unique<Family>();
+    family->name = names[i];
+    family->handle = handles[i];
+    rep.families.emplace(names[i], std::move(family));
+  }
+  if (options.sync == SyncMode::kBatch && !options.read_only) {
+    rep.syncer = std::thread([r = store->rep_.get(), interval = options.batch_sync_interval_ms] {
+      std::unique_lock lock(r->syncer_mu);
+      while (!r->stopping) {
+        r->syncer_cv.wait_for(lock, std::chrono::milliseconds(interval));
+        if (r->wal_dirty.exchange(false)) {
+          lock.unlock();
+          rocksdb::Status st = r->db->SyncWAL();
+          if (!st.ok()) spdlog::error("batch-mode WAL sync failed: {}", st.ToString());
+          lock.lock();
+        }
+      }
+    });
+  }
+  return store;
+}
+
+Store::~Store() {
+  if (rep_->syncer.joinable()) {
+    {
+      std::lock_guard lock(rep_->syncer_mu);
+      rep_->stopping = true;
+    }
+    rep_->syncer_cv.notify_all();
+    rep_->syncer.join();
+  }
+  if (rep_->db) {
+    if (!options_.read_only) {
+      rocksdb::Status s = rep_->db->SyncWAL();
+      if (!s.ok()) spdlog::warn("final WAL sync failed: {}", s.ToString());
+    }
+    for (auto& [name, family] : rep_->families) {
+      rep_->db->DestroyColumnFamilyHandle(family->handle).PermitUncheckedError();
+    }
+    rep_->families.clear();
+    rep_->db->Close().PermitUncheckedError();
+  }
+}
+
+Result<Family*> Store::OpenFamily(const std::string& name, FamilyKind /*kind*/) {
+  {
+    std::shared_lock lock(rep_->families_mu);
+    auto it = rep_->families.find(name);
+    if (it != rep_->families.end()) return it->second.get();
+  }
+  std::unique_lock lock(rep_->families_mu);
+  auto it = rep_->families.find(name);
+  if (it != rep_->families.end()) return it->second.get();
+  if (options_.read_only) return Status::NotFound("family " + name + " does not exist");
+  rocksdb::ColumnFamilyHandle* handle = nullptr;
+  rocksdb::Status s = rep_->db->CreateColumnFamily(rep_->cf_options, name, &handle);
+  if (!s.ok()) return FromRocks(s, "creating family " + name);
+  auto family = std::make_unique<Family>();
+  family->name = name;
+  family->handle = handle;
+  Family* result = family.get();
+  rep_->families.emplace(name, std::move(family));
+  return result;
+}
+
+Family* Store::FindFamily(const std::string& name) const {
+  std::shared_lock lock(rep_->families_mu);
+  auto it = rep_->families.find(name);
+  return it == rep_->families.end() ? nullptr : it->second.get();
+}
+
+std::vector<std::string> Store::FamilyNames(std::string_view prefix) const {
+  std::shared_lock lock(rep_->families_mu);
+  std::vector<std::string> out;
+  for (const auto& [name, family] : rep_->families) {
+    if (name.compare(0, prefix.size(), prefix) == 0) out.push_back(name);
+  }
+  return out;
+}
+
+Status Store::DropFamily(const std::string& name) {
+  std::unique_lock lock(rep_->families_mu);
+  auto it = rep_->families.find(name);
+  if (it == rep_->families.end()) return Status::NotFound("family " + name + " does not exist");
+  rocksdb::Status s = rep_->db->DropColumnFamily(it->second->handle);
+  if (!s.ok()) return FromRocks(s, "dropping family " + name);
+  rep_->db->DestroyColumnFamilyHandle(it->second->handle).PermitUncheckedError();
+  rep_->families.erase(it);
+  return Status::Ok();
+}
+
+// Durability is decided here and only here: kAlways fsyncs the WAL before returning, kBatch
+// leaves the fsync to the syncer thread (at most batch_sync_interval_ms later), kNone never
+// fsyncs (the OS writes the WAL out; a process crash loses nothing, power loss may).
+Status Store::Write(WriteBatch& batch, bool durable) {
+  return WriteRocksBatch(&batch.rep_->batch, durable);
+}
+
+Status Store::WriteRocksBatch(rocksdb::WriteBatch* batch, bool durable) {
+  rocksdb::WriteOptions wo;
+  wo.sync = durable && options_.sync == SyncMode::kAlways;
+  rocksdb::Status s = rep_->db->Write(wo, batch);
+  if (!s.ok()) return FromRocks(s, "write");
+  if (durable && options_.sync == SyncMode::kBatch) rep_->wal_dirty.store(true);
+  return Status::Ok();
+}
+
+Status Store::SyncWal() { return FromRocks(rep_->db->SyncWAL(), "WAL sync"); }
+
+Result<std::optional<std::string>> Store::Get(Family* family, std::string_view key,
+                                              const Snapshot* snapshot) const {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = RocksSnapshotOf(snapshot);
+  std::string value;
+  rocksdb::Status s =
+      rep_->db->Get(ro, family->handle, rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "read from " + family->name);
+  return std::optional<std::string>(std::move(value));
+}
+
+Status Store::Scan(Family* family, std::string_view lower, std::string_view upper,
+                   const Visitor& visit, bool reverse, const Snapshot* snapshot) const {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = RocksSnapshotOf(snapshot);
+  rocksdb::Slice lower_slice(lower.data(), lower.size());
+  rocksdb::Slice upper_slice(upper.data(), upper.size());
+  ro.iterate_lower_bound = &lower_slice;
+  if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(ro, family->handle));
+  if (reverse) {
+    for (it->SeekToLast(); it->Valid(); it->Prev()) {
+      if (!visit(ToView(it->key()), ToView(it->value()))) break;
+    }
+  } else {
+    for (it->Seek(lower_slice); it->Valid(); it->Next()) {
+      if (!visit(ToView(it->key()), ToView(it->value()))) break;
+    }
+  }
+  return FromRocks(it->status(), "scan of " + family->name);
+}
+
+std::unique_ptr<Snapshot> Store::TakeSnapshot() const {
+  std::unique_ptr<Snapshot> snap(new Snapshot());
+  snap->rep_ = std::make_unique<Snapshot::Rep>();
+  snap->rep_->db = rep_->db.get();
+  snap->rep_->snapshot = rep_->db->GetSnapshot();
+  return snap;
+}
+
+Status Store::Checkpoint(const std::string& target_dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  CAIRN_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(rep_->db.get(), &raw), "checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  return FromRocks(checkpoint->CreateCheckpoint(target_dir), "checkpoint into " + target_dir);
+}
+
+uint64_t Store::EstimateKeys(Family* family) const {
+  uint64_t n = 0;
+  rep_->db->GetIntProperty(family->handle, "rocksdb.estimate-num-keys", &n);
+  return n;
+}
+
+rocksdb::DB* Store::db() const { return rep_->db.get(); }
+
+}  // namespace cairn
