@@ -121,9 +121,13 @@ class EventView {
   Event ToEvent() const;
 
  private:
+  void Point(std::string_view envelope, bool copy);
   std::string_view envelope_;
-  const void* root_;
-  std::vector<uint64_t> aligned_;  // the copy of a misaligned envelope, else empty
+  const void* root_ = nullptr;
+  // The copy of a misaligned envelope (or of another view's copy): inline when it fits.
+  bool owns_copy_ = false;
+  uint64_t inline_[64];
+  std::vector<uint64_t> heap_;
 };
 
 struct PartitionInfo {

@@ -4,6 +4,7 @@
 // Families and keys (all integers big-endian, so byte order is numeric order):
 //   log      topic id (4) | partition (4) | offset (8)   -> envelope
 //   streams  stream id | 0x00 | version (8)              -> log key (16)
+//   heads    stream id                                   -> last version (8)
 //   ids      event id                                    -> log key (16)
 //   topics   topic name                                  -> topic id (4) | partitions (4)
 #pragma once

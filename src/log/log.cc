@@ -109,6 +109,7 @@ struct Log::Rep {
   rocksdb::DB* db = nullptr;
   Family* log_cf = nullptr;
   Family* streams_cf = nullptr;
+  Family* heads_cf = nullptr;  // stream id -> its last version (8 bytes): one Get, no scan
   Family* ids_cf = nullptr;
   Family* topics_cf = nullptr;
 
@@ -152,6 +153,14 @@ struct Log::Rep {
   }
   Result<std::optional<std::string>> GetEnvelope(std::string_view log_key) const {
     return store->Get(log_cf, log_key);
+  }
+  // The stream's last committed version, 0 when it has no events.
+  Result<uint64_t> ReadHead(std::string_view stream) const {
+    Result<std::optional<std::string>> stored = store->Get(heads_cf, stream);
+    if (!stored.ok()) return stored.status();
+    if (!stored->has_value()) return uint64_t{0};
+    if ((*stored)->size() != 8) return Status::Corruption("bad head of stream " + std::string(stream));
+    return env::GetBigEndian64(**stored);
   }
   void NotifyWaiters() {
     std::lock_guard lock(wait_mu);
@@ -237,6 +246,9 @@ class Log::Writer {
       group_ids_.emplace(id, GroupEvent{result.positions.back(), StreamVersion(version)});
     }
     result.version = StreamVersion(version);
+    std::string head_value;
+    env::PutBigEndian64(&head_value, version);
+    batch->Put(HandleOf(rep_->heads_cf), req.stream, head_value);
     undo->stream_heads.emplace_back(req.stream, CachedHead(req.stream));
     rep_->stream_heads[req.stream] = version;
     AppendRocksBatch(batch, *RocksBatchOf(req.state_writes));
@@ -287,19 +299,11 @@ class Log::Writer {
     return it->second;
   }
 
-  // The stream's last committed (or staged) version, from the cache or the streams family.
+  // The stream's last committed (or staged) version, from the cache or the heads family.
   Result<uint64_t> StreamHead(const std::string& stream) {
     if (auto cached = CachedHead(stream)) return *cached;
-    uint64_t head = 0;
-    Status s = rep_->store->Scan(
-        rep_->streams_cf, env::StreamKeyPrefix(stream), env::StreamKeyPrefixEnd(stream),
-        [&](std::string_view key, std::string_view) {
-          head = env::StreamIndexVersion(key).value();
-          return false;
-        },
-        /*reverse=*/true);
-    if (!s.ok()) return s;
-    rep_->stream_heads.emplace(stream, head);
+    Result<uint64_t> head = rep_->ReadHead(stream);
+    if (head.ok()) rep_->stream_heads.emplace(stream, *head);
     return head;
   }
 
@@ -374,6 +378,7 @@ Result<std::unique_ptr<Log>> Log::Open(Store* store, const LogOptions& options) 
     Family** slot;
   } families[] = {{"log", FamilyKind::kOrdered, &rep.log_cf},
                   {"streams", FamilyKind::kOrdered, &rep.streams_cf},
+                  {"heads", FamilyKind::kPointLookup, &rep.heads_cf},
                   {"ids", FamilyKind::kPointLookup, &rep.ids_cf},
                   {"topics", FamilyKind::kOrdered, &rep.topics_cf}};
   for (auto& f : families) {
@@ -486,23 +491,26 @@ Result<TopicInfo> Log::GetTopic(std::string_view name) const {
 namespace {
 
 Status ValidateEvent(const NewEvent& e, size_t index, const LogOptions& options) {
-  const std::string field = "events[" + std::to_string(index) + "]";
-  Status s = ValidateEventType(e.type);
-  if (!s.ok()) return Status::InvalidArgument(s.message(), field + ".type");
+  auto field = [index](std::string_view name) {
+    return "events[" + std::to_string(index) + "]." + std::string(name);
+  };
+  if (Status s = ValidateEventType(e.type); !s.ok()) {
+    return Status::InvalidArgument(s.message(), field("type"));
+  }
   if (e.data.size() > options.max_event_bytes) {
     return Status::TooLarge("event data is " + std::to_string(e.data.size()) +
                                 " bytes, over the limit of " +
                                 std::to_string(options.max_event_bytes),
-                            field + ".data");
+                            field("data"));
   }
   if (e.id.size() > kMaxEventIdBytes || !AllBytesIn(e.id, '!', '~')) {
     return Status::InvalidArgument("event id must be at most 128 printable ASCII characters",
-                                   field + ".id");
+                                   field("id"));
   }
   const auto& m = e.metadata;
   for (const std::string* v : {&m.command_id, &m.correlation_id, &m.causation_id, &m.user_id}) {
     if (v->size() > kMaxMetadataFieldBytes) {
-      return Status::TooLarge("metadata fields are limited to 1024 bytes", field + ".metadata");
+      return Status::TooLarge("metadata fields are limited to 1024 bytes", field("metadata"));
     }
   }
   return Status::Ok();
@@ -578,9 +586,13 @@ Result<AppendResult> Log::Append(AppendRequest req) {
   for (PendingAppend* p : group) {
     rep_->queue.pop_front();
     p->done = true;
+  }
+  // The next leader first, so the next group starts while the others wake. (Notifying under
+  // the lock: a woken waiter may destroy its PendingAppend as soon as it sees done.)
+  if (!rep_->queue.empty()) rep_->queue.front()->cv.notify_one();
+  for (PendingAppend* p : group) {
     if (p != &pending) p->cv.notify_one();
   }
-  if (!rep_->queue.empty()) rep_->queue.front()->cv.notify_one();
   return std::move(pending.result);
 }
 
@@ -646,16 +658,9 @@ Result<std::vector<Event>> Log::ReadStream(std::string_view stream, StreamVersio
 
 Result<StreamVersion> Log::StreamHead(std::string_view stream) const {
   CAIRN_RETURN_IF_ERROR(ValidateStreamId(stream));
-  StreamVersion head(0);
-  Status s = store_->Scan(
-      rep_->streams_cf, env::StreamKeyPrefix(stream), env::StreamKeyPrefixEnd(stream),
-      [&](std::string_view key, std::string_view) {
-        head = env::StreamIndexVersion(key);
-        return false;
-      },
-      /*reverse=*/true);
-  if (!s.ok()) return s;
-  return head;
+  Result<uint64_t> head = rep_->ReadHead(stream);
+  if (!head.ok()) return head.status();
+  return StreamVersion(*head);
 }
 
 Result<Event> Log::ReadEvent(std::string_view event_id) const {

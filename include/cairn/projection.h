@@ -1,0 +1,68 @@
+// What a projection is: a name, the topics it reads, the read-model tables it owns and a
+// deterministic handler that turns each event into writes on those tables. The Engine
+// (cairn/engine.h) runs it; this header is what a domain (src/domain) implements.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cairn/log.h"
+#include "cairn/status.h"
+
+namespace cairn {
+
+// The writes a handler makes while the engine applies one batch of events. Every write lands in
+// the projection's own tables of the generation being built, in ONE WriteBatch together with
+// the projection's checkpoint. Reads see the table as the batch has left it so far (the batch's
+// own writes included), so the second event of a batch sees what the first one wrote.
+class ProjectionWriter {
+ public:
+  virtual ~ProjectionWriter() = default;
+  // REQUIRES for every call: `table` is one of the projection's declared tables.
+  virtual void Put(std::string_view table, std::string_view key, std::string_view value) = 0;
+  virtual void Delete(std::string_view table, std::string_view key) = 0;
+  // Adds `delta` to an 8-byte counter (RocksDB merge: no read-modify-write race).
+  virtual void AddCounter(std::string_view table, std::string_view key, int64_t delta) = 0;
+  virtual Result<std::optional<std::string>> Get(std::string_view table, std::string_view key) = 0;
+  // A counter's value (0 when absent).
+  virtual Result<int64_t> GetCounter(std::string_view table, std::string_view key) = 0;
+};
+
+// Applies one event. Must be deterministic: only the event (its data, metadata, timestamp) and
+// the tables may influence the writes; never the wall clock, randomness or outside state, so a
+// rebuild produces byte-identical tables. A non-ok Status stops the projection at this event
+// (state `failed`); the writes of earlier events in the batch are kept.
+using ProjectionHandler = std::function<Status(const EventView& event, ProjectionWriter& out)>;
+
+struct ProjectionSpec {
+  // [a-z0-9_]+, unique in an engine, e.g. "order_views".
+  std::string name;
+  // Topics whose events the handler sees, in seq order. Empty: every topic.
+  std::vector<std::string> topics;
+  // Names of its read-model tables, [a-z0-9_]+, e.g. {"views", "by_user"}; each is a column
+  // family "rm.<projection>.<generation>.<table>".
+  std::vector<std::string> tables;
+  ProjectionHandler handler;
+};
+
+// Read access to a projection's current generation for queries. Holding it keeps that
+// generation's tables alive even if a rebuild switches to a new one meanwhile.
+class ReadModel {
+ public:
+  virtual ~ReadModel() = default;
+  virtual uint32_t generation() const = 0;
+  virtual Result<std::optional<std::string>> Get(std::string_view table,
+                                                 std::string_view key) const = 0;
+  virtual Result<int64_t> GetCounter(std::string_view table, std::string_view key) const = 0;
+  // Visits keys of `table` in [lower, upper) (empty upper: to the end), descending when
+  // `reverse`, until `visit` returns false.
+  virtual Status Scan(std::string_view table, std::string_view lower, std::string_view upper,
+                      const Store::Visitor& visit, bool reverse = false) const = 0;
+};
+
+}  // namespace cairn

@@ -1,0 +1,93 @@
+// See offline.h.
+#include "cli/offline.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+#include <spdlog/spdlog.h>
+
+namespace cairn::cli {
+
+bool IsDataDir(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec);
+}
+
+Result<std::unique_ptr<DataDir>> OpenOffline(std::string_view command, const std::string& path,
+                                             const OfflineOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (path.empty()) return Status::InvalidArgument("--data must not be empty");
+  if (!options.create_if_missing) {
+    if (!fs::exists(path, ec)) return Status::NotFound("data dir " + path + " does not exist");
+    if (!fs::is_directory(path, ec)) return Status::InvalidArgument(path + " is not a directory");
+    if (!IsDataDir(path)) {
+      return Status::NotFound(path + " is not a Cairn data dir (it has no CURRENT file)");
+    }
+  } else if (fs::exists(path, ec) && !fs::is_directory(path, ec)) {
+    return Status::InvalidArgument(path + " is not a directory");
+  } else if (!IsDataDir(path) && fs::exists(path, ec) && !fs::is_empty(path, ec)) {
+    return Status::InvalidArgument(
+        path + " is neither empty nor a Cairn data dir; refusing to write into it");
+  }
+  // The library logs each topic created and each rebuild started at info level: right for a
+  // server's log, noise for a tool that reports on its own. Warnings and errors still show.
+  spdlog::set_level(spdlog::level::warn);
+  DataDirOptions dir_options;
+  dir_options.sync = options.sync;
+  dir_options.partitions = options.partitions;
+  dir_options.create_if_missing = options.create_if_missing;
+  dir_options.start_projection_threads = false;
+  Result<std::unique_ptr<DataDir>> dir = OpenDataDir(path, dir_options);
+  if (dir.ok() || dir.status().code() != ErrorCode::kBusy) return dir;
+  std::string message = "data dir " + path +
+                        " is in use by a running server (or another cairn command); ";
+  if (options.has_url_mode) {
+    message += "ask the server instead: cairn " + std::string(command) +
+               " --url http://127.0.0.1:8080 --token TOKEN (the server's --listen address and "
+               "an admin token)";
+  } else if (command == "export") {
+    message += "stop the server first, or take an online backup with `cairn backup --url URL "
+               "--token TOKEN --to DIR` and export from the backup";
+  } else {
+    message += "stop the server first: " + std::string(command) + " needs exclusive access";
+  }
+  return Status::Busy(std::move(message));
+}
+
+Status RequireDataOrUrl(const std::string& data, const std::string& url) {
+  if (data.empty() && url.empty()) {
+    return Status::InvalidArgument("give --data DIR (offline) or --url URL (a running server)");
+  }
+  if (!data.empty() && !url.empty()) {
+    return Status::InvalidArgument("give either --data or --url, not both");
+  }
+  return Status::Ok();
+}
+
+Status CatchUpWithProgress(DataDir& dir, std::string_view label, bool quiet) {
+  Progress progress(std::string(label) + ": catching up", "events", quiet);
+  Engine& engine = *dir.engine;
+  const uint64_t head = dir.log->LastSeq().value();
+  return RunWithProgress(
+      progress, [&] { return engine.CatchUp(); },
+      [&]() -> std::pair<uint64_t, uint64_t> {
+        uint64_t least = head;
+        for (const ProjectionStatus& s : engine.Statuses()) {
+          least = std::min(least, s.checkpoint.value());
+        }
+        return {least, head};
+      });
+}
+
+std::string ProjectionNames(const Engine& engine) {
+  std::string names;
+  for (const ProjectionStatus& s : engine.Statuses()) {
+    if (!names.empty()) names += ", ";
+    names += s.name;
+  }
+  return names;
+}
+
+}  // namespace cairn::cli

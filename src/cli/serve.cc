@@ -1,0 +1,151 @@
+// `cairn serve`: opens the data dir, starts the projections and serves the HTTP API until
+// SIGTERM or SIGINT; then it stops accepting, lets in-flight requests finish, stops the
+// projections, syncs the WAL and exits 0.
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <thread>
+
+#include "cairn/orders.h"
+#include "cli/commands.h"
+#include "cli/data_dir.h"
+#include "http/auth.h"
+#include "http/server.h"
+
+namespace cairn::cli {
+
+namespace {
+
+struct ServeOptions {
+  std::string data;
+  std::string listen = "127.0.0.1:8080";
+  std::string tokens;
+  uint32_t partitions = 8;
+  std::string sync = "always";
+  size_t max_body_bytes = 1u << 20;
+  size_t max_streams = 32;
+  std::string log_level = "info";
+};
+
+Result<std::pair<std::string, int>> ParseListen(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) {
+    auto [ptr, ec] = std::from_chars(text.data() + colon + 1, text.data() + text.size(), port);
+    if (ec != std::errc() || ptr != text.data() + text.size()) port = -1;
+  }
+  if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+    return Status::InvalidArgument("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
+  }
+  return std::pair(text.substr(0, colon), port);
+}
+
+int RunServe(const ServeOptions& o) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("cairn"));
+  spdlog::set_level(spdlog::level::from_str(o.log_level));  // CLI11 checked the name
+  Result<SyncMode> sync = ParseSyncMode(o.sync);
+  if (!sync.ok()) return Fail("serve", sync.status());
+  Result<std::pair<std::string, int>> listen = ParseListen(o.listen);
+  if (!listen.ok()) return Fail("serve", listen.status());
+
+  // Signals are taken by one thread with sigwait, so every other thread (RocksDB's, httplib's,
+  // the projections') must block them: do it before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  DataDirOptions dir_options;
+  dir_options.sync = *sync;
+  dir_options.partitions = o.partitions;
+  Result<std::unique_ptr<DataDir>> dir = OpenDataDir(o.data, dir_options);
+  if (!dir.ok()) return Fail("serve", dir.status());
+
+  Result<http::TokenTable> tokens = Status::Internal("no tokens");
+  if (!o.tokens.empty()) {
+    tokens = http::TokenTable::LoadFile(o.tokens);
+  } else {
+    bool created = false;
+    tokens = http::TokenTable::LoadOrCreateAdminToken(o.data, &created);
+    if (tokens.ok()) {
+      spdlog::info("{} admin token in {}/admin.token (send it as Authorization: Bearer <token>)",
+                   created ? "created an" : "using the", o.data);
+    }
+  }
+  if (!tokens.ok()) return Fail("serve", tokens.status());
+
+  // The order topics exist from the start, so a subscriber can wait for the first order.
+  for (std::string_view topic : {kOrderEventsTopic, kPaymentEventsTopic, kShippingEventsTopic}) {
+    if ((*dir)->log->GetTopic(topic).ok()) continue;
+    Result<TopicInfo> created = (*dir)->log->CreateTopic(std::string(topic), o.partitions);
+    if (!created.ok()) return Fail("serve", created.status());
+  }
+  Result<std::unique_ptr<OrderService>> orders = OrderService::Open((*dir)->log.get());
+  if (!orders.ok()) return Fail("serve", orders.status());
+  OrderQueries queries(*(*dir)->engine);
+
+  http::ServerOptions server_options;
+  server_options.host = listen->first;
+  server_options.port = listen->second;
+  server_options.max_body_bytes = o.max_body_bytes;
+  server_options.max_streams = o.max_streams;
+  http::Services services{(*dir)->store.get(), (*dir)->log.get(), (*dir)->engine.get(),
+                          orders->get(),       &queries,          &*tokens};
+  http::HttpServer server(services, server_options);
+  if (Status s = server.Bind(); !s.ok()) return Fail("serve", s);
+
+  std::thread signal_thread([&server, signals] {
+    int received = 0;
+    sigwait(&signals, &received);
+    spdlog::info("received {}, shutting down", received == SIGTERM ? "SIGTERM" : "SIGINT");
+    server.Stop();
+  });
+  spdlog::info("cairn serving {} on http://{}:{} (sync {})", o.data, listen->first, server.port(),
+               o.sync);
+  server.Run();
+  // Run() returned: in-flight requests are done. Wake the signal thread if we stopped for
+  // another reason, then close projections, log and store (the WAL is synced on close).
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  dir->reset();
+  spdlog::info("stopped cleanly");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, CommandRunner* run) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "Serve the HTTP API on a data dir");
+  cmd->footer(
+      "Examples:\n"
+      "  cairn serve --data ./data\n"
+      "  cairn serve --data /var/lib/cairn --listen 0.0.0.0:8080 --tokens tokens.json --sync batch\n"
+      "Without --tokens, an admin token is created in DIR/admin.token on first start.\n");
+  cmd->add_option("--data", o->data, "Data dir (created if missing)")->required();
+  cmd->add_option("--listen", o->listen, "HOST:PORT to listen on")->capture_default_str();
+  cmd->add_option("--tokens", o->tokens,
+                  "JSON file of [{\"token\", \"user\", \"role\": customer|service|admin}]")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--partitions", o->partitions, "Partitions of topics created on first use")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  cmd->add_option("--sync", o->sync, "WAL durability: always, batch or none")
+      ->check(CLI::IsMember({"always", "batch", "none"}))
+      ->capture_default_str();
+  cmd->add_option("--max-body", o->max_body_bytes, "Largest request body in bytes")
+      ->check(CLI::Range(size_t{1024}, size_t{64} << 20))
+      ->capture_default_str();
+  cmd->add_option("--max-streams", o->max_streams, "Most concurrent /api/stream subscribers")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  cmd->callback([o, run] { *run = [o] { return RunServe(*o); }; });
+}
+
+}  // namespace cairn::cli

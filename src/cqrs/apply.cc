@@ -1,0 +1,113 @@
+// See apply.h.
+#include "cqrs/apply.h"
+
+#include <algorithm>
+
+#include "log/envelope.h"
+
+namespace cairn::cqrs {
+
+bool Sink::Reads(std::string_view topic) const {
+  const auto& topics = spec->topics;
+  return topics.empty() || std::find(topics.begin(), topics.end(), topic) != topics.end();
+}
+
+std::string CheckpointKey(std::string_view projection, uint32_t generation) {
+  std::string key(projection);
+  key.push_back('\0');
+  envelope::PutBigEndian32(&key, generation);
+  return key;
+}
+
+namespace {
+
+// ProjectionWriter over one sink's tables in the shared IndexedBatch. A write to an undeclared
+// table is remembered and turned into the handler's failure.
+class SinkWriter : public ProjectionWriter {
+ public:
+  SinkWriter(IndexedBatch* batch, const Generation* generation)
+      : batch_(batch), generation_(generation) {}
+
+  void Put(std::string_view table, std::string_view key, std::string_view value) override {
+    if (Family* f = Resolve(table)) batch_->Put(f, key, value);
+  }
+  void Delete(std::string_view table, std::string_view key) override {
+    if (Family* f = Resolve(table)) batch_->Delete(f, key);
+  }
+  void AddCounter(std::string_view table, std::string_view key, int64_t delta) override {
+    if (Family* f = Resolve(table)) batch_->AddCounter(f, key, delta);
+  }
+  Result<std::optional<std::string>> Get(std::string_view table, std::string_view key) override {
+    Family* f = Resolve(table);
+    if (!f) return error_;
+    return batch_->Get(f, key);
+  }
+  Result<int64_t> GetCounter(std::string_view table, std::string_view key) override {
+    Result<std::optional<std::string>> value = Get(table, key);
+    if (!value.ok()) return value.status();
+    return value->has_value() ? DecodeCounter(**value) : int64_t{0};
+  }
+  const Status& error() const { return error_; }
+
+ private:
+  Family* Resolve(std::string_view table) {
+    Family* f = generation_->Table(table);
+    if (!f && error_.ok()) {
+      error_ = Status::Internal("projection " + generation_->projection() +
+                                " wrote to undeclared table " + std::string(table));
+    }
+    return f;
+  }
+  IndexedBatch* batch_;
+  const Generation* generation_;
+  Status error_;
+};
+
+}  // namespace
+
+Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cursor,
+                                const std::vector<Sink*>& sinks, size_t limit, bool durable) {
+  IndexedBatch batch(store);
+  BatchOutcome outcome;
+  Seq last_until(0);
+  for (const Sink* s : sinks) last_until = std::max(last_until, s->until);
+  std::vector<Sink*> applied;
+
+  Result<size_t> consumed = cursor.Next(limit, [&](const EventView& event) {
+    if (event.seq() > last_until) return false;
+    batch.SetSavePoint();
+    applied.clear();
+    for (Sink* sink : sinks) {
+      if (event.seq() > sink->until || !sink->Reads(event.topic())) continue;
+      SinkWriter writer(&batch, sink->generation.get());
+      Status s = sink->spec->handler(event, writer);
+      if (s.ok()) s = writer.error();
+      if (!s.ok()) {
+        batch.RollbackToSavePoint();
+        outcome.failed = sink;
+        outcome.error = s;
+        outcome.failed_at =
+            Position{std::string(event.topic()), event.partition(), event.offset(), event.seq()};
+        return false;
+      }
+      applied.push_back(sink);
+    }
+    // Only now: a later sink's failure rolls the event back for every sink.
+    for (Sink* sink : applied) {
+      sink->checkpoint.Advance(event.topic(), event.partition(), event.offset(), event.seq(),
+                               event.timestamp_us());
+    }
+    return true;
+  });
+  if (!consumed.ok()) return consumed.status();
+  outcome.consumed = *consumed;
+  if (outcome.consumed == 0) return outcome;
+  for (const Sink* sink : sinks) {
+    batch.Put(checkpoints, CheckpointKey(sink->spec->name, sink->generation->generation()),
+              sink->checkpoint.Encode());
+  }
+  CAIRN_RETURN_IF_ERROR(batch.Commit(durable));
+  return outcome;
+}
+
+}  // namespace cairn::cqrs

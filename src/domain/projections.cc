@@ -1,0 +1,297 @@
+// The order domain's projections (tables and keys in keys.h). Each handler is deterministic:
+// it reads only the event (data, timestamp, version) and its own tables. An event of another type
+// is ignored; an order event that cannot be read or applied is an error naming the event, which
+// stops the projection (state failed) rather than guessing.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "cairn/orders.h"
+#include "domain/keys.h"
+#include "domain/search_terms.h"
+#include "json/iso_time.h"
+#include "json/reader.h"
+#include "json/writer.h"
+
+namespace cairn {
+namespace {
+
+using namespace domain;
+
+// The message prefix naming an event: "event 1b2c… (ORDER_APPROVED, order-6415… v2): ".
+std::string Describe(const EventView& e) {
+  return "event " + std::string(e.id()) + " (" + std::string(e.type()) + ", " +
+         std::string(e.stream()) + " v" + std::to_string(e.version().value()) + "): ";
+}
+
+Status EventError(const EventView& e, const Status& cause) {
+  return Status(cause.code(), Describe(e) + cause.message(), cause.field());
+}
+
+// The order event in `e`; nullopt for an event of another type.
+Result<std::optional<OrderEvent>> ReadOrderEvent(const EventView& e) {
+  if (!IsOrderEventType(e.type())) return std::optional<OrderEvent>();
+  Result<OrderEvent> event = ParseOrderEvent(e.type(), e.data(), e.timestamp_us());
+  if (!event.ok()) return EventError(e, event.status());
+  // Ids are parts of index keys, where 0x00 separates fields.
+  const std::string& order_id = OrderIdOf(*event);
+  const auto* created = std::get_if<OrderCreated>(&*event);
+  if (order_id.empty() || order_id.find('\0') != std::string::npos ||
+      (created && created->user_id.find('\0') != std::string::npos)) {
+    return EventError(e, Status::InvalidArgument("orderId and userId must be non-empty and "
+                                                 "without NUL characters", "orderId"));
+  }
+  return std::optional<OrderEvent>(std::move(event).value());
+}
+
+// ---- "orders": views, indexes and their counters ----------------------------------------------
+
+// What an order's index entries depend on.
+struct IndexEntry {
+  std::string user_id;
+  OrderStatus status;
+  int64_t created_at_us;
+  std::string order_id;
+  bool operator==(const IndexEntry&) const = default;
+};
+
+IndexEntry EntryOf(const OrderView& view) {
+  return IndexEntry{view.user_id, view.status, view.created_at_us, view.order_id};
+}
+
+// (table, key) of every index entry of an order.
+std::vector<std::pair<std::string_view, std::string>> IndexKeys(const IndexEntry& entry) {
+  const auto key = [&](std::string_view prefix) {
+    return IndexKey(prefix, entry.created_at_us, entry.order_id);
+  };
+  return {{kByTime, key("")},
+          {kByUser, key(UserPrefix(entry.user_id))},
+          {kByStatus, key(StatusPrefix(entry.status))},
+          {kByUserStatus, key(UserStatusPrefix(entry.user_id, entry.status))}};
+}
+
+std::vector<std::string> CountKeys(const IndexEntry& entry) {
+  return {CountAll(), CountStatus(entry.status), CountUser(entry.user_id),
+          CountUserStatus(entry.user_id, entry.status)};
+}
+
+// Moves an order's index entries and counters from `before` (nullopt: a new order) to `after`:
+// entries only in `before` are deleted, entries only in `after` written, so an order is in
+// exactly one status index at any time.
+void MoveIndexEntries(const std::optional<IndexEntry>& before, const IndexEntry& after,
+                      ProjectionWriter& out) {
+  if (before == after) return;
+  const auto after_keys = IndexKeys(after);
+  const auto after_counts = CountKeys(after);
+  std::vector<std::pair<std::string_view, std::string>> before_keys;
+  std::vector<std::string> before_counts;
+  if (before) {
+    before_keys = IndexKeys(*before);
+    before_counts = CountKeys(*before);
+  }
+  const auto contains = [](const auto& list, const auto& item) {
+    return std::find(list.begin(), list.end(), item) != list.end();
+  };
+  for (const auto& [table, key] : before_keys) {
+    if (!contains(after_keys, std::pair(table, key))) out.Delete(table, key);
+  }
+  for (const auto& [table, key] : after_keys) {
+    if (!contains(before_keys, std::pair(table, key))) out.Put(table, key, "");
+  }
+  for (const std::string& name : before_counts) {
+    if (!contains(after_counts, name)) out.AddCounter(kCounts, name, -1);
+  }
+  for (const std::string& name : after_counts) {
+    if (!contains(before_counts, name)) out.AddCounter(kCounts, name, +1);
+  }
+}
+
+Status ApplyOrders(const EventView& e, ProjectionWriter& out) {
+  Result<std::optional<OrderEvent>> event = ReadOrderEvent(e);
+  if (!event.ok() || !event->has_value()) return event.status();
+  const std::string& order_id = OrderIdOf(**event);
+
+  Result<std::optional<std::string>> stored = out.Get(kViews, order_id);
+  if (!stored.ok()) return stored.status();
+  std::optional<OrderView> view;
+  if (stored->has_value()) {
+    Result<OrderView> parsed = ParseOrderView(**stored);
+    if (!parsed.ok()) {
+      return Status::Corruption("stored view of order " + order_id + " is unreadable: " +
+                                parsed.status().message());
+    }
+    view = std::move(parsed).value();
+  }
+  std::optional<IndexEntry> before;
+  if (view) before = EntryOf(*view);
+
+  Status applied = ApplyToView(view, **event, e.timestamp_us(), e.version().value());
+  if (!applied.ok()) return EventError(e, applied);
+  out.Put(kViews, order_id, view->ToJson());
+  MoveIndexEntries(before, EntryOf(*view), out);
+  return Status::Ok();
+}
+
+// ---- "order_stats": counters per status, revenue, per creation day ---------------------------
+
+struct StatsRecord {
+  OrderStatus status = OrderStatus::kCreated;
+  bool paid = false;
+  int64_t amount = 0;
+  std::string currency;
+  int64_t day = 0;
+};
+
+std::string EncodeStats(const StatsRecord& r) {
+  return json::JsonWriter()
+      .BeginObject()
+      .Key("s").String(OrderStatusName(r.status))
+      .Key("p").Bool(r.paid)
+      .Key("a").Int(r.amount)
+      .Key("c").String(r.currency)
+      .Key("d").Int(r.day)
+      .EndObject()
+      .Take();
+}
+
+Result<StatsRecord> DecodeStats(std::string_view bytes) {
+  json::Input input(bytes);
+  Result<json::Object> root = input.RootObject();
+  if (!root.ok()) return root.status();
+  StatsRecord r;
+  CAIRN_RETURN_IF_ERROR(json::ForEachField(*root, "", [&](std::string_view key,
+                                                           json::Value v) -> Status {
+    if (key == "s") {
+      Result<std::string> name = json::ReadString(v, key);
+      if (!name.ok()) return name.status();
+      return json::Assign(ParseOrderStatus(*name, key), &r.status);
+    }
+    if (key == "p") return json::Assign(json::ReadBool(v, key), &r.paid);
+    if (key == "a") return json::Assign(json::ReadInt(v, key), &r.amount);
+    if (key == "c") return json::Assign(json::ReadString(v, key), &r.currency);
+    if (key == "d") return json::Assign(json::ReadInt(v, key), &r.day);
+    return Status::Ok();
+  }));
+  return r;
+}
+
+// The counters an order adds to its creation day (and to the totals).
+std::map<std::string, int64_t> Contribution(const StatsRecord& r) {
+  std::map<std::string, int64_t> counters{{std::string(kStatOrders), 1},
+                                          {StatStatus(r.status), 1}};
+  if (r.paid && r.status != OrderStatus::kCancelled) {
+    counters[std::string(kStatPaid)] = 1;
+    counters[StatRevenue(r.currency)] = r.amount;
+  }
+  return counters;
+}
+
+// Adds `after`'s contribution and removes `before`'s, writing only counters that change.
+void MoveContribution(const std::optional<StatsRecord>& before, const StatsRecord& after,
+                      ProjectionWriter& out) {
+  std::map<std::pair<int64_t, std::string>, int64_t> delta;
+  if (before) {
+    for (const auto& [name, value] : Contribution(*before)) delta[{before->day, name}] -= value;
+  }
+  for (const auto& [name, value] : Contribution(after)) delta[{after.day, name}] += value;
+  for (const auto& [day_name, value] : delta) {
+    if (value == 0) continue;
+    out.AddCounter(kTotals, day_name.second, value);
+    out.AddCounter(kDays, DayKey(day_name.first, day_name.second), value);
+  }
+}
+
+// The record after `event`. kInvalidArgument for ORDER_CREATED twice or an event before it.
+Status EvolveStats(std::optional<StatsRecord>& record, const OrderEvent& event,
+                   int64_t timestamp_us) {
+  const bool created = std::holds_alternative<OrderCreated>(event);
+  if (created == record.has_value()) {
+    return Status::InvalidArgument(created ? "order created twice" : "order was never created",
+                                   "orderId");
+  }
+  if (const auto* e = std::get_if<OrderCreated>(&event)) {
+    record = StatsRecord{OrderStatus::kCreated, false, e->total_amount, e->currency,
+                         json::DayOf(timestamp_us)};
+  } else if (std::holds_alternative<OrderApproved>(event)) {
+    record->status = OrderStatus::kApproved;
+  } else if (std::holds_alternative<OrderShipped>(event)) {
+    record->status = OrderStatus::kShipped;
+  } else if (std::holds_alternative<PaymentCompleted>(event)) {
+    record->paid = true;
+  } else if (std::holds_alternative<OrderCancelled>(event)) {
+    record->status = OrderStatus::kCancelled;
+  }
+  return Status::Ok();
+}
+
+Status ApplyStats(const EventView& e, ProjectionWriter& out) {
+  Result<std::optional<OrderEvent>> event = ReadOrderEvent(e);
+  if (!event.ok() || !event->has_value()) return event.status();
+  const std::string& order_id = OrderIdOf(**event);
+
+  Result<std::optional<std::string>> stored = out.Get(kStatsOrders, order_id);
+  if (!stored.ok()) return stored.status();
+  std::optional<StatsRecord> record;
+  if (stored->has_value()) {
+    Result<StatsRecord> decoded = DecodeStats(**stored);
+    if (!decoded.ok()) {
+      return Status::Corruption("stats of order " + order_id + " are unreadable: " +
+                                decoded.status().message());
+    }
+    record = std::move(decoded).value();
+  }
+  const std::optional<StatsRecord> before = record;
+  Status evolved = EvolveStats(record, **event, e.timestamp_us());
+  if (!evolved.ok()) return EventError(e, evolved);
+  out.Put(kStatsOrders, order_id, EncodeStats(*record));
+  MoveContribution(before, *record, out);
+  return Status::Ok();
+}
+
+// ---- "order_search": an inverted index of terms -------------------------------------------
+
+Status ApplySearch(const EventView& e, ProjectionWriter& out) {
+  if (e.type() != "ORDER_CREATED") return Status::Ok();
+  Result<std::optional<OrderEvent>> event = ReadOrderEvent(e);
+  if (!event.ok()) return event.status();
+  const auto& created = std::get<OrderCreated>(**event);
+
+  std::set<std::string> terms;
+  AddIndexTerms(created.order_id, &terms);
+  AddIndexTerms(created.user_id, &terms);
+  for (const OrderItem& item : created.items) AddIndexTerms(item.name, &terms);
+  const ShippingAddress& address = created.shipping_address;
+  for (const std::string* part : {&address.street, &address.city, &address.zip_code,
+                                  &address.country}) {
+    AddIndexTerms(*part, &terms);
+  }
+  const std::string value = TermValue(e.timestamp_us(), created.user_id);
+  for (const std::string& term : terms) out.Put(kTerms, TermKey(term, created.order_id), value);
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::vector<ProjectionSpec> OrderProjections() {
+  const std::vector<std::string> all_topics = {std::string(kOrderEventsTopic),
+                                               std::string(kPaymentEventsTopic),
+                                               std::string(kShippingEventsTopic)};
+  std::vector<ProjectionSpec> specs;
+  specs.push_back(ProjectionSpec{
+      std::string(kOrdersProjection), all_topics,
+      {std::string(kViews), std::string(kByTime), std::string(kByUser), std::string(kByStatus),
+       std::string(kByUserStatus), std::string(kCounts)},
+      ApplyOrders});
+  specs.push_back(ProjectionSpec{std::string(kOrderStatsProjection), all_topics,
+                                 {std::string(kStatsOrders), std::string(kTotals),
+                                  std::string(kDays)},
+                                 ApplyStats});
+  specs.push_back(ProjectionSpec{std::string(kOrderSearchProjection),
+                                 {std::string(kOrderEventsTopic)},
+                                 {std::string(kTerms)},
+                                 ApplySearch});
+  return specs;
+}
+
+}  // namespace cairn

@@ -1,0 +1,128 @@
+// Admin and operations routes: projection status and lag, rebuild jobs, the consistency check,
+// online backup, /metrics and /healthz.
+#include <simdjson.h>
+
+#include <charconv>
+#include <filesystem>
+
+#include "http/api.h"
+#include "json/engine_json.h"
+#include "json/writer.h"
+
+namespace cairn::http {
+
+namespace {
+
+constexpr std::initializer_list<Role> kAdminOnly = {Role::kAdmin};
+
+void StartRebuild(Api& api, httplib::Response& res, std::vector<std::string> projections) {
+  Result<uint64_t> job = api.services.engine->StartRebuild(std::move(projections));
+  if (!job.ok()) return SendError(res, job.status());
+  Result<RebuildProgress> progress = api.services.engine->GetRebuild(*job);
+  if (!progress.ok()) return SendError(res, progress.status());
+  res.set_header("Location", "/api/admin/jobs/" + std::to_string(*job));
+  SendJson(res, 202, json::RebuildJobToJson(*progress));
+}
+
+bool IsLoopback(const std::string& address) {
+  return address.rfind("127.", 0) == 0 || address == "::1" || address == "::ffff:127.0.0.1";
+}
+
+// {"to": "/absolute/dir"}
+Result<std::string> ParseBackupTarget(const std::string& body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  if (parser.parse(body).get_object().get(object)) {
+    return Status::InvalidArgument("the body must be a JSON object {\"to\": DIR}");
+  }
+  std::string_view to;
+  for (auto field : object) {
+    if (field.key != "to") {
+      return Status::InvalidArgument(std::string(field.key) + " is not a known field",
+                                     std::string(field.key));
+    }
+    if (field.value.get_string().get(to)) return Status::InvalidArgument("to must be a string", "to");
+  }
+  if (to.empty() || to.front() != '/') {
+    return Status::InvalidArgument("to must be an absolute directory path on the server", "to");
+  }
+  if (std::filesystem::exists(to)) {
+    return Status::Conflict(std::string(to) + " already exists; a backup goes into a new directory");
+  }
+  return std::string(to);
+}
+
+}  // namespace
+
+void RegisterAdminRoutes(httplib::Server& server, Api& api) {
+  AddRoute(server, api, "GET", "/api/admin/projections", "/api/admin/projections",
+           [&api](const auto& req, auto& res) {
+             if (!Authenticate(api, req, res, kAdminOnly)) return;
+             SendJson(res, 200, json::ProjectionStatusesToJson(api.services.engine->Statuses()));
+           });
+
+  AddRoute(server, api, "POST", "/api/admin/projections/([^/]+)/rebuild",
+           "/api/admin/projections/{name}/rebuild", [&api](const auto& req, auto& res) {
+             if (!Authenticate(api, req, res, kAdminOnly) || !RequireJsonBody(req, res, false)) return;
+             StartRebuild(api, res, {req.matches[1].str()});
+           });
+
+  AddRoute(server, api, "POST", "/api/admin/rebuild", "/api/admin/rebuild",
+           [&api](const auto& req, auto& res) {
+             if (!Authenticate(api, req, res, kAdminOnly) || !RequireJsonBody(req, res, false)) return;
+             StartRebuild(api, res, {});
+           });
+
+  AddRoute(server, api, "GET", "/api/admin/jobs/([^/]+)", "/api/admin/jobs/{job}",
+           [&api](const auto& req, auto& res) {
+             if (!Authenticate(api, req, res, kAdminOnly)) return;
+             const std::string text = req.matches[1].str();
+             uint64_t id = 0;
+             auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+             if (ec != std::errc() || ptr != text.data() + text.size()) {
+               return SendError(res, Status::NotFound("no rebuild job " + text));
+             }
+             Result<RebuildProgress> progress = api.services.engine->GetRebuild(id);
+             if (!progress.ok()) return SendError(res, progress.status());
+             SendJson(res, 200, json::RebuildJobToJson(*progress));
+           });
+
+  AddRoute(server, api, "POST", "/api/admin/check", "/api/admin/check",
+           [&api](const auto& req, auto& res) {
+             if (!Authenticate(api, req, res, kAdminOnly) || !RequireJsonBody(req, res, false)) return;
+             const std::string repair = req.has_param("repair") ? req.get_param_value("repair") : "false";
+             if (repair != "true" && repair != "false") {
+               return SendError(res, Status::InvalidArgument("repair must be true or false", "repair"));
+             }
+             CheckOptions options;
+             options.repair = repair == "true";
+             Result<CheckReport> report = api.services.engine->Check(options);
+             if (!report.ok()) return SendError(res, report.status());
+             SendJson(res, 200, json::CheckReportToJson(*report));
+           });
+
+  AddRoute(server, api, "POST", "/api/admin/backup", "/api/admin/backup",
+           [&api](const auto& req, auto& res) {
+             if (!Authenticate(api, req, res, kAdminOnly) || !RequireJsonBody(req, res, true)) return;
+             Result<std::string> target = ParseBackupTarget(req.body);
+             if (!target.ok()) return SendError(res, target.status());
+             Status s = api.services.store->Checkpoint(*target);
+             if (!s.ok()) return SendError(res, s);
+             json::JsonWriter w;
+             w.BeginObject().Key("backup").String(*target).EndObject();
+             SendJson(res, 200, w.Take());
+           });
+
+  // Prometheus scrapes without a token from this machine; from elsewhere it needs an admin one.
+  AddRoute(server, api, "GET", "/metrics", "/metrics", [&api](const auto& req, auto& res) {
+    if (!IsLoopback(req.remote_addr) && !Authenticate(api, req, res, kAdminOnly)) return;
+    res.set_content(api.metrics.Render(*api.services.log, *api.services.engine),
+                    "text/plain; version=0.0.4");
+  });
+
+  AddRoute(server, api, "GET", "/healthz", "/healthz", [](const auto&, auto& res) {
+    SendJson(res, 200, R"({"status":"ok"})");
+  });
+}
+
+}  // namespace cairn::http

@@ -1,0 +1,192 @@
+// See api.h.
+#include "http/api.h"
+
+#include <charconv>
+
+#include "json/writer.h"
+
+namespace cairn::http {
+
+namespace {
+thread_local std::string current_route;
+}  // namespace
+
+const std::string& CurrentRoute() { return current_route; }
+void ResetCurrentRoute() { current_route = "unmatched"; }
+
+void AddRoute(httplib::Server& server, Api& api, std::string_view method, const std::string& pattern,
+              std::string route, Handler handler) {
+  auto wrapped = [route = std::move(route), handler = std::move(handler), &api](
+                     const httplib::Request& req, httplib::Response& res) {
+    current_route = route;
+    if (api.stopping.load()) {
+      SendError(res, 503, "shutting_down", "the server is shutting down");
+      return;
+    }
+    handler(req, res);
+  };
+  if (method == "GET") server.Get(pattern, wrapped);
+  else if (method == "POST") server.Post(pattern, wrapped);
+  else if (method == "PUT") server.Put(pattern, wrapped);
+  else if (method == "DELETE") server.Delete(pattern, wrapped);
+}
+
+int HttpStatusFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kOk: return 200;
+    case ErrorCode::kInvalidArgument: return 400;
+    case ErrorCode::kUnauthenticated: return 401;
+    case ErrorCode::kPermissionDenied: return 403;
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kConflict: return 409;
+    case ErrorCode::kTooLarge: return 413;
+    case ErrorCode::kRuleViolation: return 422;
+    case ErrorCode::kBusy: return 503;
+    case ErrorCode::kShuttingDown: return 503;
+    case ErrorCode::kTimeout: return 504;
+    case ErrorCode::kCorruption:
+    case ErrorCode::kIOError:
+    case ErrorCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+void SendJson(httplib::Response& res, int status, std::string body) {
+  res.status = status;
+  body.push_back('\n');
+  res.set_content(std::move(body), "application/json");
+}
+
+void SendError(httplib::Response& res, int http_status, std::string_view code,
+               std::string_view message, std::string_view field) {
+  json::JsonWriter w;
+  w.BeginObject().Key("error").BeginObject().Key("code").String(code).Key("message").String(message);
+  if (!field.empty()) w.Key("field").String(field);
+  w.EndObject().EndObject();
+  SendJson(res, http_status, w.Take());
+}
+
+void SendError(httplib::Response& res, const Status& status) {
+  const std::string_view code = status.code() == ErrorCode::kInvalidArgument
+                                    ? std::string_view("validation_failed")
+                                    : ErrorCodeName(status.code());
+  SendError(res, HttpStatusFor(status.code()), code, status.message(), status.field());
+}
+
+std::optional<Actor> Authenticate(const Api& api, const httplib::Request& req,
+                                  httplib::Response& res, std::initializer_list<Role> allowed) {
+  const std::string header = req.get_header_value("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.size() <= kBearer.size() || header.compare(0, kBearer.size(), kBearer) != 0) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    SendError(res, 401, "unauthenticated", "send Authorization: Bearer <token>");
+    return std::nullopt;
+  }
+  std::optional<Actor> actor = api.services.tokens->Find(std::string_view(header).substr(kBearer.size()));
+  if (!actor) {
+    res.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+    SendError(res, 401, "unauthenticated", "unknown token");
+    return std::nullopt;
+  }
+  for (Role role : allowed) {
+    if (actor->role == role) return actor;
+  }
+  SendError(res, 403, "permission_denied",
+            "role " + std::string(RoleName(actor->role)) + " may not use " + CurrentRoute());
+  return std::nullopt;
+}
+
+bool RequireJsonBody(const httplib::Request& req, httplib::Response& res, bool required) {
+  const std::string type = req.get_header_value("Content-Type");
+  // No body and no content type is an empty command; any declared type must be JSON (httplib
+  // moves a multipart body out of req.body, so the type is what tells).
+  if (req.body.empty() && type.empty() && !required) return true;
+  const std::string_view media = std::string_view(type).substr(0, type.find(';'));
+  if (media != "application/json" || req.is_multipart_form_data()) {
+    SendError(res, 415, "unsupported_media_type", "the body must be application/json");
+    return false;
+  }
+  if (req.body.empty()) {
+    SendError(res, 400, "validation_failed", "a JSON body is required");
+    return false;
+  }
+  return true;
+}
+
+Result<Position> ParsePosition(std::string_view text, std::string_view field) {
+  const Status bad = Status::InvalidArgument(
+      std::string(field) + " must be a position topic/partition/offset", std::string(field));
+  const size_t second = text.rfind('/');
+  if (second == std::string_view::npos || second == 0) return bad;
+  const size_t first = text.rfind('/', second - 1);
+  if (first == std::string_view::npos || first == 0) return bad;
+  Position p;
+  p.topic = std::string(text.substr(0, first));
+  uint32_t partition = 0;
+  uint64_t offset = 0;
+  const std::string_view ps = text.substr(first + 1, second - first - 1);
+  const std::string_view os = text.substr(second + 1);
+  auto r1 = std::from_chars(ps.data(), ps.data() + ps.size(), partition);
+  auto r2 = std::from_chars(os.data(), os.data() + os.size(), offset);
+  if (r1.ec != std::errc() || r1.ptr != ps.data() + ps.size() || ps.empty() ||
+      r2.ec != std::errc() || r2.ptr != os.data() + os.size() || os.empty()) {
+    return bad;
+  }
+  p.partition = PartitionId(partition);
+  p.offset = Offset(offset);
+  return p;
+}
+
+Result<uint64_t> ParseUintParam(const httplib::Request& req, const std::string& name,
+                                uint64_t fallback, uint64_t min, uint64_t max) {
+  if (!req.has_param(name)) return fallback;
+  const std::string text = req.get_param_value(name);
+  uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || value < min ||
+      value > max) {
+    return Status::InvalidArgument(
+        name + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max), name);
+  }
+  return value;
+}
+
+bool WaitForAfter(Api& api, const httplib::Request& req, httplib::Response& res,
+                  std::initializer_list<std::string_view> projections) {
+  std::string text = req.get_param_value("after");
+  std::string field = "after";
+  if (text.empty()) {
+    text = req.get_header_value("X-Cairn-After");
+    field = "X-Cairn-After";
+  }
+  if (text.empty()) return true;
+  Result<Position> position = ParsePosition(text, field);
+  if (!position.ok()) {
+    SendError(res, position.status());
+    return false;
+  }
+  Result<Event> event =
+      api.services.log->ReadAt(position->topic, position->partition, position->offset);
+  if (!event.ok()) {
+    SendError(res, 400, "validation_failed", field + " names no event in the log", field);
+    return false;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + api.options.read_your_writes_timeout;
+  for (std::string_view projection : projections) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    Status s = api.services.engine->WaitForSeq(std::string(projection), event->seq,
+                                               std::max(left, std::chrono::milliseconds(0)));
+    if (!s.ok()) {
+      if (s.code() == ErrorCode::kTimeout) {
+        SendError(res, 504, "timeout", "the read models have not reached " + text + " yet");
+      } else {
+        SendError(res, s);
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace cairn::http

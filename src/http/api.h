@@ -1,0 +1,71 @@
+// Internal to src/http: the state route handlers share and the helpers every route uses
+// (errors, authentication, content type, read-your-writes). Routes live in *_routes.cc.
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "http/metrics.h"
+#include "http/server.h"
+
+namespace cairn::http {
+
+struct Api {
+  Services services;
+  ServerOptions options;
+  Metrics metrics;
+  std::atomic<bool> stopping{false};
+  std::atomic<int64_t> open_streams{0};
+};
+
+using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+// Registers `handler` for `method` and the regex `pattern`; `route` names it in metrics and
+// the access log ("/api/orders/{id}").
+void AddRoute(httplib::Server& server, Api& api, std::string_view method, const std::string& pattern,
+              std::string route, Handler handler);
+// The route name of the request being handled on this thread ("unmatched" before routing).
+const std::string& CurrentRoute();
+// Called before routing each request.
+void ResetCurrentRoute();
+
+// The one table from ErrorCode to HTTP status.
+int HttpStatusFor(ErrorCode code);
+void SendJson(httplib::Response& res, int status, std::string body);
+// {"error": {"code", "message", "field"?}} with HttpStatusFor(status.code()).
+void SendError(httplib::Response& res, const Status& status);
+void SendError(httplib::Response& res, int http_status, std::string_view code,
+               std::string_view message, std::string_view field = {});
+
+// The caller, if its bearer token is valid and its role is one of `allowed`; otherwise writes
+// 401 (no or unknown token) or 403 (role) and returns nullopt.
+std::optional<Actor> Authenticate(const Api& api, const httplib::Request& req,
+                                  httplib::Response& res, std::initializer_list<Role> allowed);
+inline constexpr std::initializer_list<Role> kAnyRole = {Role::kCustomer, Role::kService, Role::kAdmin};
+
+// For a POST: the body must be JSON (415 otherwise). An empty body passes when !required.
+bool RequireJsonBody(const httplib::Request& req, httplib::Response& res, bool required);
+
+// Read-your-writes: if the request names a position (?after= or X-Cairn-After), waits until
+// every projection in `projections` has applied it. false after writing 400 (bad position)
+// or 504 (timeout).
+bool WaitForAfter(Api& api, const httplib::Request& req, httplib::Response& res,
+                  std::initializer_list<std::string_view> projections);
+
+// Parses "topic/partition/offset". kInvalidArgument naming `field` otherwise.
+Result<Position> ParsePosition(std::string_view text, std::string_view field);
+// A query parameter as an unsigned integer in [min, max]; `fallback` when absent.
+Result<uint64_t> ParseUintParam(const httplib::Request& req, const std::string& name,
+                                uint64_t fallback, uint64_t min, uint64_t max);
+
+void RegisterOrderRoutes(httplib::Server& server, Api& api);
+void RegisterLogRoutes(httplib::Server& server, Api& api);
+void RegisterStreamRoute(httplib::Server& server, Api& api);
+void RegisterAdminRoutes(httplib::Server& server, Api& api);
+
+}  // namespace cairn::http

@@ -1,0 +1,37 @@
+// Bearer-token authentication: the table of tokens a server accepts and who each one is.
+// Tokens come from `--tokens FILE` (JSON: [{"token", "user", "role"}]) or, without it, from one
+// random admin token kept in <data>/admin.token (created with mode 0600 on first start).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cairn/orders.h"
+#include "cairn/status.h"
+
+namespace cairn::http {
+
+class TokenTable {
+ public:
+  // Parses a tokens file's JSON. Errors name the entry ("[2].role").
+  static Result<TokenTable> Parse(std::string_view json);
+  static Result<TokenTable> LoadFile(const std::string& path);
+  // Reads <data_dir>/admin.token, creating it (mode 0600, 32 random bytes as hex) if missing.
+  // *created tells whether it was made now.
+  static Result<TokenTable> LoadOrCreateAdminToken(const std::string& data_dir, bool* created);
+
+  // Who `token` is; nullopt when unknown. Comparison does not leak where tokens differ.
+  std::optional<Actor> Find(std::string_view token) const;
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::string token;
+    Actor actor;
+  };
+  std::vector<Entry> entries_;
+};
+
+}  // namespace cairn::http

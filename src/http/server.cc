@@ -1,0 +1,128 @@
+// See server.h. Wires cpp-httplib: thread pool, limits, timeouts, TCP_NODELAY, the JSON error
+// page, the access log and request metrics; the routes themselves are in *_routes.cc.
+#include "http/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include "http/api.h"
+
+namespace cairn::http {
+
+struct HttpServer::Rep {
+  Api api;
+  httplib::Server server;
+  int bound_port = 0;
+  socket_t listen_socket = INVALID_SOCKET;
+};
+
+namespace {
+thread_local std::chrono::steady_clock::time_point request_started;
+constexpr int kListenBacklog = 1024;
+}  // namespace
+
+HttpServer::HttpServer(Services services, ServerOptions options) : rep_(std::make_unique<Rep>()) {
+  Api& api = rep_->api;
+  api.services = services;
+  if (options.worker_threads == 0) options.worker_threads = 64 + options.max_streams + 8;
+  api.options = options;
+  httplib::Server& s = rep_->server;
+
+  // Without TCP_NODELAY every response waits ~40 ms for a delayed ACK (Nagle) on Linux.
+  s.set_tcp_nodelay(true);
+  s.set_keep_alive_max_count(options.keep_alive_max_requests);
+  s.set_keep_alive_timeout(5);
+  s.set_read_timeout(options.io_timeout.count(), 0);
+  s.set_write_timeout(options.io_timeout.count(), 0);
+  s.set_payload_max_length(options.max_body_bytes);
+  // cpp-httplib 0.11 listens with a backlog of 5, which resets connections in a burst; keep
+  // the socket so Bind() can raise it (a second listen() on Linux only changes the backlog).
+  s.set_socket_options([rep = rep_.get()](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    rep->listen_socket = sock;
+  });
+  const size_t threads = options.worker_threads;
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+
+  s.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    request_started = std::chrono::steady_clock::now();
+    ResetCurrentRoute();
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  // Fills in a JSON error for what httplib answers itself (404 unknown route, 413 too large,
+  // 400 malformed request) and for handlers that set only a status.
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    // httplib refuses a multipart body it cannot parse with 400 before routing: the real
+    // problem is that only JSON is accepted.
+    const std::string type = req.get_header_value("Content-Type");
+    if (res.status == 400 && !type.empty() && type.rfind("application/json", 0) != 0) {
+      SendError(res, 415, "unsupported_media_type", "the body must be application/json");
+      return;
+    }
+    switch (res.status) {
+      case 404: SendError(res, 404, "not_found", "no such route"); break;
+      case 413: SendError(res, 413, "too_large", "the request body is over the limit"); break;
+      case 400: SendError(res, 400, "bad_request", "malformed HTTP request"); break;
+      default: SendError(res, res.status, "error", "request failed");
+    }
+  });
+  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("unhandled exception on {} {}: {}", req.method, req.path, what);
+    SendError(res, 500, "internal", "internal error");
+  });
+  s.set_logger([&api](const httplib::Request& req, const httplib::Response& res) {
+    const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - request_started);
+    api.metrics.RecordRequest(CurrentRoute(), req.method, res.status, latency);
+    // The access log: never the Authorization header or the query string (it may carry ids).
+    spdlog::info("http {} {} {} {}us from {}", req.method, req.path, res.status, latency.count(),
+                 req.remote_addr);
+  });
+
+  RegisterOrderRoutes(s, api);
+  RegisterLogRoutes(s, api);
+  RegisterStreamRoute(s, api);
+  RegisterAdminRoutes(s, api);
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Bind() {
+  CAIRN_RETURN_IF_ERROR(BindSocket());
+  if (rep_->listen_socket != INVALID_SOCKET) ::listen(rep_->listen_socket, kListenBacklog);
+  return Status::Ok();
+}
+
+Status HttpServer::BindSocket() {
+  const ServerOptions& o = rep_->api.options;
+  if (o.port == 0) {
+    rep_->bound_port = rep_->server.bind_to_any_port(o.host);
+    if (rep_->bound_port < 0) return Status::Busy("cannot listen on " + o.host);
+    return Status::Ok();
+  }
+  rep_->bound_port = o.port;
+  if (!rep_->server.bind_to_port(o.host, o.port)) {
+    return Status::Busy("cannot listen on " + o.host + ":" + std::to_string(o.port) +
+                        " (address in use, or not an address of this machine)");
+  }
+  return Status::Ok();
+}
+
+int HttpServer::port() const { return rep_->bound_port; }
+
+void HttpServer::Run() { rep_->server.listen_after_bind(); }
+
+void HttpServer::Stop() {
+  rep_->api.stopping.store(true);
+  rep_->server.stop();
+}
+
+}  // namespace cairn::http

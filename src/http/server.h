@@ -1,0 +1,70 @@
+// Cairn's HTTP API (DESIGN.md §4) on cpp-httplib: orders, queries, the raw log, the live event
+// stream, admin and metrics. `cairn serve` builds one HttpServer over an open data dir.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "cairn/engine.h"
+#include "cairn/log.h"
+#include "cairn/orders.h"
+#include "cairn/store.h"
+#include "http/auth.h"
+
+namespace cairn::http {
+
+struct ServerOptions {
+  // Address to listen on. Default: 127.0.0.1:8080 (port 0: any free port).
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  // Largest request body, in bytes; larger is 413. Default: 1 MiB.
+  size_t max_body_bytes = 1u << 20;
+  // Most concurrent GET /api/stream subscribers; one more is 503. Default: 32.
+  size_t max_streams = 32;
+  // Worker threads. cpp-httplib serves one keep-alive connection per thread, and every stream
+  // holds one, so this is sized for 64 keep-alive clients plus max_streams. Default: 0 = that.
+  size_t worker_threads = 0;
+  // How long a read-your-writes query (?after= / X-Cairn-After) may wait. Default: 5 s.
+  std::chrono::milliseconds read_your_writes_timeout{5000};
+  // Comment line sent on an idle event stream. Default: every 15 s.
+  std::chrono::milliseconds stream_heartbeat{15000};
+  // Requests served on one keep-alive connection before it is closed. Default: 10,000.
+  size_t keep_alive_max_requests = 10'000;
+  // Socket read and write timeouts. Default: 30 s.
+  std::chrono::seconds io_timeout{30};
+};
+
+// What every route handler works with.
+struct Services {
+  Store* store = nullptr;
+  Log* log = nullptr;
+  Engine* engine = nullptr;
+  OrderService* orders = nullptr;
+  const OrderQueries* queries = nullptr;
+  const TokenTable* tokens = nullptr;
+};
+
+class HttpServer {
+ public:
+  HttpServer(Services services, ServerOptions options);
+  ~HttpServer();
+
+  // Binds the listening socket. Errors: kBusy when the address is taken.
+  Status Bind();
+  // The bound port (useful with port 0).
+  int port() const;
+  // Serves until Stop(). REQUIRES: Bind() succeeded.
+  void Run();
+  // Stops accepting, ends event streams, lets in-flight requests finish; Run() then returns.
+  // Safe from any thread (not from a signal handler).
+  void Stop();
+
+ private:
+  Status BindSocket();
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace cairn::http

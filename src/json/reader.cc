@@ -1,0 +1,180 @@
+// simdjson On-Demand errors turned into field-named cairn::Status values.
+#include "json/reader.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace cairn::json {
+namespace {
+
+using simdjson::error_code;
+using simdjson::ondemand::json_type;
+using simdjson::ondemand::number_type;
+
+// The Status for a simdjson error met while reading the value at `path`, when the error is not
+// a plain type mismatch (those get a message naming the expected type).
+Status FromSimdjson(error_code error, std::string_view path) {
+  switch (error) {
+    case simdjson::NUMBER_OUT_OF_RANGE:
+      return FieldError(path, "is out of range");
+    case simdjson::UTF8_ERROR:
+      return FieldError(path, "is not valid UTF-8");
+    case simdjson::STRING_ERROR:
+      return FieldError(path, "is not a valid JSON string");
+    default:
+      return FieldError(path, std::string("is malformed JSON (") +
+                                  simdjson::error_message(error) + ")");
+  }
+}
+
+// The value's JSON type, or the Status for malformed input.
+Result<json_type> TypeOf(Value& value, std::string_view path) {
+  json_type type;
+  if (error_code error = value.type().get(type)) return FromSimdjson(error, path);
+  return type;
+}
+
+}  // namespace
+
+std::string JoinPath(std::string_view parent, std::string_view key) {
+  if (parent.empty()) return std::string(key);
+  std::string out(parent);
+  out += '.';
+  out += key;
+  return out;
+}
+
+std::string IndexPath(std::string_view parent, size_t index) {
+  return std::string(parent) + "[" + std::to_string(index) + "]";
+}
+
+Status FieldError(std::string_view path, std::string_view problem) {
+  std::string message(path.empty() ? std::string_view("body") : path);
+  message += ' ';
+  message += problem;
+  return Status::InvalidArgument(std::move(message), std::string(path));
+}
+
+Status UnknownField(std::string_view path, std::string_view key) {
+  return FieldError(JoinPath(path, key), "is not a known field");
+}
+
+Status MissingField(std::string_view path) { return FieldError(path, "is required"); }
+
+Input::Input(std::string_view text) : text_(text.data(), text.size()) {
+  iterate_error_ = parser_.iterate(text_).get(doc_);
+}
+
+Result<Object> Input::RootObject() {
+  if (iterate_error_ == simdjson::EMPTY) return FieldError("", "must be a JSON object, not empty");
+  if (iterate_error_) return FromSimdjson(iterate_error_, "");
+  json_type type;
+  if (error_code error = doc_.type().get(type)) return FromSimdjson(error, "");
+  if (type != json_type::object) return FieldError("", "must be a JSON object");
+  Object object;
+  if (error_code error = doc_.get_object().get(object)) return FromSimdjson(error, "");
+  return object;
+}
+
+Status Input::ExpectEnd() {
+  // At the end of the document current_location() has nothing left to point at.
+  const char* where = nullptr;
+  if (doc_.current_location().get(where) != simdjson::SUCCESS) return Status::Ok();
+  return FieldError("", "has unexpected content after the JSON value");
+}
+
+Result<std::string> ReadString(Value value, std::string_view path) {
+  Result<json_type> type = TypeOf(value, path);
+  if (!type.ok()) return type.status();
+  if (*type != json_type::string) return FieldError(path, "must be a string");
+  std::string_view text;
+  if (error_code error = value.get_string().get(text)) return FromSimdjson(error, path);
+  return std::string(text);
+}
+
+Result<int64_t> ReadInt(Value value, std::string_view path) {
+  Result<json_type> type = TypeOf(value, path);
+  if (!type.ok()) return type.status();
+  if (*type != json_type::number) return FieldError(path, "must be an integer");
+  number_type kind;
+  if (error_code error = value.get_number_type().get(kind)) return FromSimdjson(error, path);
+  if (kind == number_type::floating_point_number) {
+    const std::string_view token = value.raw_json_token();
+    const bool fraction = token.find_first_of(".eE") != std::string_view::npos;
+    // simdjson also classes integers beyond 64 bits as floating point.
+    return FieldError(path, fraction ? "must be an integer, not a fraction" : "is out of range");
+  }
+  if (kind == number_type::unsigned_integer) return FieldError(path, "is out of range");
+  int64_t number;
+  if (error_code error = value.get_int64().get(number)) {
+    // A negative integer below INT64_MIN is classed as signed but does not fit.
+    if (error == simdjson::INCORRECT_TYPE) return FieldError(path, "is out of range");
+    return FromSimdjson(error, path);
+  }
+  return number;
+}
+
+Result<bool> ReadBool(Value value, std::string_view path) {
+  Result<json_type> type = TypeOf(value, path);
+  if (!type.ok()) return type.status();
+  if (*type != json_type::boolean) return FieldError(path, "must be true or false");
+  bool flag;
+  if (error_code error = value.get_bool().get(flag)) return FromSimdjson(error, path);
+  return flag;
+}
+
+Result<Object> ReadObject(Value value, std::string_view path) {
+  Result<json_type> type = TypeOf(value, path);
+  if (!type.ok()) return type.status();
+  if (*type != json_type::object) return FieldError(path, "must be an object");
+  Object object;
+  if (error_code error = value.get_object().get(object)) return FromSimdjson(error, path);
+  return object;
+}
+
+Result<Array> ReadArray(Value value, std::string_view path) {
+  Result<json_type> type = TypeOf(value, path);
+  if (!type.ok()) return type.status();
+  if (*type != json_type::array) return FieldError(path, "must be an array");
+  Array array;
+  if (error_code error = value.get_array().get(array)) return FromSimdjson(error, path);
+  return array;
+}
+
+bool IsNull(Value& value) {
+  json_type type;
+  if (value.type().get(type) || type != json_type::null) return false;
+  bool null = false;
+  return !value.is_null().get(null) && null;
+}
+
+Status ForEachField(Object& object, std::string_view path, const FieldVisitor& visit) {
+  std::vector<std::string> seen;
+  for (auto maybe_field : object) {
+    simdjson::ondemand::field field;
+    if (error_code error = std::move(maybe_field).get(field)) return FromSimdjson(error, path);
+    std::string_view key;
+    if (error_code error = field.unescaped_key().get(key)) return FromSimdjson(error, path);
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+      return FieldError(JoinPath(path, key), "appears twice");
+    }
+    seen.emplace_back(key);
+    CAIRN_RETURN_IF_ERROR(visit(seen.back(), field.value()));
+  }
+  return Status::Ok();
+}
+
+Status ForEachElement(Array& array, std::string_view path, const ElementVisitor& visit) {
+  size_t index = 0;
+  for (auto maybe_value : array) {
+    Value value;
+    if (error_code error = std::move(maybe_value).get(value)) {
+      return FromSimdjson(error, IndexPath(path, index));
+    }
+    CAIRN_RETURN_IF_ERROR(visit(index, value));
+    ++index;
+  }
+  return Status::Ok();
+}
+
+}  // namespace cairn::json

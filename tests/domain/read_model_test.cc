@@ -1,0 +1,453 @@
+// Unit tests of the order read models (OrderProjections on the Engine) and OrderQueries: the
+// lifecycle as the order screen sees it, one test per seed defect of DESIGN.md §3 proving it is
+// gone, list filters and paging, the dashboard, search, and malformed events.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cairn/orders.h"
+#include "domain_test_util.h"
+#include "json/iso_time.h"
+
+namespace cairn {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Admin;
+using testing::Customer;
+using testing::Harness;
+using testing::kDay;
+using testing::kDay0;
+using testing::kMinute;
+using testing::kSampleTotal;
+using testing::Meta;
+
+std::vector<std::string> IdsOf(const std::vector<std::string>& views) {
+  std::vector<std::string> ids;
+  for (const std::string& json : views) {
+    auto view = ParseOrderView(json);
+    REQUIRE_OK(view);
+    ids.push_back(view->order_id);
+  }
+  return ids;
+}
+
+OrderPage List(Harness& h, ListQuery query, const Actor& actor = Admin()) {
+  auto page = h.queries().ListOrders(query, actor);
+  REQUIRE_OK(page);
+  return *page;
+}
+
+// Every index key of the "orders" projection that ends with `order_id`, per table.
+std::map<std::string, int> IndexEntriesOf(Harness& h, const std::string& order_id) {
+  std::map<std::string, int> entries;
+  const testing::Tables tables = testing::DumpReadModels(h.engine());
+  for (const char* table : {"orders.by_time", "orders.by_user", "orders.by_status",
+                            "orders.by_user_status"}) {
+    for (const auto& [key, value] : tables.at(table)) {
+      if (key.size() >= order_id.size() &&
+          key.compare(key.size() - order_id.size(), order_id.size(), order_id) == 0) {
+        ++entries[table];
+      }
+    }
+  }
+  return entries;
+}
+
+TEST_CASE("lifecycle create -> approve -> pay -> ship, as the order screen sees it") {
+  Harness h;
+  const int64_t created_at = h.now;
+  const std::string id = h.Create("user-1", /*express=*/true);
+  h.Approve(id);
+  h.Pay(id);
+  h.Ship(id, "TRK-42");
+  h.CatchUp();
+
+  const OrderView view = h.View(id);
+  CHECK(view.status == OrderStatus::kShipped);
+  CHECK(view.payment_status == PaymentStatus::kPaid);
+  CHECK(view.user_id == "user-1");
+  CHECK(view.total_amount == kSampleTotal);
+  CHECK(view.currency == "KRW");
+  CHECK(view.version == 4);
+  CHECK(view.created_at_us == created_at);
+  CHECK(view.estimated_delivery_us == created_at + 2 * kDay);
+  CHECK(view.tracking_number == "TRK-42");
+  CHECK(view.shipped_at_us == created_at + 3 * kMinute);
+  REQUIRE(view.payment.has_value());
+  CHECK(view.payment->method == "card");
+  CHECK(view.payment->amount == kSampleTotal);
+  CHECK(view.payment->paid_at_us == created_at + 2 * kMinute);
+  CHECK(view.history == std::vector<StatusChange>{{OrderStatus::kCreated, created_at},
+                                                  {OrderStatus::kApproved, created_at + kMinute},
+                                                  {OrderStatus::kShipped, created_at + 3 * kMinute}});
+  auto json = h.queries().GetOrder(id, Customer("user-1"));
+  REQUIRE_OK(json);
+  CHECK(json->find(R"("itemCount":3,"formattedTotal":"₩103,000")") != std::string::npos);
+}
+
+TEST_CASE("lifecycle create -> cancel") {
+  Harness h;
+  const std::string id = h.Create("user-1");
+  h.Cancel(id, "customer request");
+  h.CatchUp();
+  const OrderView view = h.View(id);
+  CHECK(view.status == OrderStatus::kCancelled);
+  CHECK(view.cancellation_reason == "customer request");
+  CHECK(view.history.size() == 2);
+  CHECK(List(h, {.status = OrderStatus::kCancelled}).total == 1);
+  CHECK(List(h, {.status = OrderStatus::kCreated}).total == 0);
+}
+
+TEST_CASE("seed defect: the status index moves an order, never duplicates it") {
+  Harness h;
+  const std::string id = h.Create("user-1");
+  h.CatchUp();
+  h.Approve(id);
+  h.CatchUp();
+  h.Pay(id);  // no status change: the index must not grow
+  h.CatchUp();
+  h.Ship(id);
+  h.CatchUp();
+
+  const auto entries = IndexEntriesOf(h, id);
+  CHECK(entries.at("orders.by_time") == 1);
+  CHECK(entries.at("orders.by_user") == 1);
+  CHECK(entries.at("orders.by_status") == 1);
+  CHECK(entries.at("orders.by_user_status") == 1);
+  for (OrderStatus status : kAllOrderStatuses) {
+    const OrderPage page = List(h, {.status = status});
+    const uint64_t expected = status == OrderStatus::kShipped ? 1 : 0;
+    CHECK(page.total == expected);
+    CHECK(page.orders.size() == expected);
+    const OrderPage own = List(h, {.status = status}, Customer("user-1"));
+    CHECK(own.total == expected);
+    CHECK(own.orders.size() == expected);
+  }
+  CHECK(List(h, {}).total == 1);
+}
+
+TEST_CASE("seed defect: filters apply before paging, newest first, with the total") {
+  Harness h;
+  std::vector<std::string> cancelled;  // oldest first
+  for (int i = 0; i < 30; ++i) {
+    const std::string id = h.Create(i % 2 ? "user-1" : "user-2");
+    if (i % 3 == 0) {
+      h.Cancel(id);
+      cancelled.push_back(id);
+    }
+  }
+  h.CatchUp();
+  std::reverse(cancelled.begin(), cancelled.end());  // newest first
+
+  std::vector<std::string> seen;
+  for (uint32_t page = 1; page <= 3; ++page) {
+    const OrderPage p = List(h, {.status = OrderStatus::kCancelled, .page = page, .limit = 4});
+    CHECK(p.total == 10);
+    CHECK(p.page == page);
+    CHECK(p.limit == 4);
+    CHECK(p.orders.size() == (page < 3 ? 4u : 2u));
+    for (const std::string& id : IdsOf(p.orders)) seen.push_back(id);
+  }
+  CHECK(seen == cancelled);
+  CHECK(List(h, {.status = OrderStatus::kCancelled, .page = 4, .limit = 4}).orders.empty());
+
+  // User and status together; a customer's list is its own.
+  const OrderPage own = List(h, {.status = OrderStatus::kCancelled, .limit = 100}, Customer("user-1"));
+  CHECK(own.total == 5);
+  for (const std::string& json : own.orders) {
+    CHECK(ParseOrderView(json)->user_id == "user-1");
+  }
+  CHECK(List(h, {.user_id = "user-2", .limit = 100}).total == 15);
+  CHECK(List(h, {.limit = 7}).orders.size() == 7);
+  CHECK(List(h, {.limit = 7}).total == 30);
+}
+
+TEST_CASE("the list is newest first and filters by creation date") {
+  Harness h;
+  std::vector<std::string> ids;
+  for (int day = 0; day < 5; ++day) {
+    h.now = kDay0 + day * kDay + 12 * 60 * kMinute;
+    ids.push_back(h.Create("user-1"));
+  }
+  h.CatchUp();
+  CHECK(IdsOf(List(h, {}).orders) ==
+        std::vector<std::string>{ids[4], ids[3], ids[2], ids[1], ids[0]});
+
+  ListParams params;
+  params.date_from = "2026-11-02";
+  params.date_to = "2026-11-03";  // a date covers its whole day
+  auto query = ParseListQuery(params);
+  REQUIRE_OK(query);
+  OrderPage page = List(h, *query);
+  CHECK(page.total == 2);
+  CHECK(IdsOf(page.orders) == std::vector<std::string>{ids[2], ids[1]});
+
+  params.date_to = "2026-11-03T12:00:00Z";  // a time is inclusive
+  page = List(h, *ParseListQuery(params));
+  CHECK(IdsOf(page.orders) == std::vector<std::string>{ids[2], ids[1]});
+  params.date_to = "2026-11-03T11:59:59Z";
+  CHECK(IdsOf(List(h, *ParseListQuery(params)).orders) == std::vector<std::string>{ids[1]});
+
+  ListQuery with_status = *ParseListQuery(ListParams{.status = "CREATED", .date_from = "2026-11-04"});
+  CHECK(IdsOf(List(h, with_status).orders) == std::vector<std::string>{ids[4], ids[3]});
+  CHECK(List(h, {.created_from_us = kDay0 + 10 * kDay}).total == 0);
+  CHECK(List(h, {.created_from_us = kDay0 + 3 * kDay, .created_to_us = kDay0 + 2 * kDay}).total == 0);
+}
+
+TEST_CASE("list parameters are checked and named") {
+  CHECK(ParseListQuery({.status = "DONE"}).status().field() == "status");
+  CHECK(ParseListQuery({.date_from = "yesterday"}).status().field() == "dateFrom");
+  CHECK(ParseListQuery({.date_to = "2026-02-30"}).status().field() == "dateTo");
+  CHECK(ParseListQuery({.page = "0"}).status().field() == "page");
+  CHECK(ParseListQuery({.page = "x"}).status().field() == "page");
+  CHECK(ParseListQuery({.limit = "101"}).status().field() == "limit");
+  CHECK(ParseListQuery({.limit = "0"}).status().field() == "limit");
+  CHECK(ParseListQuery({.limit = "-1"}).status().field() == "limit");
+  auto defaults = ParseListQuery({.status = "", .page = ""});
+  REQUIRE_OK(defaults);
+  CHECK(defaults->page == 1);
+  CHECK(defaults->limit == 20);
+  CHECK_FALSE(defaults->status.has_value());
+  Harness h;
+  CHECK(h.queries().ListOrders({.limit = 0}, Admin()).status().field() == "limit");
+  CHECK(h.queries().ListOrders({.page = 0}, Admin()).status().field() == "page");
+}
+
+TEST_CASE("seed defect: customers cannot read others' orders") {
+  Harness h;
+  const std::string mine = h.Create("user-1");
+  const std::string theirs = h.Create("user-2");
+  h.CatchUp();
+  CHECK_OK(h.queries().GetOrder(mine, Customer("user-1")));
+  auto other = h.queries().GetOrder(theirs, Customer("user-1"));
+  auto missing = h.queries().GetOrder("no-such-order", Customer("user-1"));
+  CHECK(other.status().code() == ErrorCode::kNotFound);
+  CHECK(missing.status().code() == ErrorCode::kNotFound);
+  CHECK_OK(h.queries().GetOrder(theirs, Admin()));
+
+  CHECK(IdsOf(List(h, {}, Customer("user-1")).orders) == std::vector<std::string>{mine});
+  CHECK(h.queries().ListOrders({.user_id = "user-2"}, Customer("user-1")).status().code() ==
+        ErrorCode::kPermissionDenied);
+  CHECK(IdsOf(List(h, {.user_id = "user-2"}, Admin()).orders) == std::vector<std::string>{theirs});
+
+  auto search = h.queries().Search("teheran", 10, Customer("user-1"));
+  REQUIRE_OK(search);
+  CHECK(IdsOf(search->results) == std::vector<std::string>{mine});
+  CHECK(h.queries().GetDashboard(DashboardPeriod::kAll, h.now, Customer("user-1")).status().code() ==
+        ErrorCode::kPermissionDenied);
+}
+
+TEST_CASE("seed defect: revenue counts paid orders only, and not cancelled ones") {
+  Harness h;
+  const std::string paid = h.Create("user-1");
+  h.Pay(paid);
+  const std::string paid_shipped = h.Create("user-1");
+  h.Approve(paid_shipped);
+  h.Pay(paid_shipped);
+  h.Ship(paid_shipped);
+  const std::string unpaid = h.Create("user-2");
+  h.Approve(unpaid);
+  const std::string paid_then_cancelled = h.Create("user-2");
+  h.Pay(paid_then_cancelled);
+  h.Cancel(paid_then_cancelled);
+  const std::string cancelled = h.Create("user-2");
+  h.Cancel(cancelled);
+  h.CatchUp();
+
+  auto dashboard = h.queries().GetDashboard(DashboardPeriod::kAll, h.now, Admin());
+  REQUIRE_OK(dashboard);
+  CHECK(dashboard->current.orders == 5);
+  CHECK(dashboard->current.paid_orders == 2);
+  CHECK(dashboard->current.Revenue("KRW") == 2 * kSampleTotal);
+  CHECK(dashboard->current.by_status[int(OrderStatus::kCreated)] == 1);
+  CHECK(dashboard->current.by_status[int(OrderStatus::kApproved)] == 1);
+  CHECK(dashboard->current.by_status[int(OrderStatus::kShipped)] == 1);
+  CHECK(dashboard->current.by_status[int(OrderStatus::kCancelled)] == 2);
+  const std::string json = dashboard->ToJson();
+  CHECK(json.find(R"("total":5,"byStatus":{"CREATED":1,"APPROVED":1,"SHIPPED":1,"CANCELLED":2},)"
+                  R"("paidOrders":2,"revenue":206000,"currency":"KRW","formattedRevenue":"₩206,000",)"
+                  R"("revenueByCurrency":{"KRW":206000})") != std::string::npos);
+}
+
+TEST_CASE("the dashboard answers today, 7d, 30d and all with trends from per-day buckets") {
+  Harness h;
+  // Orders per day before "now" (day 40): days 40 (today) x3, 38 x2, 35 x1, 30 x4, 5 x1.
+  const std::vector<std::pair<int, int>> plan = {{5, 1}, {30, 4}, {35, 1}, {38, 2}, {40, 3}};
+  for (const auto& [day, count] : plan) {
+    for (int i = 0; i < count; ++i) {
+      h.now = kDay0 + day * kDay + (8 * 60 + i) * kMinute;
+      const std::string id = h.Create("user-1");
+      h.Pay(id);
+    }
+  }
+  h.CatchUp();
+  const int64_t now = kDay0 + 40 * kDay + 20 * 60 * kMinute;
+  auto figures = [&](DashboardPeriod period) {
+    auto d = h.queries().GetDashboard(period, now, Admin());
+    REQUIRE_OK(d);
+    return *d;
+  };
+  const Dashboard today = figures(DashboardPeriod::kToday);
+  CHECK(today.current.orders == 3);
+  CHECK(today.current.Revenue("KRW") == 3 * kSampleTotal);
+  REQUIRE(today.previous.has_value());
+  CHECK(today.previous->orders == 0);
+  CHECK(today.from_us == kDay0 + 40 * kDay);
+  CHECK(today.to_us == kDay0 + 41 * kDay);
+
+  const Dashboard week = figures(DashboardPeriod::k7Days);  // days 34..40, previous 27..33
+  CHECK(week.current.orders == 6);
+  CHECK(week.previous->orders == 4);
+  CHECK(week.ToJson().find(R"("trends":{"orders":{"current":6,"previous":4,"changePercent":50.0},)"
+                           R"("revenue":{"current":618000,"previous":412000,"changePercent":50.0}})") !=
+        std::string::npos);
+
+  const Dashboard month = figures(DashboardPeriod::k30Days);  // days 11..40, previous -19..10
+  CHECK(month.current.orders == 10);
+  CHECK(month.previous->orders == 1);
+  const Dashboard all = figures(DashboardPeriod::kAll);
+  CHECK(all.current.orders == 11);
+  CHECK_FALSE(all.previous.has_value());
+  CHECK(all.ToJson().find(R"("period":{"name":"all","from":null,)") != std::string::npos);
+  CHECK(all.ToJson().find(R"("trends":{"orders":{"current":11,"previous":null,"changePercent":null})") !=
+        std::string::npos);
+  CHECK(ParseDashboardPeriod("7d").ok());
+  CHECK(ParseDashboardPeriod("week").status().field() == "period");
+}
+
+TEST_CASE("seed defect: estimatedDelivery comes from the event time, identical after a rebuild") {
+  Harness h;
+  const int64_t created_at = h.now;
+  const std::string standard = h.Create("user-1", false);
+  const std::string express = h.Create("user-1", true);
+  h.Approve(standard);
+  h.CatchUp();
+  CHECK(h.View(standard).estimated_delivery_us == created_at + 5 * kDay);
+  CHECK(h.View(express).estimated_delivery_us == created_at + kMinute + 2 * kDay);
+
+  const testing::Tables before = testing::DumpReadModels(h.engine());
+  testing::Rebuild(h.engine());
+  const testing::Tables after = testing::DumpReadModels(h.engine());
+  CHECK_MESSAGE(before == after, testing::FirstDifference(before, after));
+}
+
+TEST_CASE("search matches all terms in ids, users, item names and addresses") {
+  Harness h;
+  CreateOrder korean = testing::SampleCreate(Customer("user-1"));
+  auto first = h.Run(korean);
+  REQUIRE_OK(first);
+  CreateOrder other = testing::SampleCreate(Customer("user-2"));
+  other.items = {OrderItem{"p-400", "27in Monitor", 329000, 1}};
+  other.shipping_address = ShippingAddress{"161 Gangnam-daero", "Busan", "06737", "KR", false};
+  auto second = h.Run(other);
+  REQUIRE_OK(second);
+  h.CatchUp();
+  const std::string a = first->order_id, b = second->order_id;
+
+  auto ids = [&](std::string_view q, const Actor& actor = Admin(), uint32_t limit = 10) {
+    auto results = h.queries().Search(q, limit, actor);
+    REQUIRE_MESSAGE(results.ok(), results.status().ToString());
+    return std::pair(IdsOf(results->results), results->total);
+  };
+  CHECK(ids("키보드").first == std::vector<std::string>{a});
+  CHECK(ids("무선 키").first == std::vector<std::string>{a});  // prefix on the last term
+  CHECK(ids("MONITOR busan").first == std::vector<std::string>{b});
+  CHECK(ids("monitor seoul").first.empty());                // every term must match
+  CHECK(ids("teheran").first == std::vector<std::string>{a});
+  CHECK(ids("teheran-ro").first == std::vector<std::string>{a});
+  CHECK(ids("06737").first == std::vector<std::string>{b});
+  CHECK(ids("user-2").first == std::vector<std::string>{b});
+  CHECK(ids(a).first == std::vector<std::string>{a});       // the whole id
+  const auto has_a = [&](const std::vector<std::string>& found) {
+    return std::find(found.begin(), found.end(), a) != found.end();
+  };
+  CHECK(has_a(ids(a.substr(0, 8)).first));  // its first part
+  CHECK(has_a(ids(a.substr(0, 4)).first));  // a prefix of it
+  auto both = ids("kr");
+  CHECK(both.second == 2);
+  CHECK(both.first == std::vector<std::string>{b, a});  // newest first
+  auto limited = ids("kr", Admin(), 1);
+  CHECK(limited.first.size() == 1);
+  CHECK(limited.second == 2);
+  CHECK(ids("kr", Customer("user-2")).first == std::vector<std::string>{b});
+
+  CHECK(h.queries().Search("", 10, Admin()).status().field() == "q");
+  CHECK(h.queries().Search("  ,, ", 10, Admin()).status().field() == "q");
+  CHECK(h.queries().Search("a b c d e f g h i", 10, Admin()).status().field() == "q");
+  CHECK(h.queries().Search(std::string(257, 'a'), 10, Admin()).status().field() == "q");
+  CHECK(h.queries().Search("kr", 0, Admin()).status().field() == "limit");
+  CHECK(h.queries().Search("kr", 101, Admin()).status().field() == "limit");
+}
+
+TEST_CASE("events of other types on the order topics are ignored") {
+  Harness h;
+  const std::string id = h.Create("user-1");
+  AppendRequest req;
+  req.topic = "order-events";
+  req.stream = "order-" + id;
+  req.events.push_back(NewEvent{"", "ORDER_NOTE_ADDED", R"({"note":"hi"})", {}, 0});
+  REQUIRE_OK(h.log()->Append(std::move(req)));
+  h.CatchUp();
+  CHECK(h.View(id).status == OrderStatus::kCreated);
+  h.Approve(id);  // the service folds past the foreign event, too
+  h.CatchUp();
+  CHECK(h.View(id).version == 3);
+}
+
+TEST_CASE("a malformed order event fails the projections with the event named, no crash") {
+  Harness h;
+  const std::string id = h.Create("user-1");
+  AppendRequest req;
+  req.topic = "order-events";
+  req.stream = "order-" + id;
+  req.events.push_back(NewEvent{"bad-event-1", "ORDER_APPROVED", R"({"order":"x"})", {}, 0});
+  REQUIRE_OK(h.log()->Append(std::move(req)));
+  CHECK_FALSE(h.engine().CatchUp().ok());
+  auto status = h.engine().GetStatus("orders");
+  REQUIRE_OK(status);
+  CHECK(status->state == ProjectionState::kFailed);
+  CHECK(status->error.find("bad-event-1") != std::string::npos);
+  CHECK(status->error.find("orderId") != std::string::npos);
+}
+
+TEST_CASE("an event for an order that was never created fails the projection") {
+  Harness h;
+  AppendRequest req;
+  req.topic = "payment-events";
+  req.stream = "order-ghost";
+  req.events.push_back(NewEvent{"ghost-pay", "PAYMENT_COMPLETED",
+                                R"({"orderId":"ghost","method":"card","amount":5})", {}, 0});
+  REQUIRE_OK(h.log()->Append(std::move(req)));
+  CHECK_FALSE(h.engine().CatchUp().ok());
+  auto status = h.engine().GetStatus("orders");
+  REQUIRE_OK(status);
+  CHECK(status->state == ProjectionState::kFailed);
+  CHECK(status->error.find("never created") != std::string::npos);
+}
+
+TEST_CASE("read-your-writes: waiting for the command's position makes the write visible") {
+  Harness h(false);
+  EngineOptions options;  // threads on
+  auto engine = Engine::Open(h.log(), OrderProjections(), options);
+  REQUIRE_OK(engine);
+  OrderQueries queries(**engine);
+  auto created = h.Run(testing::SampleCreate(Customer("user-1")));
+  REQUIRE_OK(created);
+  for (const char* projection : {"orders", "order_stats", "order_search"}) {
+    Status s = (*engine)->WaitForSeq(projection, created->position.seq, 10s);
+    REQUIRE_MESSAGE(s.ok(), s.ToString());
+  }
+  CHECK_OK(queries.GetOrder(created->order_id, Customer("user-1")));
+  auto search = queries.Search("teheran", 5, Customer("user-1"));
+  REQUIRE_OK(search);
+  CHECK(search->total == 1);
+  (*engine)->Stop();
+}
+
+}  // namespace
+}  // namespace cairn
