@@ -41,7 +41,7 @@ Result<TokenTable> TokenTable::Parse(std::string_view text) {
   TokenTable table;
   size_t i = 0;
   for (simdjson::dom::element element : entries) {
-    const std::string path = "[" + std::to_string(i++) + "]";
+    const std::string path = json::IndexPath("", i++);  // "[i]"
     simdjson::dom::object object;
     if (element.get_object().get(object)) return json::FieldError(path, "must be an object");
     Entry entry;
