@@ -15,7 +15,7 @@ usage() {
   cat <<'EOF'
 usage: bench/http_bench.sh [options]
 
-  --cairn-bin PATH   the cairn binary (default: $CAIRN_BIN, else build/src/cli/cairn)
+  --cairn-bin PATH   the cairn binary (default: $CAIRN_BIN, else build/cairn)
   --duration S       seconds of each timed run (default 10)
   --warmup S         seconds of untimed load before each timed run (default 2)
   --connections C    concurrent connections / clients on every side (default 64)
@@ -85,8 +85,11 @@ if [[ -z "$threads" ]]; then
 fi
 [[ $threads -le $conns ]] || threads=$conns
 
-if [[ -z "$cairn_bin" ]]; then cairn_bin="$repo/build/src/cli/cairn"; fi
-[[ -x "$cairn_bin" ]] || die "no cairn binary at $cairn_bin (build it: meson compile -C build src/cli/cairn; or pass --cairn-bin / CAIRN_BIN)"
+if [[ -z "$cairn_bin" ]]; then
+  cairn_bin="$repo/build/cairn"  # where the top-level meson.build puts it
+  [[ -x "$cairn_bin" || ! -x "$repo/build/src/cli/cairn" ]] || cairn_bin="$repo/build/src/cli/cairn"
+fi
+[[ -x "$cairn_bin" ]] || die "no cairn binary at $cairn_bin (build it: meson compile -C build cairn; or pass --cairn-bin / CAIRN_BIN)"
 cairn_bin="$(cd "$(dirname "$cairn_bin")" && pwd)/$(basename "$cairn_bin")"
 
 for tool in wrk curl nginx redis-server redis-cli redis-benchmark pgbench python3; do
@@ -168,6 +171,29 @@ wait_for() {  # description, seconds, command...: retries the command every 0.1 
 
 median() {  # numbers... -> the middle one (lower middle for an even count)
   printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'
+}
+
+# Machine-wide count of connections dropped because a listen queue was full (a SYN or the
+# final ACK is dropped and retransmitted 1 s, 3 s, ... later: seconds of latency for the
+# client). nginx and Redis listen with a backlog of 511; cpp-httplib's default is 5.
+listen_overflows() {
+  awk '/^TcpExt:/ { if (!c) { for (i = 1; i <= NF; i++) if ($i == "ListenOverflows") c = i }
+                    else { print $c; exit } }' /proc/net/netstat
+}
+clk_tck=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# timed_cairn_wrk label url [wrk args...]: run_wrk on the Cairn server, also setting c_cores
+# (CPUs the server used on average during the run) and c_overflows (listen-queue overflows)
+timed_cairn_wrk() {
+  local label="$1" url="$2" t0 o0
+  shift 2
+  t0=$(cpu_ticks "$cairn_pid")
+  o0=$(listen_overflows)
+  run_wrk "$label" "$duration" "$url" "$@"
+  c_overflows=$(( $(listen_overflows) - o0 ))
+  c_cores=$(awk -v t=$(( $(cpu_ticks "$cairn_pid") - t0 )) -v hz="$clk_tck" -v d="$duration" \
+    'BEGIN { printf "%.2f", t / hz / d }')
 }
 
 # ---- payloads ---------------------------------------------------------------------------------
@@ -281,6 +307,8 @@ c_exit=""
 c_logged=""
 c_status=""
 c_groups=""
+c_cores=""
+c_overflows=0
 cairn_errors=""  # collects problems seen on the Cairn side, printed at the end
 
 check_cairn_run() {  # workload round: records a non-clean stop, errors and 5xx
@@ -289,6 +317,9 @@ check_cairn_run() {  # workload round: records a non-clean stop, errors and 5xx
   [[ -z "${c_logged:-}" ]] || cairn_errors+="$w round $r: cairn logged: ${c_logged//$'\n'/ | }"$'\n'
   if [[ " $c_status" =~ \ 5[0-9][0-9]: || " $c_status" =~ \ 4[0-9][0-9]: ]]; then
     cairn_errors+="$w round $r: non-2xx responses by status: $c_status"$'\n'
+  fi
+  if [[ ${c_overflows:-0} -gt 0 ]]; then
+    cairn_errors+="$w round $r: $c_overflows listen-queue overflows (machine-wide TcpExt ListenOverflows) during the timed run: connections waited for a SYN/ACK retransmit"$'\n'
   fi
   c_exit=""
   c_logged=""
@@ -472,7 +503,8 @@ workload_get() {
   local name="get_order_${conns}c"
   start_nginx
   local -a c_rates=() c_p50s=() c_p99s=() n_rates=() n_p50s=() n_p99s=()
-  local bad_n=0 bad_c=0
+  local -a c_coress=()
+  local bad_n=0 bad_c=0 overflows=0
   local r side order_id path body_bytes=0
   for ((r = 1; r <= rounds; r++)); do
     local sides="nginx cairn"
@@ -494,11 +526,12 @@ workload_get() {
         curl -fsS -H "Authorization: Bearer $admin_token" -o /dev/null "$cairn_url$path" || die "GET $path failed"
         body_bytes=$(stat -c %s "$tmp/order_view.json")
         if [[ $warmup -gt 0 ]]; then run_wrk "$name-cairn-warmup-$r" "$warmup" "$cairn_url$path" -H "Authorization: Bearer $admin_token"; fi
-        run_wrk "$name-cairn-$r" "$duration" "$cairn_url$path" -H "Authorization: Bearer $admin_token"
+        timed_cairn_wrk "$name-cairn-$r" "$cairn_url$path" -H "Authorization: Bearer $admin_token"
         stop_cairn
         check_cairn_run "$name" "$r"
         c_rates+=("$w_rps"); c_p50s+=("$w_p50"); c_p99s+=("$w_p99"); bad_c=$((bad_c + w_bad))
-        verbose_round "$name" "$r" cairn "$w_rps" "$w_p50" "$w_p99" "$c_status"
+        c_coress+=("$c_cores"); overflows=$((overflows + c_overflows))
+        verbose_round "$name" "$r" cairn "$w_rps" "$w_p50" "$w_p99" "$c_status; $c_cores CPUs; listen overflows $c_overflows"
       else
         if [[ ! -s "$tmp/order_view.json" ]]; then
           # nginx goes first in round 1: make the file from a throwaway server's view.
@@ -530,7 +563,7 @@ workload_get() {
   body_bytes=$(stat -c %s "$tmp/order_view.json")
   report "$name" "$(median "${c_rates[@]}")" nginx "$(median "${n_rates[@]}")" 0.5 \
     "$(median "${c_p50s[@]}")" "$(median "${c_p99s[@]}")" "$(median "${n_p50s[@]}")" "$(median "${n_p99s[@]}")" \
-    "; response body $body_bytes bytes on both; non-2xx/socket errors cairn $bad_c nginx $bad_n; cairn statuses $c_status"
+    "; response body $body_bytes bytes on both; non-2xx/socket errors cairn $bad_c nginx $bad_n; cairn statuses $c_status; cairn used $(median "${c_coress[@]}") CPUs; listen-queue overflows during cairn runs $overflows"
 }
 
 # append_durable: one event per POST to a new stream each time (bench-<thread>-<n>),
@@ -539,7 +572,8 @@ workload_append() {
   local name="append_durable_${conns}c"
   [[ "$sync_mode" == always ]] || name="append_sync_${sync_mode}_${conns}c"
   local -a c_rates=() c_p50s=() c_p99s=() r_rates=() r_p50s=() r_p99s=()
-  local bad_c=0
+  local -a c_coress=()
+  local bad_c=0 overflows=0
   local r side groups=""
   for ((r = 1; r <= rounds; r++)); do
     local sides="redis cairn"
@@ -555,12 +589,13 @@ workload_append() {
         export BENCH_TOKEN="$service_token" BENCH_BODY_FILE="$tmp/append_body.json" BENCH_PATH_PREFIX="/api/streams/bench-"
         if [[ $warmup -gt 0 ]]; then run_wrk "$name-cairn-warmup-$r" "$warmup" "$cairn_url/" -s "$here/http/post.lua"; fi
         sync
-        run_wrk "$name-cairn-$r" "$duration" "$cairn_url/" -s "$here/http/post.lua"
+        timed_cairn_wrk "$name-cairn-$r" "$cairn_url/" -s "$here/http/post.lua"
         stop_cairn
         check_cairn_run "$name" "$r"
         groups="$c_groups"
         c_rates+=("$w_rps"); c_p50s+=("$w_p50"); c_p99s+=("$w_p99"); bad_c=$((bad_c + w_bad))
-        verbose_round "$name" "$r" cairn "$w_rps" "$w_p50" "$w_p99" "$c_status; $c_groups"
+        c_coress+=("$c_cores"); overflows=$((overflows + c_overflows))
+        verbose_round "$name" "$r" cairn "$w_rps" "$w_p50" "$w_p99" "$c_status; $c_groups; $c_cores CPUs; listen overflows $c_overflows"
       else
         start_redis
         # The warm-up run also sizes the timed one: redis-benchmark counts requests, not seconds.
@@ -577,7 +612,7 @@ workload_append() {
   done
   report "$name" "$(median "${c_rates[@]}")" redis "$(median "${r_rates[@]}")" 1 \
     "$(median "${c_p50s[@]}")" "$(median "${c_p99s[@]}")" "$(median "${r_p50s[@]}")" "$(median "${r_p99s[@]}")" \
-    "; non-2xx/socket errors cairn $bad_c; cairn statuses $c_status; cairn $groups"
+    "; non-2xx/socket errors cairn $bad_c; cairn statuses $c_status; cairn $groups; cairn used $(median "${c_coress[@]}") CPUs; listen-queue overflows during cairn runs $overflows"
 }
 
 # create_order: POST /api/orders (admin token, one ORDER_CREATED per order, durable) vs one
@@ -587,7 +622,8 @@ workload_create() {
   [[ "$sync_mode" == always ]] || name="create_order_sync_${sync_mode}_${conns}c"
   start_postgres
   local -a c_rates=() c_p50s=() c_p99s=() p_rates=() p_p50s=() p_p99s=()
-  local bad_c=0 bad_p=0
+  local -a c_coress=()
+  local bad_c=0 bad_p=0 overflows=0
   local r side groups=""
   for ((r = 1; r <= rounds; r++)); do
     local sides="postgres cairn"
@@ -603,12 +639,13 @@ workload_create() {
         export BENCH_TOKEN="$admin_token" BENCH_BODY_FILE="$tmp/order_body.json" BENCH_PATH_PREFIX=""
         if [[ $warmup -gt 0 ]]; then run_wrk "$name-cairn-warmup-$r" "$warmup" "$cairn_url/api/orders" -s "$here/http/post.lua"; fi
         sync
-        run_wrk "$name-cairn-$r" "$duration" "$cairn_url/api/orders" -s "$here/http/post.lua"
+        timed_cairn_wrk "$name-cairn-$r" "$cairn_url/api/orders" -s "$here/http/post.lua"
         stop_cairn
         check_cairn_run "$name" "$r"
         groups="$c_groups"
         c_rates+=("$w_rps"); c_p50s+=("$w_p50"); c_p99s+=("$w_p99"); bad_c=$((bad_c + w_bad))
-        verbose_round "$name" "$r" cairn "$w_rps" "$w_p50" "$w_p99" "$c_status; $c_groups"
+        c_coress+=("$c_cores"); overflows=$((overflows + c_overflows))
+        verbose_round "$name" "$r" cairn "$w_rps" "$w_p50" "$w_p99" "$c_status; $c_groups; $c_cores CPUs; listen overflows $c_overflows"
       else
         pg_reset
         if [[ $warmup -gt 0 ]]; then run_pgbench "$name-postgres-warmup-$r" "$warmup"; fi
@@ -621,7 +658,7 @@ workload_create() {
   done
   report "$name" "$(median "${c_rates[@]}")" postgres "$(median "${p_rates[@]}")" 3 \
     "$(median "${c_p50s[@]}")" "$(median "${c_p99s[@]}")" "$(median "${p_p50s[@]}")" "$(median "${p_p99s[@]}")" \
-    "; failed transactions postgres $bad_p; non-2xx/socket errors cairn $bad_c; cairn statuses $c_status; cairn $groups"
+    "; failed transactions postgres $bad_p; non-2xx/socket errors cairn $bad_c; cairn statuses $c_status; cairn $groups; cairn used $(median "${c_coress[@]}") CPUs; listen-queue overflows during cairn runs $overflows"
 }
 
 ran=0
