@@ -18,6 +18,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/statistics.h>
 #include <rocksdb/version.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
@@ -69,6 +70,7 @@ struct Flags {
   bool quick = false;
   bool verbose = false;
   bool json_payload = true;  // --payload json|random
+  int64_t group_wait_us = -1;  // --group-wait-us: LogOptions::max_group_wait_us; -1 keeps the default
   std::string only;     // run just the workload whose name starts with this (for profiling)
   std::string command;  // argv joined, echoed in the header
 };
@@ -83,7 +85,9 @@ constexpr const char* kUsage =
     "  --verbose    also print every round and Cairn's group-commit counters\n"
     "  --payload P  json: order-like JSON with random ids (compresses, like real events);\n"
     "               random: random alphanumerics (incompressible) (default json)\n"
-    "  --only W     run only the workloads whose name starts with W (durable, batch, scan)\n";
+    "  --only W     run only the workloads whose name starts with W (durable, batch, scan)\n"
+    "  --group-wait-us N  Cairn's LogOptions::max_group_wait_us (0: no gathering; default: the\n"
+    "               library default), to show what gathering a group does\n";
 
 Result<uint64_t> ParsePositive(std::string_view flag, const char* text) {
   char* end = nullptr;
@@ -125,7 +129,7 @@ Result<Flags> ParseFlags(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       std::exit(0);
     } else if (arg == "--dir" || arg == "--events" || arg == "--rounds" || arg == "--only" ||
-               arg == "--payload") {
+               arg == "--payload" || arg == "--group-wait-us") {
       auto v = take_value();
       if (!v.ok()) return v.status();
       if (arg == "--dir") {
@@ -138,11 +142,15 @@ Result<Flags> ParseFlags(int argc, char** argv) {
       } else if (arg == "--only") {
         flags.only = *v;
       } else {
-        auto n = ParsePositive(arg, v->c_str());
+        // --group-wait-us 0 is meaningful (no gathering): parse "0" as itself.
+        auto n = (arg == "--group-wait-us" && *v == "0") ? Result<uint64_t>(uint64_t{0})
+                                                          : ParsePositive(arg, v->c_str());
         if (!n.ok()) return n.status();
         if (arg == "--events") {
           flags.events = *n;
           events_given = true;
+        } else if (arg == "--group-wait-us") {
+          flags.group_wait_us = static_cast<int64_t>(*n);
         } else {
           flags.rounds = static_cast<int>(std::min<uint64_t>(*n, 100));
           rounds_given = true;
@@ -353,9 +361,11 @@ Result<double> RunConcurrently(size_t threads, const std::function<Status(size_t
 // ---------------------------------------------------------------------------------------------
 // Opening each side.
 
-Result<std::unique_ptr<rocksdb::DB>> OpenRaw(const std::string& dir) {
+Result<std::unique_ptr<rocksdb::DB>> OpenRaw(const std::string& dir,
+                                             std::shared_ptr<rocksdb::Statistics> stats = nullptr) {
   rocksdb::Options options;  // defaults, as a user would start
   options.create_if_missing = true;
+  options.statistics = std::move(stats);  // only to count the baseline's WAL syncs
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) return FromRocks(s, "open rocksdb " + dir);
@@ -374,6 +384,8 @@ struct Cairn {
   }
 };
 
+LogOptions g_log_options;  // --group-wait-us changes it before any workload runs
+
 Result<Cairn> OpenCairn(const std::string& dir, SyncMode sync) {
   StoreOptions store_options;
   store_options.sync = sync;
@@ -381,7 +393,7 @@ Result<Cairn> OpenCairn(const std::string& dir, SyncMode sync) {
   if (!store.ok()) return store.status();
   Cairn cairn;
   cairn.store = std::move(store).value();
-  auto log = Log::Open(cairn.store.get(), LogOptions{});
+  auto log = Log::Open(cairn.store.get(), g_log_options);
   if (!log.ok()) return log.status();
   cairn.log = std::move(log).value();
   return cairn;
@@ -424,7 +436,10 @@ Status CheckAppend(const Result<AppendResult>& r) {
 // Workload 1: durable single-event appends from 64 writers.
 
 Result<Timing> RawDurable(const std::string& dir, uint64_t events, const Payloads& payloads) {
-  auto db = OpenRaw(dir);
+  // RocksDB group-commits concurrent sync writes itself: count its WAL syncs to show how many
+  // Puts each one carried (the bound on what Cairn's group commit can add on top).
+  std::shared_ptr<rocksdb::Statistics> stats = rocksdb::CreateDBStatistics();
+  auto db = OpenRaw(dir, stats);
   if (!db.ok()) return db.status();
   rocksdb::DB* raw = db->get();
   SettleDisk();
@@ -441,7 +456,11 @@ Result<Timing> RawDurable(const std::string& dir, uint64_t events, const Payload
     return Status::Ok();
   });
   if (!seconds.ok()) return seconds.status();
-  return Timing{events, *seconds, {}};
+  const uint64_t syncs = stats->getTickerCount(rocksdb::WAL_FILE_SYNCED);
+  char detail[120];
+  std::snprintf(detail, sizeof detail, "wal syncs %" PRIu64 ", %.1f puts/sync", syncs,
+                syncs ? static_cast<double>(events) / static_cast<double>(syncs) : 0.0);
+  return Timing{events, *seconds, detail};
 }
 
 Result<Timing> CairnDurable(const std::string& dir, uint64_t events, const Payloads& payloads) {
@@ -679,6 +698,9 @@ Status RunWorkload(const Flags& flags, const WorkloadSpec& w) {
 }
 
 Status RunAll(const Flags& flags, const std::string& root) {
+  if (flags.group_wait_us >= 0) {
+    g_log_options.max_group_wait_us = static_cast<uint32_t>(flags.group_wait_us);
+  }
   namespace fs = std::filesystem;
   const Payloads payloads(flags.json_payload);
   const uint64_t durable_events = flags.events;

@@ -35,6 +35,13 @@ struct LogOptions {
   size_t max_group_appends = 1024;
   // Most bytes the writer combines into one WriteBatch. Default: 8 MiB.
   size_t max_group_bytes = 8u << 20;
+  // With SyncMode::kAlways, how long a new group's leader may wait for the appenders that the
+  // previous group just released to queue again, so that N concurrent writers share one fsync
+  // instead of alternating between two half-size groups. The wait ends as soon as as many
+  // appenders are queued as took part in the previous group, and never exceeds a quarter of
+  // the recent fsync time, so it only ever trades a fraction of an fsync for a larger group.
+  // A single writer never waits. 0 turns it off. Default: 1,000 µs.
+  uint32_t max_group_wait_us = 1000;
 };
 
 struct EventMetadata {

@@ -131,7 +131,8 @@ std::string Progress::Line(bool terminal) const {
     if (known) {
       constexpr int kBarWidth = 24;
       const int filled = static_cast<int>(fraction * kBarWidth);
-      line += "[" + std::string(filled, '#') + std::string(kBarWidth - filled, '.') + "] ";
+      line += '[';
+      line.append(filled, '#').append(kBarWidth - filled, '.').append("] ");
       line += std::string(pct) + "  " + GroupDigits(done_) + "/" + GroupDigits(total_) + " " + unit_;
     } else {
       line += GroupDigits(done_) + " " + unit_;

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <queue>
 #include <shared_mutex>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -102,6 +103,7 @@ struct PendingAppend {
   Result<AppendResult> result = Status::Internal("append not processed");
   bool done = false;  // GUARDED_BY(Rep::queue_mu)
   std::condition_variable cv;
+  std::atomic<bool> released{false};  // the leader no longer touches this (set after done)
 };
 
 struct Log::Rep {
@@ -121,6 +123,10 @@ struct Log::Rep {
   std::mutex queue_mu;
   std::deque<PendingAppend*> queue;  // GUARDED_BY(queue_mu)
   bool closed = false;               // GUARDED_BY(queue_mu)
+  // Group-commit gathering (LogOptions::max_group_wait_us), all GUARDED_BY(queue_mu):
+  size_t concurrent_appenders = 1;  // appenders in and behind the last group
+  size_t gather_until = 0;          // while a leader gathers: the queue length it waits for
+  double write_micros_avg = 0;      // moving average of one group's durable write
 
   // Writer state: touched only by the current group leader.
   uint64_t next_seq = 1;
@@ -166,6 +172,24 @@ struct Log::Rep {
     std::lock_guard lock(wait_mu);
     wait_cv.notify_all();
   }
+
+  // Called by a new leader under queue_mu. Closed-loop clients (each waiting for its append
+  // before sending the next) otherwise split into two cohorts: the group in flight and the
+  // appenders queued behind it, so every fsync carries only half of them. Waiting a fraction of
+  // an fsync for the last group's appenders to return lets one fsync carry them all.
+  void GatherGroup(std::unique_lock<std::mutex>& lock, const LogOptions& options, SyncMode sync) {
+    if (options.max_group_wait_us == 0 || sync != SyncMode::kAlways) return;
+    const size_t want = std::min(concurrent_appenders, options.max_group_appends);
+    if (want <= 1 || queue.size() >= want) return;
+    const double wait_us = std::min<double>(options.max_group_wait_us, write_micros_avg / 4);
+    if (wait_us < 1) return;
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(wait_us));
+    gather_until = want;
+    queue.front()->cv.wait_until(lock, deadline,
+                                     [&] { return queue.size() >= want || closed; });
+    gather_until = 0;
+  }
 };
 
 // ---- The group-commit writer ------------------------------------------------------------------
@@ -182,16 +206,17 @@ class Log::Writer {
 
   // Checks and writes `group` as one WriteBatch; fills every member's result.
   void CommitGroup(const std::vector<PendingAppend*>& group) {
-    rocksdb::WriteBatch batch;
+    BatchConcatenation joined;
     GroupUndo undo;
     undo.next_seq = rep_->next_seq;
     next_offsets_.clear();
     group_ids_.clear();
     std::vector<PendingAppend*> written;
     for (PendingAppend* p : group) {
-      if (Stage(p, &batch, &undo)) written.push_back(p);
+      if (Stage(p, &joined, &undo)) written.push_back(p);
     }
-    if (batch.Count() == 0) return;  // all duplicates or conflicts: nothing to write
+    if (joined.Count() == 0) return;  // all duplicates or conflicts: nothing to write
+    rocksdb::WriteBatch batch = joined.Finish();
 
     Status s = rep_->write_fault ? rep_->write_fault() : Status::Ok();
     if (s.ok()) s = rep_->store->WriteRocksBatch(&batch, /*durable=*/true);
@@ -205,8 +230,8 @@ class Log::Writer {
   }
 
  private:
-  // Checks one append and adds it to `batch`. Returns whether it wrote anything.
-  bool Stage(PendingAppend* p, rocksdb::WriteBatch* batch, GroupUndo* undo) {
+  // Checks one append and adds its writes to `joined`. Returns whether it wrote anything.
+  bool Stage(PendingAppend* p, BatchConcatenation* joined, GroupUndo* undo) {
     AppendRequest& req = *p->request;
     if (p->has_caller_ids) {  // generated ids are fresh: nothing to look up
       if (auto duplicate = FindDuplicate(*p); duplicate.has_value()) {
@@ -228,6 +253,8 @@ class Log::Writer {
     }
 
     AppendResult result;
+    rocksdb::WriteBatch* batch = &append_batch_;
+    batch->Clear();
     uint64_t& next_offset = NextOffset(p->topic, p->partition);
     uint64_t version = *head;
     for (size_t i = 0; i < req.events.size(); ++i) {
@@ -251,7 +278,8 @@ class Log::Writer {
     batch->Put(HandleOf(rep_->heads_cf), req.stream, head_value);
     undo->stream_heads.emplace_back(req.stream, CachedHead(req.stream));
     rep_->stream_heads[req.stream] = version;
-    AppendRocksBatch(batch, *RocksBatchOf(req.state_writes));
+    joined->Append(*batch);
+    joined->Append(*RocksBatchOf(req.state_writes));
     p->result = std::move(result);
     return true;
   }
@@ -353,6 +381,7 @@ class Log::Writer {
     StreamVersion version;
   };
   Log::Rep* rep_;
+  rocksdb::WriteBatch append_batch_;  // one append's log writes, reused
   std::unordered_map<uint64_t, uint64_t> next_offsets_;  // (topic id, partition) -> next offset
   std::unordered_map<std::string, GroupEvent> group_ids_;  // event ids staged in this group
 };
@@ -565,10 +594,18 @@ Result<AppendResult> Log::Append(AppendRequest req) {
   std::unique_lock lock(rep_->queue_mu);
   if (rep_->closed) return Status(ErrorCode::kShuttingDown, "the log is closing");
   rep_->queue.push_back(&pending);
+  if (rep_->gather_until != 0 && rep_->queue.size() >= rep_->gather_until) {
+    rep_->queue.front()->cv.notify_one();  // the gathering leader has its group
+  }
   while (!pending.done && rep_->queue.front() != &pending) pending.cv.wait(lock);
-  if (pending.done) return std::move(pending.result);
+  if (pending.done) {
+    lock.unlock();
+    while (!pending.released.load(std::memory_order_acquire)) std::this_thread::yield();
+    return std::move(pending.result);
+  }
 
   // This thread leads: take a group from the front of the queue and commit it unlocked.
+  rep_->GatherGroup(lock, options_, store_->options().sync);
   std::vector<PendingAppend*> group;
   size_t group_bytes = 0;
   for (PendingAppend* p : rep_->queue) {
@@ -580,18 +617,30 @@ Result<AppendResult> Log::Append(AppendRequest req) {
     group_bytes += p->bytes;
   }
   lock.unlock();
+  const auto write_start = std::chrono::steady_clock::now();
   Writer(rep_.get()).CommitGroup(group);
+  const double write_micros =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - write_start)
+          .count();
   lock.lock();
 
   for (PendingAppend* p : group) {
     rep_->queue.pop_front();
     p->done = true;
   }
-  // The next leader first, so the next group starts while the others wake. (Notifying under
-  // the lock: a woken waiter may destroy its PendingAppend as soon as it sees done.)
+  rep_->concurrent_appenders = group.size() + rep_->queue.size();
+  rep_->write_micros_avg = rep_->write_micros_avg == 0
+                               ? write_micros
+                               : 0.8 * rep_->write_micros_avg + 0.2 * write_micros;
+  // The next leader first and under the lock (it stays queued, so it cannot vanish), then the
+  // group's members outside it, so the next group is not held up by dozens of wake-ups. A
+  // member waits for `released`, our last touch of its PendingAppend, before destroying it.
   if (!rep_->queue.empty()) rep_->queue.front()->cv.notify_one();
+  lock.unlock();
   for (PendingAppend* p : group) {
-    if (p != &pending) p->cv.notify_one();
+    if (p == &pending) continue;
+    p->cv.notify_one();
+    p->released.store(true, std::memory_order_release);
   }
   return std::move(pending.result);
 }

@@ -17,8 +17,24 @@ Status FromRocks(const rocksdb::Status& s, std::string_view context);
 rocksdb::ColumnFamilyHandle* HandleOf(Family* family);
 rocksdb::WriteBatch* RocksBatchOf(WriteBatch& batch);
 const rocksdb::Snapshot* RocksSnapshotOf(const Snapshot* snapshot);
-// Appends every record of `src` to `dst` (RocksDB keeps its own Append private).
+// Appends every record of `src` to `dst` (RocksDB keeps its own Append private). Copies `dst`:
+// to join many batches use BatchConcatenation.
 void AppendRocksBatch(rocksdb::WriteBatch* dst, const rocksdb::WriteBatch& src);
+
+// Joins WriteBatches into one in time linear in their total size: the group-commit writer's
+// batch of many appends, each with its own extra writes.
+class BatchConcatenation {
+ public:
+  void Append(const rocksdb::WriteBatch& part);
+  uint32_t Count() const { return count_; }
+  // The joined batch; leaves this empty.
+  rocksdb::WriteBatch Finish();
+
+ private:
+  static constexpr size_t kHeader = 12;  // RocksDB's record header: 8-byte seq, 4-byte count
+  std::string rep_ = std::string(kHeader, '\0');
+  uint32_t count_ = 0;
+};
 // The 8-byte little-endian form of a counter value (FamilyKind::kCounters).
 std::string EncodeCounter(int64_t value);
 

@@ -141,6 +141,20 @@ void AppendRocksBatch(rocksdb::WriteBatch* dst, const rocksdb::WriteBatch& src) 
   *dst = rocksdb::WriteBatch(std::move(rep));
 }
 
+void BatchConcatenation::Append(const rocksdb::WriteBatch& part) {
+  if (part.Count() == 0) return;
+  rep_.append(part.Data(), kHeader, std::string::npos);
+  count_ += part.Count();
+}
+
+rocksdb::WriteBatch BatchConcatenation::Finish() {
+  for (int i = 0; i < 4; ++i) rep_[8 + i] = static_cast<char>((count_ >> (8 * i)) & 0xff);
+  rocksdb::WriteBatch batch(std::move(rep_));
+  rep_.assign(kHeader, '\0');
+  count_ = 0;
+  return batch;
+}
+
 // ---- IndexedBatch -----------------------------------------------------------------------------
 
 struct IndexedBatch::Rep {
