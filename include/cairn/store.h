@@ -88,9 +88,10 @@ class WriteBatch {
   std::unique_ptr<Rep> rep_;
 };
 
-// A WriteBatch whose reads see its own writes on top of the database (RocksDB's
-// WriteBatchWithIndex): a projection batch, where the second event sees what the first wrote.
-// One owner at a time.
+// A batch whose reads see its own writes on top of the database: a projection batch, where the
+// second event sees what the first wrote. Writes to the same key are coalesced (the last Put or
+// Delete plus the counter deltas after it), so the commit writes each key once, with the same
+// effect as applying every operation in order. One owner at a time.
 class IndexedBatch {
  public:
   explicit IndexedBatch(Store* store);
@@ -107,6 +108,9 @@ class IndexedBatch {
   void SetSavePoint();
   // Undoes every write since the last SetSavePoint. REQUIRES: a save point is set.
   void RollbackToSavePoint();
+  // Forgets the last save point and keeps its writes. REQUIRES: a save point is set.
+  void PopSavePoint();
+  // Distinct keys written.
   size_t Count() const;
   // Applies the batch atomically (see Store::Write for `durable`), then empties it.
   Status Commit(bool durable);
@@ -134,6 +138,8 @@ class Snapshot {
 
 // Decodes the value of a kCounters family.
 int64_t DecodeCounter(std::string_view value);
+// The 8-byte little-endian form of a counter value, as AddCounter and the merge operator use.
+std::string EncodeCounter(int64_t value);
 
 class Store {
  public:

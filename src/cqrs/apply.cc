@@ -92,6 +92,7 @@ Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cu
       }
       applied.push_back(sink);
     }
+    batch.PopSavePoint();
     // Only now: a later sink's failure rolls the event back for every sink.
     for (Sink* sink : applied) {
       sink->checkpoint.Advance(event.topic(), event.partition(), event.offset(), event.seq(),

@@ -35,8 +35,6 @@ class BatchConcatenation {
   std::string rep_ = std::string(kHeader, '\0');
   uint32_t count_ = 0;
 };
-// The 8-byte little-endian form of a counter value (FamilyKind::kCounters).
-std::string EncodeCounter(int64_t value);
 
 inline std::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 inline rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }

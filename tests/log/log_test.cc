@@ -2098,3 +2098,84 @@ TEST_CASE("ParseSyncMode accepts always, batch and none and refuses anything els
 
 }  // namespace
 }  // namespace cairn
+
+// ---- IndexedBatch: the projection batch ------------------------------------------------------
+
+namespace cairn {
+
+TEST_CASE("an IndexedBatch reads its own writes and commits the same effect as the operations in order") {
+  TestLog t;
+  auto views = t.store->OpenFamily("views", FamilyKind::kOrdered);
+  auto counters = t.store->OpenFamily("counters", FamilyKind::kCounters);
+  REQUIRE(views.ok());
+  REQUIRE(counters.ok());
+  {  // stored before the batch
+    WriteBatch setup;
+    setup.Put(*views, "kept", "old");
+    setup.Put(*views, "deleted", "old");
+    setup.AddCounter(*counters, "stored", 40);
+    REQUIRE(t.store->Write(setup, false).ok());
+  }
+  auto counter = [&](const IndexedBatch& b, std::string_view key) {
+    auto v = b.Get(*counters, key);
+    REQUIRE(v.ok());
+    return v->has_value() ? DecodeCounter(**v) : int64_t{-999};
+  };
+
+  IndexedBatch batch(t.store.get());
+  batch.Put(*views, "new", "v1");
+  batch.Put(*views, "new", "v2");  // the last Put wins
+  batch.Delete(*views, "deleted");
+  batch.AddCounter(*counters, "stored", 1);
+  batch.AddCounter(*counters, "stored", 1);  // adds to the stored 40
+  batch.AddCounter(*counters, "fresh", 5);
+  batch.Put(*counters, "reset", EncodeCounter(100));
+  batch.AddCounter(*counters, "reset", -1);  // a counter Put then added to
+  batch.Delete(*counters, "gone");
+  batch.AddCounter(*counters, "gone", 7);  // after a Delete, counts from 0
+
+  CHECK(*batch.Get(*views, "new") == std::optional<std::string>("v2"));
+  CHECK(*batch.Get(*views, "kept") == std::optional<std::string>("old"));  // from the database
+  CHECK(!batch.Get(*views, "deleted")->has_value());
+  CHECK(counter(batch, "stored") == 42);
+  CHECK(counter(batch, "fresh") == 5);
+  CHECK(counter(batch, "reset") == 99);
+  CHECK(counter(batch, "gone") == 7);
+
+  int64_t expected_stored = 42;
+  SUBCASE("a rolled-back save point undoes only the writes after it") {
+    batch.SetSavePoint();
+    batch.Put(*views, "new", "v3");
+    batch.Put(*views, "only-in-rolled-back", "x");
+    batch.AddCounter(*counters, "stored", 1000);
+    batch.Delete(*views, "kept");
+    CHECK(counter(batch, "stored") == 1042);
+    batch.RollbackToSavePoint();
+    CHECK(*batch.Get(*views, "new") == std::optional<std::string>("v2"));
+    CHECK(!batch.Get(*views, "only-in-rolled-back")->has_value());
+    CHECK(counter(batch, "stored") == 42);
+    CHECK(*batch.Get(*views, "kept") == std::optional<std::string>("old"));
+  }
+  SUBCASE("a popped save point keeps its writes") {
+    batch.SetSavePoint();
+    batch.AddCounter(*counters, "stored", 8);
+    batch.PopSavePoint();
+    CHECK(counter(batch, "stored") == 50);
+    expected_stored = 50;
+  }
+
+  // Nothing reached the database before the commit.
+  CHECK(!t.store->Get(*views, "new")->has_value());
+  REQUIRE(batch.Commit(false).ok());
+  CHECK(batch.Count() == 0);
+  CHECK(*t.store->Get(*views, "new") == std::optional<std::string>("v2"));
+  CHECK(!t.store->Get(*views, "deleted")->has_value());
+  CHECK(*t.store->Get(*views, "kept") == std::optional<std::string>("old"));
+  auto stored = [&](std::string_view key) { return DecodeCounter(**t.store->Get(*counters, key)); };
+  CHECK(stored("stored") == expected_stored);
+  CHECK(stored("fresh") == 5);
+  CHECK(stored("reset") == 99);
+  CHECK(stored("gone") == 7);
+}
+
+}  // namespace cairn
