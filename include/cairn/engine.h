@@ -19,8 +19,10 @@
 namespace cairn {
 
 struct EngineOptions {
-  // Most events applied in one batch (one WriteBatch with the checkpoint). Default: 1,000.
-  size_t batch_events = 1000;
+  // Most events applied in one batch (one WriteBatch with the checkpoint). A projection that is
+  // caught up applies what has arrived, so this only bounds catching up, where larger batches
+  // coalesce more writes to the same keys. Default: 10,000.
+  size_t batch_events = 10'000;
   // Whether projection batches are fsynced. They can always be redone from the log, so the
   // default is no: a crash loses at most some applied-but-unsynced batches, which are re-applied
   // from the checkpoint on restart. Default: false.

@@ -647,6 +647,18 @@ Result<AppendResult> Log::Append(AppendRequest req) {
 
 // ---- Reads ------------------------------------------------------------------------------------
 
+// Options of sequential reads of the log (partition scans, cursors). They bypass the block
+// cache: a scan reads each block once, and filling the cache costs far more than it saves
+// (allocating and inserting every block made a cold scan ~8x slower on the benchmark VM), and
+// it would evict the read models' hot blocks. Blocks come from the OS page cache instead.
+namespace {
+rocksdb::ReadOptions LogScanOptions() {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  return ro;
+}
+}  // namespace
+
 Status Log::ScanPartition(std::string_view topic_name, PartitionId partition, Offset from,
                           Offset to, const EventVisitor& visit) const {
   TopicState* topic = rep_->FindTopic(topic_name);
@@ -658,9 +670,16 @@ Status Log::ScanPartition(std::string_view topic_name, PartitionId partition, Of
   const Offset hwm(topic->high_water[partition.value()].load(std::memory_order_acquire));
   const Offset end = std::min(to, hwm);
   if (from >= end) return Status::Ok();
-  return store_->Scan(rep_->log_cf, env::LogKey(topic->id, partition, from),
-                      env::LogKey(topic->id, partition, end),
-                      [&](std::string_view, std::string_view value) { return visit(EventView(value)); });
+  const std::string lower = env::LogKey(topic->id, partition, from);
+  const std::string upper = env::LogKey(topic->id, partition, end);
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro = LogScanOptions();
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(ro, HandleOf(rep_->log_cf)));
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    if (!visit(EventView(ToView(it->value())))) break;
+  }
+  return FromRocks(it->status(), "log read");
 }
 
 Result<std::vector<Event>> Log::ReadPartition(std::string_view topic, PartitionId partition,
@@ -890,7 +909,7 @@ Result<size_t> LogCursor::Next(size_t limit, const Log::EventVisitor& visit) {
     if (pc.next.value() >= hwm) continue;
     pc.upper = env::LogKey(pc.topic->id, pc.partition, Offset(hwm));
     pc.upper_slice = rocksdb::Slice(pc.upper);
-    rocksdb::ReadOptions ro;
+    rocksdb::ReadOptions ro = LogScanOptions();
     ro.iterate_upper_bound = &pc.upper_slice;
     pc.it.reset(db->NewIterator(ro, cf));
     pc.it->Seek(env::LogKey(pc.topic->id, pc.partition, pc.next));
