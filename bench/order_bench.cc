@@ -1,7 +1,3 @@
-// NOT YET BUILT: written but never compiled (the build was stopped for the deadline). To enable,
-// add to bench/meson.build:
-//   order_bench = executable('order_bench', 'order_bench.cc', dependencies: [cairn_dep, threads_dep])
-//   benchmark('order_bench', order_bench, suite: 'bench', timeout: 3600)
 // order_bench: the order domain on Cairn. Prints the machine, then one line per workload.
 // Benchmarks never assert a time: targets are printed, not checked.
 //
