@@ -152,6 +152,57 @@ Result<Postings> ReadPostings(const ReadModel& search, const std::string& term, 
   return postings;
 }
 
+// The distinct indexed terms that start with `prefix`, at most `max` (nullopt: more than that).
+// Skips from one term to the next without reading their postings.
+Result<std::optional<std::vector<std::string>>> TermsWithPrefix(const ReadModel& search,
+                                                                 const std::string& prefix,
+                                                                 size_t max) {
+  std::vector<std::string> terms;
+  const std::string upper = PrefixEnd(prefix);
+  std::string from = prefix;
+  for (;;) {
+    std::optional<std::string> term;
+    CAIRN_RETURN_IF_ERROR(search.Scan(kTerms, from, upper, [&](std::string_view key, std::string_view) {
+      const size_t separator = key.find('\0');
+      if (separator != std::string_view::npos) term = std::string(key.substr(0, separator));
+      return false;
+    }));
+    if (!term) return std::optional<std::vector<std::string>>(std::move(terms));
+    if (terms.size() == max) return std::optional<std::vector<std::string>>();
+    from = *term + std::string(1, '\x01');  // past every posting of this term
+    terms.push_back(std::move(*term));
+  }
+}
+
+// Keeps the matches indexed under `term` (exactly, or as a prefix) by looking each one up,
+// instead of reading the term's postings: a query's later terms ("keyboard", "seoul") can have
+// postings on a large share of all orders while its first term narrowed them to a few.
+// Returns false, changing nothing, when the prefix covers too many distinct terms for that.
+Result<bool> FilterByLookup(const ReadModel& search, const std::string& term, bool prefix,
+                            Postings* matches) {
+  constexpr size_t kMaxPrefixTerms = 64;
+  std::vector<std::string> terms = {term};
+  if (prefix) {
+    Result<std::optional<std::vector<std::string>>> expanded =
+        TermsWithPrefix(search, term, kMaxPrefixTerms);
+    if (!expanded.ok()) return expanded.status();
+    if (!expanded->has_value()) return false;
+    terms = std::move(**expanded);
+  }
+  Status failed;
+  std::erase_if(*matches, [&](const auto& match) {
+    for (const std::string& t : terms) {
+      if (!failed.ok()) return false;
+      Result<std::optional<std::string>> posting = search.Get(kTerms, TermKey(t, match.first));
+      if (!posting.ok()) failed = posting.status();
+      if (posting.ok() && posting->has_value()) return false;
+    }
+    return failed.ok();
+  });
+  if (!failed.ok()) return failed;
+  return true;
+}
+
 }  // namespace
 
 Result<ListQuery> ParseListQuery(const ListParams& params) {
@@ -383,9 +434,21 @@ Result<SearchResults> OrderQueries::Search(std::string_view q, uint32_t limit,
   if (!search.ok()) return search.status();
 
   // Orders under every term: the last term as a prefix, the others exactly.
+  // The first term's postings, then each later term either looked up per match (few matches
+  // left) or intersected with its postings.
+  constexpr size_t kMaxLookups = 2'000;
   Postings matches;
   for (size_t i = 0; i < terms.size(); ++i) {
-    Result<Postings> postings = ReadPostings(**search, terms[i], i + 1 == terms.size());
+    const bool prefix = i + 1 == terms.size();
+    if (i > 0 && matches.size() <= kMaxLookups) {
+      Result<bool> filtered = FilterByLookup(**search, terms[i], prefix, &matches);
+      if (!filtered.ok()) return filtered.status();
+      if (*filtered) {
+        if (matches.empty()) break;
+        continue;
+      }
+    }
+    Result<Postings> postings = ReadPostings(**search, terms[i], prefix);
     if (!postings.ok()) return postings.status();
     if (i == 0) {
       matches = std::move(postings).value();

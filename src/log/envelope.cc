@@ -72,6 +72,18 @@ StreamVersion StreamIndexVersion(std::string_view key) {
   return StreamVersion(GetBigEndian64(key.substr(key.size() - 8)));
 }
 
+std::string StreamRun(TopicId topic, PartitionId partition, Offset first_offset, uint32_t count) {
+  std::string value = LogKey(topic, partition, first_offset);
+  PutBigEndian32(&value, count);
+  return value;
+}
+
+Result<Run> ParseStreamRun(std::string_view value) {
+  if (value.size() != kLogKeySize + 4) return Status::Corruption("malformed stream index entry");
+  return Run{LogKeyTopic(value), LogKeyPartition(value), LogKeyOffset(value.substr(0, kLogKeySize)),
+             GetBigEndian32(value.substr(kLogKeySize))};
+}
+
 std::string Encode(const NewEvent& event, std::string_view topic, std::string_view stream) {
   thread_local flatbuffers::FlatBufferBuilder fbb(1024);
   fbb.Clear();

@@ -3,7 +3,8 @@
 //
 // Families and keys (all integers big-endian, so byte order is numeric order):
 //   log      topic id (4) | partition (4) | offset (8)   -> envelope
-//   streams  stream id | 0x00 | version (8)              -> log key (16)
+//   streams  stream id | 0x00 | first version (8)        -> run: log key of the first event
+//                                                           (16) | event count (4); one per append
 //   heads    stream id                                   -> last version (8)
 //   ids      event id                                    -> log key (16)
 //   topics   topic name                                  -> topic id (4) | partitions (4)
@@ -36,6 +37,16 @@ std::string StreamKeyPrefixEnd(std::string_view stream);   // stream | 0x01
 std::string StreamIndexKey(std::string_view stream, StreamVersion version);
 StreamVersion StreamIndexVersion(std::string_view key);
 
+// The value of a `streams` entry: `count` events from `first_offset` of one partition.
+struct Run {
+  TopicId topic;
+  PartitionId partition;
+  Offset first_offset;
+  uint32_t count = 0;
+};
+std::string StreamRun(TopicId topic, PartitionId partition, Offset first_offset, uint32_t count);
+Result<Run> ParseStreamRun(std::string_view value);
+
 // Builds the envelope of `event` with every scalar stored explicitly, so the writer can later
 // fill in partition, offset, seq and version in place (Patch) without re-encoding.
 std::string Encode(const NewEvent& event, std::string_view topic, std::string_view stream);
@@ -44,7 +55,7 @@ void Patch(std::string* envelope, PartitionId partition, Offset offset, Seq seq,
 // Checks that `bytes` is a well-formed envelope (for data that did not come from our writer).
 bool Verify(std::string_view bytes);
 
-// A random (version 4) UUID in its 36-character text form.
+// A time-ordered (version 7) UUID in its 36-character text form.
 std::string NewUuid();
 // Microseconds since the Unix epoch, now.
 int64_t NowMicros();

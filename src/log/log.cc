@@ -257,6 +257,11 @@ class Log::Writer {
     batch->Clear();
     uint64_t& next_offset = NextOffset(p->topic, p->partition);
     uint64_t version = *head;
+    // One stream-index entry for the whole append: its events are consecutive in the stream and
+    // in the partition.
+    batch->Put(HandleOf(rep_->streams_cf), env::StreamIndexKey(req.stream, StreamVersion(version + 1)),
+               env::StreamRun(p->topic->id, p->partition, Offset(next_offset),
+                              static_cast<uint32_t>(req.events.size())));
     for (size_t i = 0; i < req.events.size(); ++i) {
       ++version;
       const Offset offset(next_offset++);
@@ -265,8 +270,6 @@ class Log::Writer {
       env::Patch(&envelope, p->partition, offset, seq, StreamVersion(version));
       const std::string log_key = env::LogKey(p->topic->id, p->partition, offset);
       batch->Put(HandleOf(rep_->log_cf), log_key, envelope);
-      batch->Put(HandleOf(rep_->streams_cf), env::StreamIndexKey(req.stream, StreamVersion(version)),
-                 log_key);
       const std::string& id = req.events[i].id;
       batch->Put(HandleOf(rep_->ids_cf), id, log_key);
       result.positions.push_back(Position{p->topic->name, p->partition, offset, seq});
@@ -702,25 +705,35 @@ Result<std::vector<Event>> Log::ReadPartition(std::string_view topic, PartitionI
 Result<std::vector<Event>> Log::ReadStream(std::string_view stream, StreamVersion from,
                                            size_t max_events) const {
   CAIRN_RETURN_IF_ERROR(ValidateStreamId(stream));
-  std::vector<std::string> log_keys;
-  Status s = store_->Scan(rep_->streams_cf,
-                          env::StreamIndexKey(stream, StreamVersion(std::max<uint64_t>(from.value(), 1))),
-                          env::StreamKeyPrefixEnd(stream), [&](std::string_view, std::string_view v) {
-                            if (log_keys.size() >= max_events) return false;
-                            log_keys.emplace_back(v);
-                            return true;
-                          });
-  if (!s.ok()) return s;
+  from = StreamVersion(std::max<uint64_t>(from.value(), 1));
+  // The stream's runs (one per append) from the one holding `from`.
+  const std::string lower = env::StreamKeyPrefix(stream);
+  const std::string upper = env::StreamKeyPrefixEnd(stream);
+  const rocksdb::Slice lower_slice(lower), upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(ro, HandleOf(rep_->streams_cf)));
+  it->SeekForPrev(env::StreamIndexKey(stream, from));
+  if (!it->Valid()) it->Seek(lower_slice);
   std::vector<Event> out;
-  out.reserve(log_keys.size());
-  for (const std::string& key : log_keys) {
-    Result<std::optional<std::string>> envelope = rep_->GetEnvelope(key);
-    if (!envelope.ok()) return envelope.status();
-    if (!envelope->has_value()) {
-      return Status::Corruption("stream " + std::string(stream) + " points at a missing event");
+  for (; it->Valid() && out.size() < max_events; it->Next()) {
+    const uint64_t first = env::StreamIndexVersion(ToView(it->key())).value();
+    Result<env::Run> run = env::ParseStreamRun(ToView(it->value()));
+    if (!run.ok()) return run.status();
+    for (uint32_t i = 0; i < run->count && out.size() < max_events; ++i) {
+      if (first + i < from.value()) continue;
+      const std::string key =
+          env::LogKey(run->topic, run->partition, Offset(run->first_offset.value() + i));
+      Result<std::optional<std::string>> envelope = rep_->GetEnvelope(key);
+      if (!envelope.ok()) return envelope.status();
+      if (!envelope->has_value()) {
+        return Status::Corruption("stream " + std::string(stream) + " points at a missing event");
+      }
+      out.push_back(EventView(**envelope).ToEvent());
     }
-    out.push_back(EventView(**envelope).ToEvent());
   }
+  CAIRN_RETURN_IF_ERROR(FromRocks(it->status(), "stream read"));
   return out;
 }
 

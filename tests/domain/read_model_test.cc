@@ -336,6 +336,38 @@ TEST_CASE("seed defect: estimatedDelivery comes from the event time, identical a
   CHECK_MESSAGE(before == after, testing::FirstDifference(before, after));
 }
 
+TEST_CASE("search narrows later terms by lookup or by postings with the same results") {
+  // "seoul mx" with 70 item terms starting with "mx" takes the postings path (too many terms to
+  // look up); "busan mx5" looks the last term up for the few Busan orders.
+  Harness h;
+  CreateOrder many = testing::SampleCreate(Customer("user-1"));
+  many.items.clear();
+  for (int i = 1; i <= 70; ++i) {
+    many.items.push_back(OrderItem{"p-" + std::to_string(i), "mx" + std::to_string(i), 1000, 1});
+  }
+  many.shipping_address.city = "Seoul";
+  auto a = h.Run(many);
+  REQUIRE_OK(a);
+  CreateOrder one = testing::SampleCreate(Customer("user-2"));
+  one.items = {OrderItem{"p-5", "mx5", 1000, 1}};
+  one.shipping_address.city = "Busan";
+  auto b = h.Run(one);
+  REQUIRE_OK(b);
+  h.CatchUp();
+  auto ids = [&](std::string_view q) {
+    auto results = h.queries().Search(q, 10, Admin());
+    REQUIRE_MESSAGE(results.ok(), results.status().ToString());
+    return IdsOf(results->results);
+  };
+  CHECK(ids("seoul mx") == std::vector<std::string>{a->order_id});
+  CHECK(ids("busan mx") == std::vector<std::string>{b->order_id});
+  CHECK(ids("busan mx5") == std::vector<std::string>{b->order_id});
+  CHECK(ids("seoul mx70") == std::vector<std::string>{a->order_id});
+  CHECK(ids("busan mx70").empty());
+  CHECK(ids("mx5") == std::vector<std::string>{b->order_id, a->order_id});
+  CHECK(ids("user-1 seoul mx7") == std::vector<std::string>{a->order_id});
+}
+
 TEST_CASE("search matches all terms in ids, users, item names and addresses") {
   Harness h;
   CreateOrder korean = testing::SampleCreate(Customer("user-1"));

@@ -1353,6 +1353,7 @@ TEST_CASE("ReadStream reads from a version up to a limit") {
   TestLog t;
   MustAppend(*t.log, Req("orders", "order-1", 4));
   MustAppend(*t.log, Req("orders", "order-2", 1));  // another stream in between
+  MustAppend(*t.log, Req("orders", "order-10", 2));  // one whose id extends this one's
   MustAppend(*t.log, Req("orders", "order-1", 6));
 
   auto versions = [&](uint64_t from, size_t limit) {
@@ -1366,7 +1367,9 @@ TEST_CASE("ReadStream reads from a version up to a limit") {
     return out;
   };
   CHECK(versions(1, 100) == std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+  CHECK(versions(0, 2) == std::vector<uint64_t>{1, 2});
   CHECK(versions(4, 3) == std::vector<uint64_t>{4, 5, 6});
+  CHECK(versions(6, 2) == std::vector<uint64_t>{6, 7});
   CHECK(versions(9, 100) == std::vector<uint64_t>{9, 10});
   CHECK(versions(10, 1) == std::vector<uint64_t>{10});
   CHECK(versions(11, 100).empty());
