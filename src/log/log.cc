@@ -101,9 +101,12 @@ struct PendingAppend {
   size_t bytes = 0;
   bool has_caller_ids = false;  // only ids a caller chose can already be stored
   Result<AppendResult> result = Status::Internal("append not processed");
-  bool done = false;  // GUARDED_BY(Rep::queue_mu)
-  std::condition_variable cv;
-  std::atomic<bool> released{false};  // the leader no longer touches this (set after done)
+  // Set (under queue_mu) when this append reaches the front of the queue: its thread leads.
+  std::atomic<bool> lead{false};
+  // Set by the leader after filling `result`: its last touch of this object.
+  std::atomic<bool> done{false};
+  // While this append's thread gathers a group, arrivals wake it here (under queue_mu).
+  std::condition_variable gather_cv;
 };
 
 struct Log::Rep {
@@ -122,6 +125,10 @@ struct Log::Rep {
 
   std::mutex queue_mu;
   std::deque<PendingAppend*> queue;  // GUARDED_BY(queue_mu)
+  // Every queued appender waits on this one word for `done` or `lead`; a leader bumps it once
+  // per group, so its whole group wakes with one futex call instead of one call per member
+  // (dozens of serial wake-ups were most of a group's turnaround).
+  std::atomic<uint32_t> wake_epoch{0};
   bool closed = false;               // GUARDED_BY(queue_mu)
   // Group-commit gathering (LogOptions::max_group_wait_us), all GUARDED_BY(queue_mu):
   size_t concurrent_appenders = 1;  // appenders in and behind the last group
@@ -186,8 +193,8 @@ struct Log::Rep {
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(wait_us));
     gather_until = want;
-    queue.front()->cv.wait_until(lock, deadline,
-                                     [&] { return queue.size() >= want || closed; });
+    queue.front()->gather_cv.wait_until(lock, deadline,
+                                        [&] { return queue.size() >= want || closed; });
     gather_until = 0;
   }
 };
@@ -597,17 +604,21 @@ Result<AppendResult> Log::Append(AppendRequest req) {
   std::unique_lock lock(rep_->queue_mu);
   if (rep_->closed) return Status(ErrorCode::kShuttingDown, "the log is closing");
   rep_->queue.push_back(&pending);
-  if (rep_->gather_until != 0 && rep_->queue.size() >= rep_->gather_until) {
-    rep_->queue.front()->cv.notify_one();  // the gathering leader has its group
+  if (rep_->queue.size() == 1) {
+    pending.lead.store(true, std::memory_order_relaxed);
+  } else if (rep_->gather_until != 0 && rep_->queue.size() >= rep_->gather_until) {
+    rep_->queue.front()->gather_cv.notify_one();  // the gathering leader has its group
   }
-  while (!pending.done && rep_->queue.front() != &pending) pending.cv.wait(lock);
-  if (pending.done) {
-    lock.unlock();
-    while (!pending.released.load(std::memory_order_acquire)) std::this_thread::yield();
-    return std::move(pending.result);
+  lock.unlock();
+  for (;;) {
+    const uint32_t epoch = rep_->wake_epoch.load(std::memory_order_acquire);
+    if (pending.done.load(std::memory_order_acquire)) return std::move(pending.result);
+    if (pending.lead.load(std::memory_order_acquire)) break;
+    rep_->wake_epoch.wait(epoch, std::memory_order_acquire);
   }
 
   // This thread leads: take a group from the front of the queue and commit it unlocked.
+  lock.lock();
   rep_->GatherGroup(lock, options_, store_->options().sync);
   std::vector<PendingAppend*> group;
   size_t group_bytes = 0;
@@ -626,25 +637,20 @@ Result<AppendResult> Log::Append(AppendRequest req) {
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - write_start)
           .count();
   lock.lock();
-
-  for (PendingAppend* p : group) {
-    rep_->queue.pop_front();
-    p->done = true;
-  }
+  for (size_t i = 0; i < group.size(); ++i) rep_->queue.pop_front();
   rep_->concurrent_appenders = group.size() + rep_->queue.size();
   rep_->write_micros_avg = rep_->write_micros_avg == 0
                                ? write_micros
                                : 0.8 * rep_->write_micros_avg + 0.2 * write_micros;
-  // The next leader first and under the lock (it stays queued, so it cannot vanish), then the
-  // group's members outside it, so the next group is not held up by dozens of wake-ups. A
-  // member waits for `released`, our last touch of its PendingAppend, before destroying it.
-  if (!rep_->queue.empty()) rep_->queue.front()->cv.notify_one();
+  // The next leader is still queued, so it cannot vanish before it reads `lead`.
+  if (!rep_->queue.empty()) rep_->queue.front()->lead.store(true, std::memory_order_release);
   lock.unlock();
+  // After `done` a member may return and destroy its PendingAppend: nothing touches it after.
   for (PendingAppend* p : group) {
-    if (p == &pending) continue;
-    p->cv.notify_one();
-    p->released.store(true, std::memory_order_release);
+    if (p != &pending) p->done.store(true, std::memory_order_release);
   }
+  rep_->wake_epoch.fetch_add(1, std::memory_order_release);
+  rep_->wake_epoch.notify_all();
   return std::move(pending.result);
 }
 
