@@ -104,12 +104,6 @@ class IndexedBatch {
   void AddCounter(Family* family, std::string_view key, int64_t delta);
   // The value as this batch would leave it (its own writes applied over the database).
   Result<std::optional<std::string>> Get(Family* family, std::string_view key) const;
-  // Marks a point RollbackToSavePoint returns to; save points nest.
-  void SetSavePoint();
-  // Undoes every write since the last SetSavePoint. REQUIRES: a save point is set.
-  void RollbackToSavePoint();
-  // Forgets the last save point and keeps its writes. REQUIRES: a save point is set.
-  void PopSavePoint();
   // Distinct keys written.
   size_t Count() const;
   // Applies the batch atomically (see Store::Write for `durable`), then empties it.

@@ -71,43 +71,44 @@ Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cu
   BatchOutcome outcome;
   Seq last_until(0);
   for (const Sink* s : sinks) last_until = std::max(last_until, s->until);
-  std::vector<Sink*> applied;
+  auto applies = [](const Sink& sink, const EventView& event) {
+    return event.seq() <= sink.until && sink.Reads(event.topic());
+  };
 
   Result<size_t> consumed = cursor.Next(limit, [&](const EventView& event) {
     if (event.seq() > last_until) return false;
-    batch.SetSavePoint();
-    applied.clear();
     for (Sink* sink : sinks) {
-      if (event.seq() > sink->until || !sink->Reads(event.topic())) continue;
+      if (!applies(*sink, event)) continue;
       SinkWriter writer(&batch, sink->generation.get());
       Status s = sink->spec->handler(event, writer);
       if (s.ok()) s = writer.error();
       if (!s.ok()) {
-        batch.RollbackToSavePoint();
         outcome.failed = sink;
         outcome.error = s;
         outcome.failed_at =
             Position{std::string(event.topic()), event.partition(), event.offset(), event.seq()};
         return false;
       }
-      applied.push_back(sink);
     }
-    batch.PopSavePoint();
-    // Only now: a later sink's failure rolls the event back for every sink.
-    for (Sink* sink : applied) {
-      sink->checkpoint.Advance(event.topic(), event.partition(), event.offset(), event.seq(),
-                               event.timestamp_us());
+    for (Sink* sink : sinks) {
+      if (applies(*sink, event)) {
+        sink->checkpoint.Advance(event.topic(), event.partition(), event.offset(), event.seq(),
+                                 event.timestamp_us());
+      }
     }
     return true;
   });
   if (!consumed.ok()) return consumed.status();
   outcome.consumed = *consumed;
-  if (outcome.consumed == 0) return outcome;
+  // A failure discards the whole batch (no save point per event: they cost more than the
+  // handlers); the caller re-applies the events before the failing one if it wants them.
+  if (outcome.failed || outcome.consumed == 0) return outcome;
   for (const Sink* sink : sinks) {
     batch.Put(checkpoints, CheckpointKey(sink->spec->name, sink->generation->generation()),
               sink->checkpoint.Encode());
   }
   CAIRN_RETURN_IF_ERROR(batch.Commit(durable));
+  outcome.committed = true;
   return outcome;
 }
 

@@ -28,9 +28,11 @@ struct Sink {
 };
 
 struct BatchOutcome {
-  size_t consumed = 0;  // events read from the cursor and committed
-  // When a handler failed: the sink, its error and the event it stopped at. The events before
-  // it in the batch were committed.
+  // Events read from the cursor and applied. Committed with the checkpoints unless a handler
+  // failed; then they are the events before the failing one, and nothing was committed.
+  size_t consumed = 0;
+  bool committed = false;
+  // When a handler failed: the sink, its error and the event it stopped at.
   Sink* failed = nullptr;
   Status error;
   std::optional<Position> failed_at;
@@ -40,8 +42,9 @@ struct BatchOutcome {
 std::string CheckpointKey(std::string_view projection, uint32_t generation);
 
 // Applies up to `limit` committed events after `cursor` to `sinks` and commits the writes and
-// every sink's checkpoint as ONE WriteBatch. On a non-ok Result nothing was committed, but the
-// cursor and the sinks' in-memory checkpoints may have moved: the caller reloads them.
+// every sink's checkpoint as ONE WriteBatch. If a handler fails, nothing is committed (see
+// BatchOutcome). Whenever nothing was committed (a failure or a non-ok Result), the cursor and
+// the sinks' in-memory checkpoints may have moved: the caller reloads them.
 Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cursor,
                                 const std::vector<Sink*>& sinks, size_t limit, bool durable);
 

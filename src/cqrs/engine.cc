@@ -272,6 +272,23 @@ Result<size_t> Engine::Rep::ApplyLive(ProjectionRuntime& p) {
   std::lock_guard apply_lock(p.apply_mu);
   Result<BatchOutcome> outcome = ApplyBatch(store, checkpoints_cf, *p.cursor, {&p.live},
                                             options.batch_events, options.durable_batches);
+  // A handler failed and the batch was discarded: go back to the checkpoint and commit the
+  // events before the failing one, so the projection stops exactly there. (Handlers are
+  // deterministic; if one fails earlier this time, stop there instead.)
+  while (outcome.ok() && outcome->failed && !outcome->committed) {
+    if (Status reload = LoadLive(p, p.live.generation); !reload.ok()) {
+      outcome = reload;
+      break;
+    }
+    if (outcome->consumed == 0) break;
+    Result<BatchOutcome> before = ApplyBatch(store, checkpoints_cf, *p.cursor, {&p.live},
+                                             outcome->consumed, options.durable_batches);
+    if (!before.ok() || before->failed) {
+      outcome = std::move(before);
+      continue;
+    }
+    outcome->committed = true;  // the events before the failure; the failure stands
+  }
   if (!outcome.ok()) {
     // Nothing of the batch was committed: go back to what is stored.
     Status reload = LoadLive(p, p.live.generation);

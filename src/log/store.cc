@@ -182,9 +182,6 @@ struct PendingWrite {
 struct IndexedBatch::Rep {
   // Key: the family's address, then the user key.
   std::unordered_map<std::string, PendingWrite> writes;
-  // Undo log of the writes since the oldest open save point: (key, entry before, if any).
-  std::vector<std::pair<std::string, std::optional<PendingWrite>>> undo;
-  std::vector<size_t> save_points;  // positions in `undo`
   std::string scratch;
 
   const std::string& KeyOf(Family* family, std::string_view key) {
@@ -192,14 +189,9 @@ struct IndexedBatch::Rep {
     scratch.append(key);
     return scratch;
   }
-  // The entry for (family, key), created as `blank` if absent; remembers the old one for undo.
+  // The entry for (family, key), created as `blank` if absent.
   PendingWrite& Entry(Family* family, std::string_view key, PendingWrite blank) {
-    const std::string& k = KeyOf(family, key);
-    auto [it, inserted] = writes.try_emplace(k, std::move(blank));
-    if (!save_points.empty()) {
-      undo.emplace_back(k, inserted ? std::nullopt : std::optional<PendingWrite>(it->second));
-    }
-    return it->second;
+    return writes.try_emplace(KeyOf(family, key), std::move(blank)).first->second;
   }
 };
 
@@ -247,27 +239,6 @@ Result<std::optional<std::string>> IndexedBatch::Get(Family* family, std::string
   return std::optional<std::string>(EncodeCounter(base + it->second.delta));
 }
 
-void IndexedBatch::SetSavePoint() { rep_->save_points.push_back(rep_->undo.size()); }
-
-void IndexedBatch::RollbackToSavePoint() {
-  const size_t mark = rep_->save_points.back();
-  rep_->save_points.pop_back();
-  for (size_t i = rep_->undo.size(); i > mark; --i) {
-    auto& [key, before] = rep_->undo[i - 1];
-    if (before.has_value()) {
-      rep_->writes[key] = std::move(*before);
-    } else {
-      rep_->writes.erase(key);
-    }
-  }
-  rep_->undo.resize(mark);
-}
-
-void IndexedBatch::PopSavePoint() {
-  rep_->save_points.pop_back();
-  if (rep_->save_points.empty()) rep_->undo.clear();
-}
-
 size_t IndexedBatch::Count() const { return rep_->writes.size(); }
 
 Status IndexedBatch::Commit(bool durable) {
@@ -291,8 +262,6 @@ Status IndexedBatch::Commit(bool durable) {
     }
   }
   rep_->writes.clear();
-  rep_->undo.clear();
-  rep_->save_points.clear();
   if (batch.Count() == 0) return Status::Ok();
   return store_->WriteRocksBatch(&batch, durable);
 }

@@ -2145,27 +2145,7 @@ TEST_CASE("an IndexedBatch reads its own writes and commits the same effect as t
   CHECK(counter(batch, "reset") == 99);
   CHECK(counter(batch, "gone") == 7);
 
-  int64_t expected_stored = 42;
-  SUBCASE("a rolled-back save point undoes only the writes after it") {
-    batch.SetSavePoint();
-    batch.Put(*views, "new", "v3");
-    batch.Put(*views, "only-in-rolled-back", "x");
-    batch.AddCounter(*counters, "stored", 1000);
-    batch.Delete(*views, "kept");
-    CHECK(counter(batch, "stored") == 1042);
-    batch.RollbackToSavePoint();
-    CHECK(*batch.Get(*views, "new") == std::optional<std::string>("v2"));
-    CHECK(!batch.Get(*views, "only-in-rolled-back")->has_value());
-    CHECK(counter(batch, "stored") == 42);
-    CHECK(*batch.Get(*views, "kept") == std::optional<std::string>("old"));
-  }
-  SUBCASE("a popped save point keeps its writes") {
-    batch.SetSavePoint();
-    batch.AddCounter(*counters, "stored", 8);
-    batch.PopSavePoint();
-    CHECK(counter(batch, "stored") == 50);
-    expected_stored = 50;
-  }
+  const int64_t expected_stored = 42;
 
   // Nothing reached the database before the commit.
   CHECK(!t.store->Get(*views, "new")->has_value());
