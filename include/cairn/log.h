@@ -42,6 +42,9 @@ struct LogOptions {
   // the recent fsync time, so it only ever trades a fraction of an fsync for a larger group.
   // A single writer never waits. 0 turns it off. Default: 1,000 µs.
   uint32_t max_group_wait_us = 1000;
+  // Streams whose last version the writer keeps in memory for the expected-version check (about
+  // 100 bytes each); past that the cache starts over from the `heads` family. Default: 1,000,000.
+  size_t max_cached_stream_heads = 1'000'000;
 };
 
 struct EventMetadata {

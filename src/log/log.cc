@@ -138,6 +138,7 @@ struct Log::Rep {
   // Writer state: touched only by the current group leader.
   uint64_t next_seq = 1;
   std::unordered_map<std::string, uint64_t> stream_heads;  // cache of streams' last versions
+  size_t max_cached_heads = 0;                             // LogOptions::max_cached_stream_heads
   std::function<Status()> write_fault;                     // test hook, set before use
 
   // Published after each commit (release); readers acquire.
@@ -213,6 +214,9 @@ class Log::Writer {
 
   // Checks and writes `group` as one WriteBatch; fills every member's result.
   void CommitGroup(const std::vector<PendingAppend*>& group) {
+    // The cache of stream heads is bounded: every earlier group is committed, so the `heads`
+    // family holds what the cache would, and it refills from there.
+    if (rep_->stream_heads.size() > rep_->max_cached_heads) rep_->stream_heads.clear();
     BatchConcatenation joined;
     GroupUndo undo;
     undo.next_seq = rep_->next_seq;
@@ -411,6 +415,7 @@ Result<std::unique_ptr<Log>> Log::Open(Store* store, const LogOptions& options) 
   Rep& rep = *log->rep_;
   rep.store = store;
   rep.db = store->db();
+  rep.max_cached_heads = options.max_cached_stream_heads;
   struct {
     const char* name;
     FamilyKind kind;
@@ -870,6 +875,7 @@ struct LogCursor::PartitionCursor {
   std::string upper;
   rocksdb::Slice upper_slice;
   std::unique_ptr<rocksdb::Iterator> it;
+  std::optional<EventView> head;  // the event `it` points at, decoded once for heap and visitor
 };
 
 LogCursor::LogCursor(const Log* log, std::vector<std::string> topics, Seq after)
@@ -901,7 +907,7 @@ Status LogCursor::AddNewPartitions() {
           FirstOffsetAfter(*log_->store_, log_->rep_->log_cf, *t, PartitionId(p), last_seq_);
       if (!start.ok()) return start.status();
       partitions_.push_back(std::make_unique<PartitionCursor>(
-          PartitionCursor{t, PartitionId(p), *start, {}, {}, nullptr}));
+          PartitionCursor{t, PartitionId(p), *start, {}, {}, nullptr, std::nullopt}));
     }
   }
   return Status::Ok();
@@ -932,7 +938,7 @@ Result<size_t> LogCursor::Next(size_t limit, const Log::EventVisitor& visit) {
     ro.iterate_upper_bound = &pc.upper_slice;
     pc.it.reset(db->NewIterator(ro, cf));
     pc.it->Seek(env::LogKey(pc.topic->id, pc.partition, pc.next));
-    if (pc.it->Valid()) heap.emplace(EventView(ToView(pc.it->value())).seq().value(), i);
+    if (pc.it->Valid()) heap.emplace(pc.head.emplace(ToView(pc.it->value())).seq().value(), i);
     CAIRN_RETURN_IF_ERROR(FromRocks(pc.it->status(), "log read"));
   }
 
@@ -947,19 +953,21 @@ Result<size_t> LogCursor::Next(size_t limit, const Log::EventVisitor& visit) {
     }
     heap.pop();
     PartitionCursor& pc = *partitions_[i];
-    EventView event(ToView(pc.it->value()));
-    if (!visit(event)) {
+    if (!visit(*pc.head)) {
       exhausted = false;
       break;
     }
     last_seq_ = Seq(seq);
-    pc.next = Offset(event.offset().value() + 1);
+    pc.next = Offset(pc.head->offset().value() + 1);
     ++consumed;
     pc.it->Next();
-    if (pc.it->Valid()) heap.emplace(EventView(ToView(pc.it->value())).seq().value(), i);
+    if (pc.it->Valid()) heap.emplace(pc.head.emplace(ToView(pc.it->value())).seq().value(), i);
     CAIRN_RETURN_IF_ERROR(FromRocks(pc.it->status(), "log read"));
   }
-  for (auto& pc : partitions_) pc->it.reset();
+  for (auto& pc : partitions_) {
+    pc->head.reset();  // views into the iterator's block
+    pc->it.reset();
+  }
   caught_up_to_ = exhausted ? bound : last_seq_;
   return consumed;
 }

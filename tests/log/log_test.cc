@@ -610,6 +610,21 @@ TEST_CASE("append with a stale expected version fails and writes nothing") {
   CHECK_FALSE(GetKey(*t.store, family, "order-abc").has_value());
 }
 
+TEST_CASE("expected versions hold when the writer's cache of stream heads starts over") {
+  LogOptions options;
+  options.max_cached_stream_heads = 3;  // 10 streams: the cache is dropped again and again
+  TestLog t(options);
+  for (int round = 1; round <= 4; ++round) {
+    for (int k = 0; k < 10; ++k) {
+      const std::string stream = "order-" + std::to_string(k);
+      MustAppend(*t.log, Req("orders", stream, 1, ExpectedVersion::Exact(round - 1)));
+      auto stale = t.log->Append(Req("orders", stream, 1, ExpectedVersion::Exact(round - 1)));
+      CHECK_FAILS_WITH(stale, ErrorCode::kConflict);
+    }
+  }
+  for (int k = 0; k < 10; ++k) CHECK(StreamProblem(*t.log, "order-" + std::to_string(k), 4) == "");
+}
+
 TEST_CASE("an exact expected version ahead of the stream fails and writes nothing") {
   TestLog t;
   MustAppend(*t.log, Req("orders", "order-abc", 1));
