@@ -89,9 +89,18 @@ std::string Encode(const NewEvent& event, std::string_view topic, std::string_vi
   fbb.Clear();
   fbb.ForceDefaults(true);
   auto str = [&](std::string_view s) { return fbb.CreateString(s.data(), s.size()); };
+  // Empty metadata is left out (readers see absent strings as empty): most events carry little
+  // or none, and four empty strings in a table cost ~70 bytes of every envelope.
+  auto optional_str = [&](std::string_view s) {
+    return s.empty() ? flatbuffers::Offset<flatbuffers::String>() : str(s);
+  };
   const auto& m = event.metadata;
-  auto metadata = fb::CreateMetadata(fbb, str(m.command_id), str(m.correlation_id),
-                                     str(m.causation_id), str(m.user_id));
+  flatbuffers::Offset<fb::Metadata> metadata;
+  if (!m.command_id.empty() || !m.correlation_id.empty() || !m.causation_id.empty() ||
+      !m.user_id.empty()) {
+    metadata = fb::CreateMetadata(fbb, optional_str(m.command_id), optional_str(m.correlation_id),
+                                  optional_str(m.causation_id), optional_str(m.user_id));
+  }
   auto data = fbb.CreateVector(reinterpret_cast<const uint8_t*>(event.data.data()),
                                event.data.size());
   auto root = fb::CreateEvent(fbb, str(event.id), str(event.type), str(topic), 0, 0, 0,

@@ -1764,6 +1764,7 @@ TEST_CASE("event fields round-trip through every read path") {
   first.metadata = {"cmd-1", "corr-1", "cause-1", "user-1"};
   first.timestamp_us = 1'700'000'000'123'456;
   NewEvent second = Ev("ORDER_APPROVED", "", "second-id");
+  second.metadata.correlation_id = "corr-2";  // the other metadata fields empty (not stored)
   second.timestamp_us = -5;  // before the epoch: still kept as given
   AppendRequest req;
   req.topic = "orders";
