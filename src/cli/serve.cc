@@ -71,7 +71,8 @@ class ServeLog {
   ServeLog& operator=(const ServeLog&) = delete;
   ~ServeLog() {
     if (!out_) return;
-    spdlog::shutdown();  // stops the flusher thread and flushes
+    Flush();
+    spdlog::shutdown();  // stops the flusher thread (it does not flush)
     spdlog::set_default_logger(spdlog::stderr_color_mt("cairn"));
   }
   // Writes out what is buffered (after the lines a watcher waits for, like the listen address).

@@ -287,7 +287,8 @@ Result<size_t> Engine::Rep::ApplyLive(ProjectionRuntime& p) {
       outcome = std::move(before);
       continue;
     }
-    outcome->committed = true;  // the events before the failure; the failure stands
+    outcome->consumed = before->consumed;  // the events before the failure; the failure stands
+    outcome->committed = true;
   }
   if (!outcome.ok()) {
     // Nothing of the batch was committed: go back to what is stored.

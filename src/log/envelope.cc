@@ -79,6 +79,10 @@ std::string StreamRun(TopicId topic, PartitionId partition, Offset first_offset,
 }
 
 Result<Run> ParseStreamRun(std::string_view value) {
+  // Data dirs written before runs existed hold one entry per event: just its log key.
+  if (value.size() == kLogKeySize) {
+    return Run{LogKeyTopic(value), LogKeyPartition(value), LogKeyOffset(value), 1};
+  }
   if (value.size() != kLogKeySize + 4) return Status::Corruption("malformed stream index entry");
   return Run{LogKeyTopic(value), LogKeyPartition(value), LogKeyOffset(value.substr(0, kLogKeySize)),
              GetBigEndian32(value.substr(kLogKeySize))};

@@ -5,6 +5,8 @@
 //   log      topic id (4) | partition (4) | offset (8)   -> envelope
 //   streams  stream id | 0x00 | first version (8)        -> run: log key of the first event
 //                                                           (16) | event count (4); one per append
+//                                                           (a bare log key, from older data
+//                                                           dirs, is a run of one event)
 //   heads    stream id                                   -> last version (8)
 //   ids      event id                                    -> log key (16)
 //   topics   topic name                                  -> topic id (4) | partitions (4)

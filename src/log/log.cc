@@ -843,6 +843,7 @@ void Log::Close() {
   {
     std::lock_guard lock(rep_->queue_mu);
     rep_->closed = true;
+    if (!rep_->queue.empty()) rep_->queue.front()->gather_cv.notify_one();  // stop gathering
   }
   rep_->wait_closed.store(true);
   rep_->NotifyWaiters();

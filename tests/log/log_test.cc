@@ -24,6 +24,7 @@
 #include "cairn/status.h"
 #include "cairn/store.h"
 #include "cairn/types.h"
+#include "log/envelope.h"
 
 namespace cairn {
 namespace {
@@ -1388,6 +1389,34 @@ TEST_CASE("ReadStream reads from a version up to a limit") {
   CHECK(versions(9, 100) == std::vector<uint64_t>{9, 10});
   CHECK(versions(10, 1) == std::vector<uint64_t>{10});
   CHECK(versions(11, 100).empty());
+}
+
+TEST_CASE("ReadStream reads index entries of one event each, as older data dirs hold them") {
+  TestLog t;
+  MustAppend(*t.log, Req("orders", "order-old", 1));
+  // Rewrite that append's run entry in the form written before runs: the event's bare log key.
+  Family* streams = t.store->FindFamily("streams");
+  REQUIRE(streams != nullptr);
+  const std::string key = envelope::StreamIndexKey("order-old", StreamVersion(1));
+  auto run = t.store->Get(streams, key);
+  REQUIRE(run.ok());
+  REQUIRE(run->has_value());
+  REQUIRE((*run)->size() == envelope::kLogKeySize + 4);
+  WriteBatch rewrite;
+  rewrite.Put(streams, key, (*run)->substr(0, envelope::kLogKeySize));
+  REQUIRE(t.store->Write(rewrite, false).ok());
+  MustAppend(*t.log, Req("orders", "order-old", 2));
+
+  for (uint64_t from = 1; from <= 4; ++from) {
+    CAPTURE(from);
+    auto events = t.log->ReadStream("order-old", StreamVersion(from), 10);
+    REQUIRE_MESSAGE(events.ok(), events.status().ToString());
+    std::vector<uint64_t> versions;
+    for (const Event& e : *events) versions.push_back(e.version.value());
+    std::vector<uint64_t> want;
+    for (uint64_t v = from; v <= 3; ++v) want.push_back(v);
+    CHECK(versions == want);
+  }
 }
 
 TEST_CASE("ReadStream of an unknown stream is empty and StreamHead is 0") {
