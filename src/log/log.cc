@@ -5,8 +5,11 @@
 // checks each against the stream heads, builds ONE WriteBatch and writes it with ONE fsync, then
 // completes the group and hands leadership to the next in line. Only the leader touches the
 // writer state (stream heads cache, next seq); leadership passes under queue_mu, which orders it.
+#include <linux/futex.h>
 #include <rocksdb/db.h>
 #include <spdlog/spdlog.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -36,6 +39,20 @@ constexpr size_t kMaxStreamBytes = 256;
 constexpr size_t kMaxTopicBytes = 249;
 constexpr size_t kMaxEventIdBytes = 128;
 constexpr size_t kMaxMetadataFieldBytes = 1024;
+
+// Sleeps while `word` holds `expected`; returns on a wake-up, a change or a signal (callers
+// re-check). A bare futex rather than std::atomic::wait: libstdc++ spins and sched_yield()s
+// before sleeping, and with dozens of appenders on two CPUs that spinning took ~5 % of all CPU.
+void FutexWait(std::atomic<uint32_t>& word, uint32_t expected) {
+  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, nullptr,
+          nullptr, 0);
+}
+
+void FutexWakeAll(std::atomic<uint32_t>& word) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr,
+          nullptr, 0);
+}
 
 bool AllBytesIn(std::string_view s, char lo, char hi) {
   return std::all_of(s.begin(), s.end(), [&](char c) { return c >= lo && c <= hi; });
@@ -125,9 +142,9 @@ struct Log::Rep {
 
   std::mutex queue_mu;
   std::deque<PendingAppend*> queue;  // GUARDED_BY(queue_mu)
-  // Every queued appender waits on this one word for `done` or `lead`; a leader bumps it once
-  // per group, so its whole group wakes with one futex call instead of one call per member
-  // (dozens of serial wake-ups were most of a group's turnaround).
+  // Every queued appender waits on this one word (FutexWait) for `done` or `lead`; a leader
+  // bumps it once per group, so its whole group wakes with one call instead of one per member
+  // (a condition variable per appender, woken one by one, measured 10-20 % slower).
   std::atomic<uint32_t> wake_epoch{0};
   bool closed = false;               // GUARDED_BY(queue_mu)
   // Group-commit gathering (LogOptions::max_group_wait_us), all GUARDED_BY(queue_mu):
@@ -619,7 +636,7 @@ Result<AppendResult> Log::Append(AppendRequest req) {
     const uint32_t epoch = rep_->wake_epoch.load(std::memory_order_acquire);
     if (pending.done.load(std::memory_order_acquire)) return std::move(pending.result);
     if (pending.lead.load(std::memory_order_acquire)) break;
-    rep_->wake_epoch.wait(epoch, std::memory_order_acquire);
+    FutexWait(rep_->wake_epoch, epoch);
   }
 
   // This thread leads: take a group from the front of the queue and commit it unlocked.
@@ -655,7 +672,7 @@ Result<AppendResult> Log::Append(AppendRequest req) {
     if (p != &pending) p->done.store(true, std::memory_order_release);
   }
   rep_->wake_epoch.fetch_add(1, std::memory_order_release);
-  rep_->wake_epoch.notify_all();
+  FutexWakeAll(rep_->wake_epoch);
   return std::move(pending.result);
 }
 
