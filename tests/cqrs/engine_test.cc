@@ -19,7 +19,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdlib.h>  // mkdtemp, getenv
+#include <stdlib.h>  // getenv
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,6 +48,7 @@
 #include "cairn/status.h"
 #include "cairn/store.h"
 #include "cairn/types.h"
+#include "temp_dir.h"
 
 extern char** environ;
 
@@ -78,32 +79,7 @@ using Tables = std::map<std::string, std::map<std::string, std::string>>;
 // ---------------------------------------------------------------------------------------------
 // Fixtures and helpers
 
-// Where temporary data dirs go: $TMPDIR when set, else /tmp.
-std::string TempRoot() {
-  const char* env = std::getenv("TMPDIR");
-  return env != nullptr && *env != '\0' ? env : "/tmp";
-}
-
-// A fresh directory under TempRoot(), removed with everything in it when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = TempRoot() + "/cairn-cqrs-test-XXXXXX";
-    char* made = mkdtemp(pattern.data());
-    REQUIRE_MESSAGE(made != nullptr, "mkdtemp failed");
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 constexpr uint32_t kOrderPartitions = 4;
 constexpr uint32_t kPaymentPartitions = 2;

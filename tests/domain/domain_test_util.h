@@ -5,8 +5,6 @@
 
 #include <doctest/doctest.h>
 
-#include <stdlib.h>  // mkdtemp
-
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -22,6 +20,7 @@
 #include "cairn/status.h"
 #include "cairn/store.h"
 #include "json/iso_time.h"
+#include "temp_dir.h"
 
 namespace cairn {
 
@@ -61,26 +60,6 @@ inline constexpr int64_t kDay0 = 1'793'491'200LL * 1'000'000;
 inline constexpr int64_t kMinute = 60LL * 1'000'000;
 inline constexpr int64_t kDay = json::kMicrosPerDay;
 
-// A fresh directory under /tmp, removed with everything in it when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/cairn-domain-test-XXXXXX";
-    char* made = mkdtemp(pattern.data());
-    REQUIRE_MESSAGE(made != nullptr, "mkdtemp failed");
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 inline Actor Customer(std::string user) { return Actor{std::move(user), Role::kCustomer}; }
 inline Actor Admin() { return Actor{"admin-1", Role::kAdmin}; }

@@ -4,8 +4,6 @@
 // Store contracts the log relies on. Every test runs on its own temporary data dir.
 #include <doctest/doctest.h>
 
-#include <stdlib.h>  // mkdtemp
-
 #include <atomic>
 #include <barrier>
 #include <chrono>
@@ -25,37 +23,18 @@
 #include "cairn/store.h"
 #include "cairn/types.h"
 #include "log/envelope.h"
+#include "temp_dir.h"
 
 namespace cairn {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures and helpers
 
-// A fresh directory under /tmp, removed with everything in it when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/cairn-log-test-XXXXXX";
-    char* made = mkdtemp(pattern.data());
-    REQUIRE_MESSAGE(made != nullptr, "mkdtemp failed");
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 StoreOptions FastStoreOptions() {
   StoreOptions options;
