@@ -12,8 +12,6 @@
 // Usage: log_bench [--dir D] [--events N] [--rounds R] [--quick] [--verbose]
 //                  [--payload json|random] [--only W].
 // See bench/README.md.
-#include <sys/statfs.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <rocksdb/db.h>
@@ -47,9 +45,17 @@
 #include "cairn/status.h"
 #include "cairn/store.h"
 #include "cairn/types.h"
+#include "bench_util.h"
 
 namespace cairn {
 namespace {
+
+using bench::CpuModel;
+using bench::FilesystemName;
+using bench::Kernel;
+using bench::LoadAverage;
+using bench::Median;
+using bench::UtcNow;
 
 using Clock = std::chrono::steady_clock;
 
@@ -166,65 +172,7 @@ Result<Flags> ParseFlags(int argc, char** argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Machine description for the header.
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with("model name") || line.starts_with("Model")) {
-      auto colon = line.find(':');
-      if (colon != std::string::npos) {
-        auto start = line.find_first_not_of(" \t", colon + 1);
-        return start == std::string::npos ? "unknown" : line.substr(start);
-      }
-    }
-  }
-  return "unknown";
-}
-
-std::string Kernel() {
-  utsname u{};
-  if (uname(&u) != 0) return "unknown";
-  return std::string(u.sysname) + " " + u.release + " " + u.machine;
-}
-
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  if (!(in >> one >> five >> fifteen)) return "unknown";
-  return one + " " + five + " " + fifteen;
-}
-
-std::string UtcNow() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
-
-// The filesystem under `dir`: fsync costs nothing on tmpfs, which would make the durable
-// workload meaningless, so the header says which one it is.
-std::string FilesystemName(const std::string& dir) {
-  struct statfs s{};
-  if (statfs(dir.c_str(), &s) != 0) return "unknown";
-  switch (static_cast<unsigned long>(s.f_type)) {
-    case 0xEF53: return "ext4";
-    case 0x58465342: return "xfs";
-    case 0x9123683E: return "btrfs";
-    case 0x01021994: return "tmpfs";
-    case 0x794C7630: return "overlayfs";
-    case 0x2FC12FC1: return "zfs";
-    case 0x65735546: return "fuse";
-    default: {
-      char buf[32];
-      std::snprintf(buf, sizeof(buf), "fs-magic-0x%lx", static_cast<unsigned long>(s.f_type));
-      return buf;
-    }
-  }
-}
+// The header (machine description from bench_util.h).
 
 void PrintHeader(const Flags& flags, const std::string& root) {
   std::printf("# log_bench   %s\n", UtcNow().c_str());
@@ -668,12 +616,6 @@ Result<Timing> CairnScan(const std::string& dir, uint64_t events) {
 // ---------------------------------------------------------------------------------------------
 // Rounds and the report line.
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 using SideRun = std::function<Result<Timing>(int round)>;
 
 struct WorkloadSpec {
@@ -767,15 +709,6 @@ Status RunAll(const Flags& flags, const std::string& root) {
   return scanned;
 }
 
-Result<std::string> MakeRoot(const std::string& parent) {
-  std::string templ = parent + "/cairn-log-bench-XXXXXX";
-  if (mkdtemp(templ.data()) == nullptr) {
-    return Status::IOError("cannot create a temp dir under " + parent + ": " +
-                           std::strerror(errno));
-  }
-  return templ;
-}
-
 }  // namespace
 }  // namespace cairn
 
@@ -787,7 +720,7 @@ int main(int argc, char** argv) {
   }
   // Cairn logs opens and topic creations at info; keep stdout to the header and result lines.
   spdlog::set_level(spdlog::level::warn);
-  auto root = cairn::MakeRoot(flags->dir);
+  auto root = cairn::bench::MakeRoot(flags->dir, "cairn-log-bench");
   if (!root.ok()) {
     std::fprintf(stderr, "log_bench: %s\n", root.status().ToString().c_str());
     return 1;

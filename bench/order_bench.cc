@@ -11,7 +11,6 @@
 //                      order by id, list pages, dashboard periods, search.
 //
 // Usage: order_bench [--dir D] [--commands N] [--orders M] [--samples S] [--rounds R] [--quick]
-#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -39,6 +38,7 @@
 #include "cairn/orders.h"
 #include "cairn/store.h"
 #include "json/iso_time.h"
+#include "bench_util.h"
 
 namespace cairn {
 namespace {
@@ -76,27 +76,6 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 
 // ---- Header ---------------------------------------------------------------------------------
 
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
-std::string Filesystem(const std::string& dir) {
-  struct statfs s{};
-  if (statfs(dir.c_str(), &s) != 0) return "unknown";
-  switch (static_cast<unsigned long>(s.f_type)) {
-    case 0xEF53: return "ext4";
-    case 0x01021994: return "tmpfs";
-    case 0x58465342: return "xfs";
-    case 0x9123683E: return "btrfs";
-    case 0x794C7630: return "overlayfs";
-    default: return "other";
-  }
-}
-
 void PrintHeader(const Flags& f) {
   char date[32];
   const std::time_t now = std::time(nullptr);
@@ -105,8 +84,8 @@ void PrintHeader(const Flags& f) {
   uname(&u);
   std::printf("# order_bench %s\n# command     %s\n", date, f.command.c_str());
   std::printf("# machine     %ld cpus, %s, %s %s\n", sysconf(_SC_NPROCESSORS_ONLN),
-              CpuModel().c_str(), u.sysname, u.release);
-  std::printf("# disk        %s (%s)\n", f.dir.c_str(), Filesystem(f.dir).c_str());
+              bench::CpuModel().c_str(), u.sysname, u.release);
+  std::printf("# disk        %s (%s)\n", f.dir.c_str(), bench::FilesystemName(f.dir).c_str());
 #ifdef NDEBUG
   std::printf("# build       asserts off\n");
 #else

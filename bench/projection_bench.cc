@@ -21,8 +21,6 @@
 //
 // Usage: projection_bench [--dir D] [--events N] [--rounds R] [--quick] [--verbose]
 //                         [--lag-rate R] [--lag-seconds S] [--lag-writers W] [--sync MODE]
-#include <sys/statfs.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <rocksdb/version.h>
@@ -56,9 +54,17 @@
 #include "cairn/status.h"
 #include "cairn/store.h"
 #include "cairn/types.h"
+#include "bench_util.h"
 
 namespace cairn {
 namespace {
+
+using bench::CpuModel;
+using bench::FilesystemName;
+using bench::Kernel;
+using bench::LoadAverage;
+using bench::Median;
+using bench::UtcNow;
 
 using Clock = std::chrono::steady_clock;
 
@@ -176,62 +182,7 @@ Result<Flags> ParseFlags(int argc, char** argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Machine description for the header (the same fields as log_bench's).
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with("model name") || line.starts_with("Model")) {
-      auto colon = line.find(':');
-      if (colon != std::string::npos) {
-        auto start = line.find_first_not_of(" \t", colon + 1);
-        return start == std::string::npos ? "unknown" : line.substr(start);
-      }
-    }
-  }
-  return "unknown";
-}
-
-std::string Kernel() {
-  utsname u{};
-  if (uname(&u) != 0) return "unknown";
-  return std::string(u.sysname) + " " + u.release + " " + u.machine;
-}
-
-std::string UtcNow() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
-
-std::string FilesystemName(const std::string& dir) {
-  struct statfs s{};
-  if (statfs(dir.c_str(), &s) != 0) return "unknown";
-  switch (static_cast<unsigned long>(s.f_type)) {
-    case 0xEF53: return "ext4";
-    case 0x58465342: return "xfs";
-    case 0x9123683E: return "btrfs";
-    case 0x01021994: return "tmpfs";
-    case 0x794C7630: return "overlayfs";
-    case 0x2FC12FC1: return "zfs";
-    default: {
-      char buf[32];
-      std::snprintf(buf, sizeof(buf), "fs-magic-0x%lx", static_cast<unsigned long>(s.f_type));
-      return buf;
-    }
-  }
-}
-
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  if (!(in >> one >> five >> fifteen)) return "unknown";
-  return one + " " + five + " " + fifteen;
-}
+// The header (machine description from bench_util.h).
 
 void PrintHeader(const Flags& flags, const std::string& root) {
   std::printf("# projection_bench   %s\n", UtcNow().c_str());
@@ -293,13 +244,6 @@ int64_t WallMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 // Latency samples in microseconds.
@@ -697,15 +641,6 @@ Status RunAll(const Flags& flags, const std::string& root) {
   return Status::Ok();
 }
 
-Result<std::string> MakeRoot(const std::string& parent) {
-  std::string templ = parent + "/cairn-projection-bench-XXXXXX";
-  if (mkdtemp(templ.data()) == nullptr) {
-    return Status::IOError("cannot create a temp dir under " + parent + ": " +
-                           std::strerror(errno));
-  }
-  return templ;
-}
-
 }  // namespace
 }  // namespace cairn
 
@@ -718,7 +653,7 @@ int main(int argc, char** argv) {
   }
   // Cairn logs opens, rebuilds and switches at info; keep stdout to the header and result lines.
   spdlog::set_level(spdlog::level::warn);
-  auto root = cairn::MakeRoot(flags->dir);
+  auto root = cairn::bench::MakeRoot(flags->dir, "cairn-projection-bench");
   if (!root.ok()) {
     std::fprintf(stderr, "projection_bench: %s\n", root.status().ToString().c_str());
     return 1;
