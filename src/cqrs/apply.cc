@@ -108,7 +108,6 @@ Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cu
               sink->checkpoint.Encode());
   }
   CAIRN_RETURN_IF_ERROR(batch.Commit(durable));
-  outcome.committed = true;
   return outcome;
 }
 

@@ -31,7 +31,6 @@ struct BatchOutcome {
   // Events read from the cursor and applied. Committed with the checkpoints unless a handler
   // failed; then they are the events before the failing one, and nothing was committed.
   size_t consumed = 0;
-  bool committed = false;
   // When a handler failed: the sink, its error and the event it stopped at.
   Sink* failed = nullptr;
   Status error;

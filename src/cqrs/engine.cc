@@ -275,7 +275,7 @@ Result<size_t> Engine::Rep::ApplyLive(ProjectionRuntime& p) {
   // A handler failed and the batch was discarded: go back to the checkpoint and commit the
   // events before the failing one, so the projection stops exactly there. (Handlers are
   // deterministic; if one fails earlier this time, stop there instead.)
-  while (outcome.ok() && outcome->failed && !outcome->committed) {
+  while (outcome.ok() && outcome->failed) {
     if (Status reload = LoadLive(p, p.live.generation); !reload.ok()) {
       outcome = reload;
       break;
@@ -288,7 +288,7 @@ Result<size_t> Engine::Rep::ApplyLive(ProjectionRuntime& p) {
       continue;
     }
     outcome->consumed = before->consumed;  // the events before the failure; the failure stands
-    outcome->committed = true;
+    break;
   }
   if (!outcome.ok()) {
     // Nothing of the batch was committed: go back to what is stored.

@@ -189,8 +189,9 @@ struct IndexedBatch::Rep {
     scratch.append(key);
     return scratch;
   }
-  // The entry for (family, key), created as `blank` if absent.
-  PendingWrite& Entry(Family* family, std::string_view key, PendingWrite blank) {
+  // The entry for (family, key); a new one adds 0 to the counter (the callers then set it).
+  PendingWrite& Entry(Family* family, std::string_view key) {
+    PendingWrite blank{family, PendingWrite::Kind::kAdd, {}, 0};
     return writes.try_emplace(KeyOf(family, key), std::move(blank)).first->second;
   }
 };
@@ -199,21 +200,21 @@ IndexedBatch::IndexedBatch(Store* store) : store_(store), rep_(std::make_unique<
 IndexedBatch::~IndexedBatch() = default;
 
 void IndexedBatch::Put(Family* family, std::string_view key, std::string_view value) {
-  PendingWrite& w = rep_->Entry(family, key, {family, PendingWrite::Kind::kPut, {}, 0});
+  PendingWrite& w = rep_->Entry(family, key);
   w.kind = PendingWrite::Kind::kPut;
   w.value.assign(value);
   w.delta = 0;
 }
 
 void IndexedBatch::Delete(Family* family, std::string_view key) {
-  PendingWrite& w = rep_->Entry(family, key, {family, PendingWrite::Kind::kDelete, {}, 0});
+  PendingWrite& w = rep_->Entry(family, key);
   w.kind = PendingWrite::Kind::kDelete;
   w.value.clear();
   w.delta = 0;
 }
 
 void IndexedBatch::AddCounter(Family* family, std::string_view key, int64_t delta) {
-  PendingWrite& w = rep_->Entry(family, key, {family, PendingWrite::Kind::kAdd, {}, 0});
+  PendingWrite& w = rep_->Entry(family, key);
   switch (w.kind) {
     case PendingWrite::Kind::kAdd: w.delta += delta; break;
     // The merge operator's rules: a value that is not 8 bytes counts as 0, nothing as 0.
