@@ -32,6 +32,8 @@ import sys
 import tempfile
 import time
 
+from crash_util import complete_lines, tail
+
 MIN_KILL_MS = 150
 MAX_KILL_MS = 800
 MAX_EARLY_KILL_MS = 600
@@ -53,20 +55,6 @@ def wait_ready(proc, path):
             return False
         time.sleep(0.005)
     return False
-
-
-def complete_lines(path):
-    """The file's complete lines: a last line cut by the kill (no newline) is dropped."""
-    with open(path, "rb") as f:
-        data = f.read()
-    cut = data.rfind(b"\n")
-    return data[:cut + 1] if cut >= 0 else b""
-
-
-def tail(path, limit=4000):
-    with open(path, "rb") as f:
-        data = f.read()
-    return data[-limit:].decode("utf-8", "replace")
 
 
 def main():

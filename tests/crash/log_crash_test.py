@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 
+from crash_util import complete_lines, tail
+
 MIN_KILL_MS = 50
 MAX_KILL_MS = 400
 MAX_THREADS = 6
@@ -33,14 +35,6 @@ VERIFY_TIMEOUT_S = 120
 # A writer that acknowledges nothing for this long is stuck.
 FIRST_ACK_TIMEOUT_S = 30
 EARLY_KILL_ODDS = 0.25
-
-
-def complete_lines(path):
-    """The file's complete lines: a last line cut by the kill (no newline) is dropped."""
-    with open(path, "rb") as f:
-        data = f.read()
-    cut = data.rfind(b"\n")
-    return data[:cut + 1] if cut >= 0 else b""
 
 
 def wait_for_first_ack(proc, ack_path):
@@ -53,12 +47,6 @@ def wait_for_first_ack(proc, ack_path):
             return True  # reported as an early exit by the caller
         time.sleep(0.005)
     return False
-
-
-def tail(path, limit=4000):
-    with open(path, "rb") as f:
-        data = f.read()
-    return data[-limit:].decode("utf-8", "replace")
 
 
 def main():
