@@ -502,6 +502,38 @@ TEST_CASE("an event without an id gets a generated UUID") {
   CHECK((*events)[0].id != (*events)[1].id);
 }
 
+TEST_CASE("generated event ids are version 7 UUIDs that sort in the order they were made") {
+  // Sorted ids keep the "ids" family's memtable inserts sequential (cheap); the order must hold
+  // within one millisecond and across threads, not only across milliseconds.
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 5000;
+  std::vector<std::vector<std::string>> made(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&made, t] {
+      for (int i = 0; i < kPerThread; ++i) made[t].push_back(envelope::NewUuid());
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<std::string> all;
+  for (const auto& ids : made) {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const std::string& id = ids[i];
+      REQUIRE(id.size() == 36);
+      CHECK(id[14] == '7');                                  // version
+      CHECK(std::string_view("89ab").find(id[19]) != std::string_view::npos);  // variant 10
+      if (i > 0) CHECK(ids[i - 1] < id);                     // in order within a thread
+      all.insert(id);
+    }
+  }
+  CHECK(all.size() == size_t{kThreads} * kPerThread);  // unique
+  // Across threads: an id made after another one finished sorts after it.
+  const std::string before = envelope::NewUuid();
+  std::string after;
+  std::thread([&after] { after = envelope::NewUuid(); }).join();
+  CHECK(before < after);
+}
+
 TEST_CASE("an event without a timestamp gets the time of the append") {
   TestLog t;
   auto now_us = [] {
