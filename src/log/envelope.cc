@@ -3,9 +3,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <random>
+#include <utility>
 
 #include "event_generated.h"
 
@@ -109,7 +112,10 @@ std::string Encode(const NewEvent& event, std::string_view topic, std::string_vi
   }
   auto data = fbb.CreateVector(reinterpret_cast<const uint8_t*>(event.data.data()),
                                event.data.size());
-  auto root = fb::CreateEvent(fbb, str(event.id), str(event.type), str(topic), 0, 0, 0,
+  // An event without an id gets a placeholder of the same length: the writer makes the id
+  // from the event's position (PositionalEventId) and patches it in (PatchId).
+  const std::string_view id = event.id.empty() ? kIdPlaceholder : std::string_view(event.id);
+  auto root = fb::CreateEvent(fbb, str(id), str(event.type), str(topic), 0, 0, 0,
                               str(stream), 0, event.timestamp_us, metadata, data);
   fbb.Finish(root);
   return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
@@ -130,25 +136,12 @@ bool Verify(std::string_view bytes) {
   return fb::VerifyEventBuffer(verifier);
 }
 
-std::string NewUuid() {
-  // UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, a 12-bit counter within the
-  // millisecond (method 1 of RFC 9562 §6.2; when 4096 ids in one millisecond use it up, the
-  // timestamp runs ahead by one), then 62 random bits. Ids made by this process therefore sort
-  // in the order they were made, so each insert into the "ids" family's memtable lands right
-  // after the previous one, which RocksDB's skiplist makes cheap. Random order within a
-  // millisecond (or random v4 ids) made each insert a cache-missing search of the memtable.
-  static std::atomic<uint64_t> last_tick{0};  // milliseconds << 12 | counter
-  thread_local std::mt19937_64 rng{std::random_device{}() ^
-                                   (uint64_t(std::random_device{}()) << 32)};
-  const uint64_t now_tick = static_cast<uint64_t>(NowMicros() / 1000) << 12;
-  uint64_t tick = last_tick.load(std::memory_order_relaxed);
-  uint64_t next = 0;
-  do {
-    next = std::max(now_tick, tick + 1);
-  } while (!last_tick.compare_exchange_weak(tick, next, std::memory_order_relaxed));
-  const uint64_t hi = ((next >> 12) << 16) | 0x7000 | (next & 0x0fff);  // version 7
-  const uint64_t lo = (rng() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
-  static const char* kHex = "0123456789abcdef";
+namespace {
+
+constexpr const char* kHex = "0123456789abcdef";
+
+// The 36-character text form of a UUID whose 128 bits are `hi` then `lo` (lower-case hex).
+std::string UuidText(uint64_t hi, uint64_t lo) {
   char out[36];
   size_t n = 0;
   for (int i = 15; i >= 0; --i) {
@@ -159,6 +152,94 @@ std::string NewUuid() {
     if (n == 8 || n == 13 || n == 18 || n == 23) out[n++] = '-';
   }
   return std::string(out, sizeof(out));
+}
+
+// The 128 bits of a UUID in the text form UuidText makes; nothing for any other text.
+std::optional<std::pair<uint64_t, uint64_t>> ParseUuidText(std::string_view text) {
+  if (text.size() != 36) return std::nullopt;
+  uint64_t words[2] = {0, 0};
+  size_t nibbles = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return std::nullopt;
+      continue;
+    }
+    unsigned v = 0;
+    if (c >= '0' && c <= '9') v = c - '0';
+    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+    else return std::nullopt;
+    uint64_t& word = words[nibbles / 16];
+    word = (word << 4) | v;
+    ++nibbles;
+  }
+  return std::pair{words[0], words[1]};
+}
+
+uint64_t RandomBits() {
+  thread_local std::mt19937_64 rng{std::random_device{}() ^
+                                   (uint64_t(std::random_device{}()) << 32)};
+  return rng();
+}
+
+// Positional ids: topic id (16 bits) | partition (12) | offset (40), 68 bits in all.
+constexpr uint32_t kPositionalTopicLimit = 1u << 16;
+constexpr uint64_t kPositionalOffsetLimit = uint64_t{1} << 40;
+constexpr uint64_t kRandom54 = (uint64_t{1} << 54) - 1;
+
+}  // namespace
+
+std::string NewUuid() {
+  // UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, a 12-bit counter within the
+  // millisecond (method 1 of RFC 9562 §6.2; when 4096 ids in one millisecond use it up, the
+  // timestamp runs ahead by one), then 62 random bits. Ids made by this process therefore sort
+  // in the order they were made, so each insert into the "ids" family's memtable lands right
+  // after the previous one, which RocksDB's skiplist makes cheap. Random order within a
+  // millisecond (or random v4 ids) made each insert a cache-missing search of the memtable.
+  static std::atomic<uint64_t> last_tick{0};  // milliseconds << 12 | counter
+  const uint64_t now_tick = static_cast<uint64_t>(NowMicros() / 1000) << 12;
+  uint64_t tick = last_tick.load(std::memory_order_relaxed);
+  uint64_t next = 0;
+  do {
+    next = std::max(now_tick, tick + 1);
+  } while (!last_tick.compare_exchange_weak(tick, next, std::memory_order_relaxed));
+  const uint64_t hi = ((next >> 12) << 16) | 0x7000 | (next & 0x0fff);  // version 7
+  const uint64_t lo = (RandomBits() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
+  return UuidText(hi, lo);
+}
+
+std::optional<std::string> PositionalEventId(TopicId topic, PartitionId partition, Offset offset) {
+  if (topic.value() >= kPositionalTopicLimit || partition.value() >= 4096 ||
+      offset.value() >= kPositionalOffsetLimit) {
+    return std::nullopt;
+  }
+  // 68 bits of position: bits 67..20 fill the first 48 bits, 19..8 the 12 after the version
+  // nibble, 7..0 the 8 after the variant bits; 54 random bits end it.
+  const uint64_t high = (uint64_t{topic.value()} << 32) | (uint64_t{partition.value()} << 20) |
+                        (offset.value() >> 20);                      // position bits 67..20
+  const uint64_t low = offset.value() & 0xfffff;                     // position bits 19..0
+  const uint64_t hi = (high << 16) | 0x8000 | (low >> 8);            // version 8
+  const uint64_t lo = 0x8000000000000000ULL | ((low & 0xff) << 54) | (RandomBits() & kRandom54);
+  return UuidText(hi, lo);
+}
+
+std::optional<std::string> PositionalEventIdKey(std::string_view id) {
+  const auto bits = ParseUuidText(id);
+  if (!bits) return std::nullopt;
+  const auto [hi, lo] = *bits;
+  if (((hi >> 12) & 0xf) != 8 || (lo >> 62) != 0b10) return std::nullopt;
+  const uint64_t high = hi >> 16;  // position bits 67..20
+  const uint64_t low = ((hi & 0xfff) << 8) | ((lo >> 54) & 0xff);
+  const TopicId topic(static_cast<uint32_t>(high >> 32));
+  const PartitionId partition(static_cast<uint32_t>((high >> 20) & 0xfff));
+  const Offset offset(((high & 0xfffff) << 20) | low);
+  return LogKey(topic, partition, offset);
+}
+
+void PatchId(std::string* env, std::string_view id) {
+  const flatbuffers::String* stored = fb::GetEvent(env->data())->id();
+  assert(stored != nullptr && stored->size() == id.size());
+  std::memcpy(env->data() + (stored->c_str() - env->data()), id.data(), id.size());
 }
 
 int64_t NowMicros() {

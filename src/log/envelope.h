@@ -8,11 +8,15 @@
 //                                                           (a bare log key, from older data
 //                                                           dirs, is a run of one event)
 //   heads    stream id                                   -> last version (8)
-//   ids      event id                                    -> log key (16)
+//   ids      event id                                    -> log key (16); only ids a caller
+//                                                           chose (and NewUuid fallbacks): a
+//                                                           generated id holds its position
+//                                                           (PositionalEventId)
 //   topics   topic name                                  -> topic id (4) | partitions (4)
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -57,8 +61,25 @@ void Patch(std::string* envelope, PartitionId partition, Offset offset, Seq seq,
 // Checks that `bytes` is a well-formed envelope (for data that did not come from our writer).
 bool Verify(std::string_view bytes);
 
-// A time-ordered (version 7) UUID in its 36-character text form.
+// A time-ordered (version 7) UUID in its 36-character text form. Ids from one process sort in
+// the order they were made.
 std::string NewUuid();
+
+// The id the log gives an event appended without one: a version 8 UUID (RFC 9562 §5.8) holding
+// the event's position and 54 random bits, so the event is found from its id with no entry in
+// the ids family. Bits, in order: topic id (16), partition (12) and offset bits 39..20 (20);
+// version 8 (4); offset bits 19..8 (12); variant 10 (2); offset bits 7..0 (8); random (54).
+// Nothing when the position does not fit (topic id >= 65536 or offset >= 2^40): such events
+// get a NewUuid id, which the ids family indexes.
+std::optional<std::string> PositionalEventId(TopicId topic, PartitionId partition, Offset offset);
+// The log key an id in PositionalEventId's form points at; nothing for any other id. An id of
+// that form may still come from elsewhere (any version 8 UUID decodes): callers compare the
+// stored event's id.
+std::optional<std::string> PositionalEventIdKey(std::string_view id);
+// What Encode stores as the id of an event without one, until the writer patches it (PatchId).
+inline constexpr std::string_view kIdPlaceholder = "00000000-0000-0000-0000-000000000000";
+// Overwrites the envelope's id, which must be as long as `id`.
+void PatchId(std::string* envelope, std::string_view id);
 // Microseconds since the Unix epoch, now.
 int64_t NowMicros();
 

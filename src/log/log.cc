@@ -185,6 +185,25 @@ struct Log::Rep {
   Result<std::optional<std::string>> GetEnvelope(std::string_view log_key) const {
     return store->Get(log_cf, log_key);
   }
+  // The envelope of the stored event with this id, or nothing. A generated id holds the event's
+  // position; any other id (and a generated one that did not fit) is in the ids family.
+  Result<std::optional<std::string>> FindEnvelopeById(std::string_view id) const {
+    if (std::optional<std::string> key = env::PositionalEventIdKey(id)) {
+      Result<std::optional<std::string>> stored = GetEnvelope(*key);
+      if (!stored.ok()) return stored.status();
+      // Any version 8 UUID decodes to some position: only the event stored there with this
+      // very id is a match.
+      if (stored->has_value() && EventView(**stored).id() == id) return stored;
+    }
+    Result<std::optional<std::string>> key = store->Get(ids_cf, id);
+    if (!key.ok() || !key->has_value()) return key;
+    Result<std::optional<std::string>> stored = GetEnvelope(**key);
+    if (!stored.ok()) return stored.status();
+    if (!stored->has_value()) {
+      return Status::Corruption("event id " + std::string(id) + " points at a missing event");
+    }
+    return stored;
+  }
   // The stream's last committed version, 0 when it has no events.
   Result<uint64_t> ReadHead(std::string_view stream) const {
     Result<std::optional<std::string>> stored = store->Get(heads_cf, stream);
@@ -261,12 +280,8 @@ class Log::Writer {
   // Checks one append and adds its writes to `joined`. Returns whether it wrote anything.
   bool Stage(PendingAppend* p, BatchConcatenation* joined, GroupUndo* undo) {
     AppendRequest& req = *p->request;
-    if (p->has_caller_ids) {  // generated ids are fresh: nothing to look up
-      if (auto duplicate = FindDuplicate(*p); duplicate.has_value()) {
-        p->result = std::move(*duplicate);
-        return false;
-      }
-    }
+    // Ids the log generates are fresh: only a caller's ids can be stored already.
+    if (p->has_caller_ids && SettledByStoredIds(p)) return false;
     Result<uint64_t> head = StreamHead(req.stream);
     if (!head.ok()) {
       p->result = head.status();
@@ -296,10 +311,16 @@ class Log::Writer {
       const Seq seq(rep_->next_seq++);
       std::string& envelope = p->envelopes[i];
       env::Patch(&envelope, p->partition, offset, seq, StreamVersion(version));
+      std::string& id = req.events[i].id;
+      std::optional<std::string> positional;
+      if (id.empty()) {  // the log names the event: by its position when that fits
+        positional = env::PositionalEventId(p->topic->id, p->partition, offset);
+        id = positional ? *positional : env::NewUuid();
+        env::PatchId(&envelope, id);
+      }
       const std::string log_key = env::LogKey(p->topic->id, p->partition, offset);
       batch->Put(HandleOf(rep_->log_cf), log_key, envelope);
-      const std::string& id = req.events[i].id;
-      batch->Put(HandleOf(rep_->ids_cf), id, log_key);
+      if (!positional) batch->Put(HandleOf(rep_->ids_cf), id, log_key);
       result.positions.push_back(Position{p->topic->name, p->partition, offset, seq});
       group_ids_.emplace(id, GroupEvent{result.positions.back(), StreamVersion(version)});
     }
@@ -315,10 +336,11 @@ class Log::Writer {
     return true;
   }
 
-  // If every event id of the append is already stored (or staged earlier in this group), the
-  // original result; if only some are, a conflict; if none, nothing.
-  std::optional<Result<AppendResult>> FindDuplicate(const PendingAppend& p) {
-    const AppendRequest& req = *p.request;
+  // If every event id of the append is already stored (or staged earlier in this group), sets
+  // the original result; if only some are, a conflict; on a read error, that error. Returns
+  // whether it set the result (if not, none of the ids is stored).
+  bool SettledByStoredIds(PendingAppend* p) {
+    const AppendRequest& req = *p->request;
     AppendResult original;
     original.duplicate = true;
     size_t found = 0;
@@ -329,27 +351,29 @@ class Log::Writer {
         ++found;
         continue;
       }
-      Result<std::optional<std::string>> log_key = rep_->store->Get(rep_->ids_cf, e.id);
-      if (!log_key.ok()) return Result<AppendResult>(log_key.status());
-      if (!log_key->has_value()) continue;
-      Result<std::optional<std::string>> stored = rep_->GetEnvelope(**log_key);
-      if (!stored.ok()) return Result<AppendResult>(stored.status());
-      if (!stored->has_value()) return Result<AppendResult>(Status::Corruption("event id " + e.id + " points at a missing event"));
+      Result<std::optional<std::string>> stored = rep_->FindEnvelopeById(e.id);
+      if (!stored.ok()) {
+        p->result = stored.status();
+        return true;
+      }
+      if (!stored->has_value()) continue;
       EventView view(**stored);
       original.positions.push_back(
           Position{std::string(view.topic()), view.partition(), view.offset(), view.seq()});
       original.version = view.version();
       ++found;
     }
-    if (found == 0) return std::nullopt;
+    if (found == 0) return false;
     if (found < req.events.size()) {
       rep_->stat_conflicts.fetch_add(1, std::memory_order_relaxed);
-      return Result<AppendResult>(Status::Conflict(
+      p->result = Status::Conflict(
           "some but not all event ids of this append are already stored; retry with the "
-          "original events or with new ids"));
+          "original events or with new ids");
+      return true;
     }
     rep_->stat_duplicates.fetch_add(1, std::memory_order_relaxed);
-    return Result<AppendResult>(std::move(original));
+    p->result = std::move(original);
+    return true;
   }
 
   std::optional<uint64_t> CachedHead(const std::string& stream) const {
@@ -615,8 +639,7 @@ Result<AppendResult> Log::Append(AppendRequest req) {
   pending.envelopes.reserve(req.events.size());
   const int64_t now = env::NowMicros();
   for (NewEvent& e : req.events) {
-    pending.has_caller_ids |= !e.id.empty();
-    if (e.id.empty()) e.id = env::NewUuid();
+    pending.has_caller_ids |= !e.id.empty();  // the writer names the others
     if (e.timestamp_us == 0) e.timestamp_us = now;
     pending.envelopes.push_back(env::Encode(e, req.topic, req.stream));
     pending.bytes += pending.envelopes.back().size();
@@ -773,12 +796,9 @@ Result<StreamVersion> Log::StreamHead(std::string_view stream) const {
 }
 
 Result<Event> Log::ReadEvent(std::string_view event_id) const {
-  Result<std::optional<std::string>> key = store_->Get(rep_->ids_cf, event_id);
-  if (!key.ok()) return key.status();
-  if (!key->has_value()) return Status::NotFound("no event with id " + std::string(event_id));
-  Result<std::optional<std::string>> envelope = rep_->GetEnvelope(**key);
+  Result<std::optional<std::string>> envelope = rep_->FindEnvelopeById(event_id);
   if (!envelope.ok()) return envelope.status();
-  if (!envelope->has_value()) return Status::Corruption("event id points at a missing event");
+  if (!envelope->has_value()) return Status::NotFound("no event with id " + std::string(event_id));
   return EventView(**envelope).ToEvent();
 }
 
