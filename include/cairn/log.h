@@ -57,8 +57,10 @@ struct EventMetadata {
 
 // An event as a caller hands it to Append.
 struct NewEvent {
-  // Unique id (a UUID is recommended). Empty: the log assigns a random UUID. A non-empty id
-  // that is already stored makes the append idempotent (see Append).
+  // Unique id (a UUID is recommended), at most 128 bytes of printable ASCII. Empty: the log
+  // names the event with a version 8 UUID that holds its position (no index entry; an append
+  // retried without ids is a new append). A non-empty id that is already stored makes the
+  // append idempotent (see Append).
   std::string id;
   // Non-empty, at most 128 bytes of printable ASCII, e.g. "ORDER_CREATED".
   std::string type;

@@ -3,8 +3,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cassert>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <random>
@@ -193,9 +194,10 @@ std::string NewUuid() {
   // UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, a 12-bit counter within the
   // millisecond (method 1 of RFC 9562 §6.2; when 4096 ids in one millisecond use it up, the
   // timestamp runs ahead by one), then 62 random bits. Ids made by this process therefore sort
-  // in the order they were made, so each insert into the "ids" family's memtable lands right
-  // after the previous one, which RocksDB's skiplist makes cheap. Random order within a
-  // millisecond (or random v4 ids) made each insert a cache-missing search of the memtable.
+  // in the order they were made. Keys built from them (order ids, the command ids that event
+  // ids derive from) then reach RocksDB's memtables in key order, which its skiplist makes
+  // cheap; random order within a millisecond (or random v4 ids) made each insert a
+  // cache-missing search of the memtable.
   static std::atomic<uint64_t> last_tick{0};  // milliseconds << 12 | counter
   const uint64_t now_tick = static_cast<uint64_t>(NowMicros() / 1000) << 12;
   uint64_t tick = last_tick.load(std::memory_order_relaxed);
@@ -237,8 +239,13 @@ std::optional<std::string> PositionalEventIdKey(std::string_view id) {
 }
 
 void PatchId(std::string* env, std::string_view id) {
+  static_assert(kIdPlaceholder.size() == 36, "generated ids are 36 characters");
   const flatbuffers::String* stored = fb::GetEvent(env->data())->id();
-  assert(stored != nullptr && stored->size() == id.size());
+  if (stored == nullptr || stored->size() != id.size()) {
+    // Writing past the stored string would corrupt the envelope: never carry on.
+    std::fprintf(stderr, "cairn: PatchId: the envelope's id is not %zu bytes long\n", id.size());
+    std::abort();
+  }
   std::memcpy(env->data() + (stored->c_str() - env->data()), id.data(), id.size());
 }
 

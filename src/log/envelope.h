@@ -69,12 +69,12 @@ std::string NewUuid();
 // the event's position and 54 random bits, so the event is found from its id with no entry in
 // the ids family. Bits, in order: topic id (16), partition (12) and offset bits 39..20 (20);
 // version 8 (4); offset bits 19..8 (12); variant 10 (2); offset bits 7..0 (8); random (54).
-// Nothing when the position does not fit (topic id >= 65536 or offset >= 2^40): such events
-// get a NewUuid id, which the ids family indexes.
+// Nothing when the position does not fit (topic id >= 65536, partition >= 4096 or offset >=
+// 2^40): such events get a NewUuid id, which the ids family indexes.
 std::optional<std::string> PositionalEventId(TopicId topic, PartitionId partition, Offset offset);
 // The log key an id in PositionalEventId's form points at; nothing for any other id. An id of
-// that form may still come from elsewhere (any version 8 UUID decodes): callers compare the
-// stored event's id.
+// that form may still come from elsewhere (any lower-case version 8 UUID with variant 10
+// decodes): callers compare the stored event's id.
 std::optional<std::string> PositionalEventIdKey(std::string_view id);
 // What Encode stores as the id of an event without one, until the writer patches it (PatchId).
 inline constexpr std::string_view kIdPlaceholder = "00000000-0000-0000-0000-000000000000";

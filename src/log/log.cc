@@ -322,7 +322,10 @@ class Log::Writer {
       batch->Put(HandleOf(rep_->log_cf), log_key, envelope);
       if (!positional) batch->Put(HandleOf(rep_->ids_cf), id, log_key);
       result.positions.push_back(Position{p->topic->name, p->partition, offset, seq});
-      group_ids_.emplace(id, GroupEvent{result.positions.back(), StreamVersion(version)});
+      // Only a caller's id can be named again by a later append of this group.
+      if (p->has_caller_ids) {
+        group_ids_.emplace(id, GroupEvent{result.positions.back(), StreamVersion(version)});
+      }
     }
     result.version = StreamVersion(version);
     std::string head_value;
@@ -345,6 +348,7 @@ class Log::Writer {
     original.duplicate = true;
     size_t found = 0;
     for (const NewEvent& e : req.events) {
+      if (e.id.empty()) continue;  // the log names it: it cannot be stored yet
       if (auto it = group_ids_.find(e.id); it != group_ids_.end()) {
         original.positions.push_back(it->second.position);
         original.version = it->second.version;
@@ -367,8 +371,8 @@ class Log::Writer {
     if (found < req.events.size()) {
       rep_->stat_conflicts.fetch_add(1, std::memory_order_relaxed);
       p->result = Status::Conflict(
-          "some but not all event ids of this append are already stored; retry with the "
-          "original events or with new ids");
+          "some events of this append are already stored (by id) and others are not, or have "
+          "no id; retry with the original events or with new ids");
       return true;
     }
     rep_->stat_duplicates.fetch_add(1, std::memory_order_relaxed);

@@ -3,8 +3,9 @@
 //   log_crash_driver write DIR THREADS
 //     Opens the store (SyncMode::kAlways) and the log on DIR and appends forever from THREADS
 //     threads until it is SIGKILLed. Thread t owns the streams "crash-t<t>s<k>", k < 50, and
-//     appends 1 or 3 events at a time with an exact expected version, explicit event ids and the
-//     stream's new "aggregate state" in the same append. After Append returns ok it prints one
+//     appends 1 or 3 events at a time with an exact expected version and the stream's new
+//     "aggregate state" in the same append. Half of the streams (LogNamesEvents) send their events
+//     without ids, so the log names them by position; the others send explicit ids. After Append returns ok it prints one
 //     line per event, all lines of one append in a single write(2):
 //       ack <event_id> <stream> <version> <topic> <partition> <offset> <seq>
 //     It also re-sends some acknowledged appends (after each restart too) and requires the log to
@@ -106,6 +107,10 @@ std::string EventIdFor(std::string_view stream, uint64_t version) {
   return buf;
 }
 
+// Whether the events of `stream` are sent without ids (the log names them: a version 8 UUID that
+// holds the position, with no ids-family entry) rather than with EventIdFor's ids.
+bool LogNamesEvents(std::string_view stream) { return Fnv1a64(stream) % 2 == 1; }
+
 // What the driver encodes in each event's data: the append it belongs to.
 struct Payload {
   uint32_t size = 0;     // events in the append (1 or 3)
@@ -135,7 +140,7 @@ std::vector<NewEvent> MakeEvents(const std::string& stream, uint64_t first, uint
   std::vector<NewEvent> events;
   for (uint32_t i = 0; i < size; ++i) {
     NewEvent e;
-    e.id = EventIdFor(stream, first + i);
+    if (!LogNamesEvents(stream)) e.id = EventIdFor(stream, first + i);
     e.type = kEventType;
     e.data = EncodePayload(Payload{size, i, first + i}, padding);
     e.metadata.command_id = EventIdFor(stream, first);
@@ -183,16 +188,18 @@ AppendRequest MakeAppend(const Families& fam, const std::string& stream, uint64_
   return req;
 }
 
-// Re-sends the append that gave `stream` versions first..first+size-1 (expected: any, and
-// state writes that would corrupt the aggregate state if applied). The log must answer it as a
-// duplicate with `original` positions and write nothing.
+// Re-sends the append that gave `stream` versions first..first+size-1, with the ids its events
+// are stored under (expected: any, and state writes that would corrupt the aggregate state if
+// applied). The log must answer it as a duplicate with `original` positions and write nothing.
 void CheckIdempotentRetry(Log* log, const Families& fam, const std::string& stream, uint64_t first,
-                          uint32_t size, const std::vector<Position>& original, size_t padding) {
+                          uint32_t size, const std::vector<Position>& original,
+                          const std::vector<std::string>& ids, size_t padding) {
   AppendRequest req;
   req.topic = kTopic;
   req.stream = stream;
   req.expected = ExpectedVersion::Any();
   req.events = MakeEvents(stream, first, size, padding);
+  for (size_t i = 0; i < req.events.size() && i < ids.size(); ++i) req.events[i].id = ids[i];
   req.state_writes.Put(fam.state, stream, "retry-must-not-be-written");
   req.state_writes.AddCounter(fam.count, stream, 1000000);
   auto res = log->Append(std::move(req));
@@ -234,8 +241,12 @@ void WriteForever(Log* log, Families fam, uint32_t thread) {
     auto group = log->ReadStream(streams[k], StreamVersion(first), p.size);
     if (!group.ok() || group->size() != p.size) Die(3, "ReadStream " + streams[k] + " failed");
     std::vector<Position> original;
-    for (const Event& e : *group) original.push_back(e.position());
-    CheckIdempotentRetry(log, fam, streams[k], first, p.size, original, 0);
+    std::vector<std::string> ids;
+    for (const Event& e : *group) {
+      original.push_back(e.position());
+      ids.push_back(e.id);
+    }
+    CheckIdempotentRetry(log, fam, streams[k], first, p.size, original, ids, 0);
   }
 
   for (uint64_t n = 0;; ++n) {
@@ -254,11 +265,21 @@ void WriteForever(Log* log, Families fam, uint32_t thread) {
                  std::to_string(res->version.value()) + " with " +
                  std::to_string(res->positions.size()) + " positions");
     }
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < size; ++i) {
+      if (copy_for_ack.events[i].id.empty()) {  // named by the log: read the name back
+        const Position& at = res->positions[i];
+        auto stored = log->ReadAt(at.topic, at.partition, at.offset);
+        if (!stored.ok()) Die(3, "ReadAt " + at.ToString() + ": " + stored.status().ToString());
+        copy_for_ack.events[i].id = stored->id;
+      }
+      ids.push_back(copy_for_ack.events[i].id);
+    }
     WriteOut(AckLines(copy_for_ack, *res));
     uint64_t first = heads[k] + 1;
     heads[k] += size;
     if (rng() % 10 == 0) {
-      CheckIdempotentRetry(log, fam, streams[k], first, size, res->positions, padding);
+      CheckIdempotentRetry(log, fam, streams[k], first, size, res->positions, ids, padding);
     }
   }
 }
@@ -639,7 +660,8 @@ class Verifier {
         Problem(name + ": version " + std::to_string(want) + " expected at seq " +
                 std::to_string(e.seq) + ", found " + std::to_string(e.version));
       }
-      if (e.id != EventIdFor(name, e.version)) {
+      if (LogNamesEvents(name) ? (e.id.size() != 36 || e.id[14] != '8')
+                               : e.id != EventIdFor(name, e.version)) {
         Problem(at + ": event id " + e.id + " is not the one written for it");
       }
       if (e.type != kEventType || !e.payload_ok || e.payload.version != e.version) {

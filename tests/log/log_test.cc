@@ -555,6 +555,25 @@ TEST_CASE("re-appending an event under the id the log generated for it is a dupl
   CHECK(t.log->LastSeq().value() == 1);
 }
 
+TEST_CASE("an append mixing caller ids and events without ids is a conflict when retried") {
+  TestLog t;
+  auto mixed_append = [] {
+    AppendRequest req = Req("orders", "order-1", 2);
+    req.events[0].id = "mixed-0";  // events[1] has no id: the log names it
+    return req;
+  };
+  AppendRequest mixed = mixed_append();
+  AppendRequest retry = mixed_append();
+  AppendResult first = MustAppend(*t.log, std::move(mixed));
+  CHECK_FALSE(first.duplicate);
+  // The id-less event cannot be recognised, so the retry is neither new nor a duplicate.
+  CHECK_FAILS_WITH(t.log->Append(std::move(retry)), ErrorCode::kConflict);
+  CHECK(t.log->LastSeq().value() == 2);
+  auto head = t.log->StreamHead("order-1");
+  REQUIRE(head.ok());
+  CHECK(head->value() == 2);
+}
+
 TEST_CASE("a caller's version 8 id that only looks like another event's position is its own event") {
   TestLog t;
   AppendResult first = MustAppend(*t.log, Req("orders", "order-1", 1));
@@ -576,8 +595,8 @@ TEST_CASE("a caller's version 8 id that only looks like another event's position
   CHECK(by_original->stream == "order-1");
 }
 
-TEST_CASE("generated event ids are version 7 UUIDs that sort in the order they were made") {
-  // Sorted ids keep the "ids" family's memtable inserts sequential (cheap); the order must hold
+TEST_CASE("NewUuid makes version 7 UUIDs that sort in the order they were made") {
+  // Keys made from them reach the memtables in order (cheap inserts); the order must hold
   // within one millisecond and across threads, not only across milliseconds.
   constexpr int kThreads = 4;
   constexpr int kPerThread = 5000;
