@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cli/serve_address.h"
+
 namespace cairn::cli {
 
 bool IsDataDir(const std::string& path) {
@@ -41,15 +43,24 @@ Result<std::unique_ptr<DataDir>> OpenOffline(std::string_view command, const std
   dir_options.start_projection_threads = false;
   Result<std::unique_ptr<DataDir>> dir = OpenDataDir(path, dir_options);
   if (dir.ok() || dir.status().code() != ErrorCode::kBusy) return dir;
-  std::string message = "data dir " + path +
-                        " is in use by a running server (or another cairn command); ";
+  // Name the server's own URL and token file when it left its address (serve.url).
+  const std::optional<ServeAddress> server = ReadServeAddress(path);
+  std::string message = "data dir " + path + " is in use by ";
+  message += server ? "`cairn serve` (pid " + std::to_string(server->pid) + ") at " + server->url
+                    : std::string("a running server (or another cairn command)");
+  message += "; ";
+  const std::string url = server ? server->url : "http://127.0.0.1:8080";
+  const std::string admin_token_file = (fs::path(path) / "admin.token").string();
+  const std::string token = server && fs::exists(admin_token_file, ec)
+                                ? "--token-file " + admin_token_file
+                                : std::string("--token TOKEN");
   if (options.has_url_mode) {
-    message += "ask the server instead: cairn " + std::string(command) +
-               " --url http://127.0.0.1:8080 --token TOKEN (the server's --listen address and "
-               "an admin token)";
+    message += "ask the server instead: cairn " + std::string(command) + " --url " + url + " " +
+               token;
+    if (!server) message += " (the server's --listen address and an admin token)";
   } else if (command == "export") {
-    message += "stop the server first, or take an online backup with `cairn backup --url URL "
-               "--token TOKEN --to DIR` and export from the backup";
+    message += "stop the server first, or take an online backup with `cairn backup --url " + url +
+               " " + token + " --to DIR` and export from the backup";
   } else {
     message += "stop the server first: " + std::string(command) + " needs exclusive access";
   }

@@ -16,6 +16,7 @@
 #include "cairn/orders.h"
 #include "cli/commands.h"
 #include "cli/data_dir.h"
+#include "cli/serve_address.h"
 #include "http/auth.h"
 #include "http/server.h"
 
@@ -148,7 +149,12 @@ int RunServe(const ServeOptions& o) {
   spdlog::info("cairn serving {} on http://{}:{} (sync {})", o.data, listen->first, server.port(),
                o.sync);
   ServeLog::Flush();
+  // For offline commands refused on this dir: they name this URL instead of a guess.
+  if (Status s = WriteServeAddress(o.data, LocalUrl(listen->first, server.port())); !s.ok()) {
+    spdlog::warn("{} (offline commands will not name this server's URL)", s.ToString());
+  }
   server.Run();
+  RemoveServeAddress(o.data);
   // Run() returned: in-flight requests are done. Wake the signal thread if we stopped for
   // another reason, then close projections, log and store (the WAL is synced on close).
   pthread_kill(signal_thread.native_handle(), SIGTERM);

@@ -143,8 +143,10 @@ class LiveCliTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         code = cls.server.stop()
+        address_left = os.path.exists(os.path.join(cls.data, "serve.url"))
         shutil.rmtree(cls.tmp, ignore_errors=True)
         assert code == 0, f"cairn serve exited {code}"
+        assert not address_left, "a cleanly stopped server left serve.url behind"
 
     def path(self, name):
         return os.path.join(self.tmp, name)
@@ -208,7 +210,9 @@ class LiveCliTest(unittest.TestCase):
             code, _, err = run(*args)
             self.assertEqual(code, 2, err)
             self.assertIn("in use", err)
-            self.assertIn("--url", err)
+            # The server left its address (serve.url): the error names its pid and real URL.
+            self.assertIn(f"`cairn serve` (pid {self.server.process.pid}) at {self.server.url}", err)
+            self.assertIn(f"--url {self.server.url} --token TOKEN", err)
             self.assertEqual(len(err.strip().splitlines()), 1, err)
         code, _, err = run("export", "--data", self.data)
         self.assertEqual(code, 2)

@@ -1,0 +1,61 @@
+// See serve_address.h.
+#include "cli/serve_address.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+namespace cairn::cli {
+
+namespace {
+constexpr const char* kFileName = "serve.url";
+
+std::filesystem::path AddressPath(const std::string& data_dir) {
+  return std::filesystem::path(data_dir) / kFileName;
+}
+}  // namespace
+
+std::string LocalUrl(const std::string& host, int port) {
+  const bool wildcard = host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]";
+  const bool ipv6 = !wildcard && host.find(':') != std::string::npos && host.front() != '[';
+  const std::string shown = wildcard ? "127.0.0.1" : ipv6 ? "[" + host + "]" : host;
+  return "http://" + shown + ":" + std::to_string(port);
+}
+
+Status WriteServeAddress(const std::string& data_dir, const std::string& url) {
+  const std::filesystem::path path = AddressPath(data_dir);
+  const std::filesystem::path temp = path.string() + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << url << ' ' << getpid() << '\n';
+    if (!out.flush()) return Status::IOError("cannot write " + temp.string());
+  }
+  std::error_code ec;
+  std::filesystem::rename(temp, path, ec);
+  if (ec) return Status::IOError("cannot write " + path.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
+void RemoveServeAddress(const std::string& data_dir) {
+  std::optional<ServeAddress> address = ReadServeAddress(data_dir);
+  if (!address || address->pid != getpid()) return;
+  std::error_code ec;
+  std::filesystem::remove(AddressPath(data_dir), ec);
+}
+
+std::optional<ServeAddress> ReadServeAddress(const std::string& data_dir) {
+  std::ifstream in(AddressPath(data_dir));
+  ServeAddress address;
+  if (!(in >> address.url >> address.pid) || address.pid <= 0) return std::nullopt;
+  if (address.url.rfind("http://", 0) != 0) return std::nullopt;
+  // Signal 0 only checks that the process exists (EPERM: it exists, run by someone else).
+  if (kill(static_cast<pid_t>(address.pid), 0) != 0 && errno != EPERM) return std::nullopt;
+  return address;
+}
+
+}  // namespace cairn::cli

@@ -1,0 +1,30 @@
+// The address file of a running `cairn serve`: <data>/serve.url holds the URL the server
+// listens on and its pid, so an offline command refused on a busy data dir can name the URL to
+// use instead. Written after the server binds, removed when it stops cleanly; a file left by a
+// killed server is recognised as stale (its pid is gone) and ignored.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "cairn/status.h"
+
+namespace cairn::cli {
+
+struct ServeAddress {
+  std::string url;  // e.g. "http://127.0.0.1:8080" (a wildcard listen address becomes 127.0.0.1)
+  long pid = 0;
+};
+
+// The URL local clients use for a server listening on host:port.
+std::string LocalUrl(const std::string& host, int port);
+
+// Writes <data_dir>/serve.url for this process (replacing the file atomically).
+Status WriteServeAddress(const std::string& data_dir, const std::string& url);
+// Removes <data_dir>/serve.url if this process wrote it.
+void RemoveServeAddress(const std::string& data_dir);
+// The address of the server holding `data_dir`: nothing when there is no file, it is malformed,
+// or its process is gone.
+std::optional<ServeAddress> ReadServeAddress(const std::string& data_dir);
+
+}  // namespace cairn::cli
