@@ -40,6 +40,35 @@ constexpr size_t kMaxTopicBytes = 249;
 constexpr size_t kMaxEventIdBytes = 128;
 constexpr size_t kMaxMetadataFieldBytes = 1024;
 
+// The on-disk format of the log's families, stored under kFormatKey in `topics` (a key no topic
+// name can take). 1: data dirs from before the marker existed; 2: generated event ids hold their
+// position and have no `ids` entry. A build refuses a data dir of a newer format, and raises an
+// older one to its own when it opens it writable (upgrades are one-way).
+constexpr uint32_t kLogFormat = 2;
+constexpr std::string_view kFormatKey("\0log-format", 11);
+
+// Checks the data dir's log format and, unless the store is read-only, records this build's.
+Status CheckAndRecordFormat(Store* store, Family* topics_cf) {
+  Result<std::optional<std::string>> stored = store->Get(topics_cf, kFormatKey);
+  if (!stored.ok()) return stored.status();
+  uint32_t format = 1;
+  if (stored->has_value()) {
+    if ((*stored)->size() != 4) return Status::Corruption("malformed log format marker");
+    format = env::GetBigEndian32(**stored);
+  }
+  if (format > kLogFormat) {
+    return Status::InvalidArgument("this data dir was written by a newer Cairn (log format " +
+                                   std::to_string(format) + "; this build reads formats up to " +
+                                   std::to_string(kLogFormat) + "): upgrade cairn");
+  }
+  if (format == kLogFormat || store->options().read_only) return Status::Ok();
+  std::string value;
+  env::PutBigEndian32(&value, kLogFormat);
+  WriteBatch batch;
+  batch.Put(topics_cf, kFormatKey, value);
+  return store->Write(batch, /*durable=*/true);
+}
+
 // Sleeps while `word` holds `expected`; returns on a wake-up, a change or a signal (callers
 // re-check). A bare futex rather than std::atomic::wait: libstdc++ spins and sched_yield()s
 // before sleeping, and with dozens of appenders on two CPUs that spinning took ~5 % of all CPU.
@@ -476,11 +505,13 @@ Result<std::unique_ptr<Log>> Log::Open(Store* store, const LogOptions& options) 
     *f.slot = *family;
   }
 
+  CAIRN_RETURN_IF_ERROR(CheckAndRecordFormat(store, rep.topics_cf));
+
   // Topics, then each partition's high-water mark and the global seq from the last event of
   // each partition.
   std::vector<std::pair<std::string, std::string>> stored;
   CAIRN_RETURN_IF_ERROR(store->Scan(rep.topics_cf, "", "", [&](auto key, auto value) {
-    stored.emplace_back(std::string(key), std::string(value));
+    if (key != kFormatKey) stored.emplace_back(std::string(key), std::string(value));
     return true;
   }));
   uint64_t last_seq = 0;

@@ -1495,6 +1495,49 @@ TEST_CASE("ReadStream reads from a version up to a limit") {
   CHECK(versions(11, 100).empty());
 }
 
+TEST_CASE("the log records its format, raises an older data dir's and refuses a newer one") {
+  const std::string key("\0log-format", 11);
+  auto format_of = [&](TestLog& t) -> std::optional<uint32_t> {
+    auto stored = t.store->Get(t.store->FindFamily("topics"), key);
+    REQUIRE(stored.ok());
+    if (!stored->has_value()) return std::nullopt;
+    return envelope::GetBigEndian32(**stored);
+  };
+  auto set_format = [&](TestLog& t, std::optional<uint32_t> format) {
+    WriteBatch batch;
+    if (format) {
+      std::string value;
+      envelope::PutBigEndian32(&value, *format);
+      batch.Put(t.store->FindFamily("topics"), key, value);
+    } else {
+      batch.Delete(t.store->FindFamily("topics"), key);
+    }
+    REQUIRE(t.store->Write(batch, true).ok());
+  };
+
+  TestLog t;
+  MustAppend(*t.log, Req("orders", "order-1", 1));
+  CHECK(format_of(t) == std::optional<uint32_t>(2));
+  REQUIRE(t.log->Topics().size() == 1);  // the marker is not a topic
+
+  // A dir from before the marker (format 1) opens and is raised to this build's format.
+  set_format(t, std::nullopt);
+  t.Reopen();
+  CHECK(format_of(t) == std::optional<uint32_t>(2));
+  CHECK(t.log->Topics().size() == 1);
+  CHECK(t.log->HighWaterMark("orders", PartitionForKey("1", 8)).value() == 1);
+
+  // A dir written by a newer build is refused with a message that says so.
+  set_format(t, 3);
+  t.Close();
+  auto store = Store::Open(t.dir.path(), t.store_options);
+  REQUIRE(store.ok());
+  auto log = Log::Open(store->get(), t.log_options);
+  REQUIRE_FALSE(log.ok());
+  CHECK(log.status().code() == ErrorCode::kInvalidArgument);
+  CHECK(log.status().message().find("newer Cairn (log format 3") != std::string::npos);
+}
+
 TEST_CASE("ReadStream reads index entries of one event each, as older data dirs hold them") {
   TestLog t;
   MustAppend(*t.log, Req("orders", "order-old", 1));
