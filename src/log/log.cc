@@ -334,6 +334,7 @@ class Log::Writer {
     batch->Put(HandleOf(rep_->streams_cf), env::StreamIndexKey(req.stream, StreamVersion(version + 1)),
                env::StreamRun(p->topic->id, p->partition, Offset(next_offset),
                               static_cast<uint32_t>(req.events.size())));
+    result.positions.reserve(req.events.size());
     for (size_t i = 0; i < req.events.size(); ++i) {
       ++version;
       const Offset offset(next_offset++);
@@ -341,15 +342,17 @@ class Log::Writer {
       std::string& envelope = p->envelopes[i];
       env::Patch(&envelope, p->partition, offset, seq, StreamVersion(version));
       std::string& id = req.events[i].id;
-      std::optional<std::string> positional;
-      if (id.empty()) {  // the log names the event: by its position when that fits
-        positional = env::PositionalEventId(p->topic->id, p->partition, offset);
-        id = positional ? *positional : env::NewUuid();
+      bool indexed = true;  // a caller's id, or one that cannot hold the position
+      if (id.empty()) {     // the log names the event: by its position when that fits
+        std::optional<std::string> positional =
+            env::PositionalEventId(p->topic->id, p->partition, offset);
+        indexed = !positional.has_value();
+        id = positional ? std::move(*positional) : env::NewUuid();
         env::PatchId(&envelope, id);
       }
       const std::string log_key = env::LogKey(p->topic->id, p->partition, offset);
       batch->Put(HandleOf(rep_->log_cf), log_key, envelope);
-      if (!positional) batch->Put(HandleOf(rep_->ids_cf), id, log_key);
+      if (indexed) batch->Put(HandleOf(rep_->ids_cf), id, log_key);
       result.positions.push_back(Position{p->topic->name, p->partition, offset, seq});
       // Only a caller's id can be named again by a later append of this group.
       if (p->has_caller_ids) {
