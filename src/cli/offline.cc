@@ -50,9 +50,8 @@ Result<std::unique_ptr<DataDir>> OpenOffline(std::string_view command, const std
                     : std::string("a running server (or another cairn command)");
   message += "; ";
   const std::string url = server ? server->url : "http://127.0.0.1:8080";
-  const std::string admin_token_file = (fs::path(path) / "admin.token").string();
-  const std::string token = server && fs::exists(admin_token_file, ec)
-                                ? "--token-file " + admin_token_file
+  const std::string token = server && server->uses_admin_token_file
+                                ? "--token-file " + (fs::path(path) / "admin.token").string()
                                 : std::string("--token TOKEN");
   if (options.has_url_mode) {
     message += "ask the server instead: cairn " + std::string(command) + " --url " + url + " " +

@@ -25,8 +25,9 @@ struct OfflineOptions {
 };
 
 // Opens `path` with start_projection_threads = false. Errors carry a message for an operator:
-// "data dir ./d does not exist", "./d is not a Cairn data dir", "data dir ./d is in use by a
-// running server (or another cairn command); use --url ... instead" (kBusy).
+// "data dir ./d does not exist", "./d is not a Cairn data dir", "data dir ./d is in use by
+// `cairn serve` (pid N) at URL; ask the server instead: cairn check --url URL ..." (kBusy; the
+// URL and token hint come from the server's serve.url, see serve_address.h, else a placeholder).
 Result<std::unique_ptr<DataDir>> OpenOffline(std::string_view command, const std::string& path,
                                              const OfflineOptions& options);
 

@@ -146,13 +146,15 @@ int RunServe(const ServeOptions& o) {
     ServeLog::Flush();
     server.Stop();
   });
+  // For offline commands refused on this dir: they name this URL instead of a guess. Written
+  // before the line below, which watchers wait for.
+  if (Status s = WriteServeAddress(o.data, LocalUrl(listen->first, server.port()), o.tokens.empty());
+      !s.ok()) {
+    spdlog::warn("{} (offline commands will not name this server's URL)", s.ToString());
+  }
   spdlog::info("cairn serving {} on http://{}:{} (sync {})", o.data, listen->first, server.port(),
                o.sync);
   ServeLog::Flush();
-  // For offline commands refused on this dir: they name this URL instead of a guess.
-  if (Status s = WriteServeAddress(o.data, LocalUrl(listen->first, server.port())); !s.ok()) {
-    spdlog::warn("{} (offline commands will not name this server's URL)", s.ToString());
-  }
   server.Run();
   RemoveServeAddress(o.data);
   // Run() returned: in-flight requests are done. Wake the signal thread if we stopped for

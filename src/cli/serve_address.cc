@@ -5,15 +5,19 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <iterator>
 #include <system_error>
 
 namespace cairn::cli {
 
 namespace {
 constexpr const char* kFileName = "serve.url";
+// The third field: where the server's tokens come from.
+constexpr const char* kAdminTokenFile = "admin-token";
+constexpr const char* kTokensFile = "tokens-file";
 
 std::filesystem::path AddressPath(const std::string& data_dir) {
   return std::filesystem::path(data_dir) / kFileName;
@@ -27,13 +31,17 @@ std::string LocalUrl(const std::string& host, int port) {
   return "http://" + shown + ":" + std::to_string(port);
 }
 
-Status WriteServeAddress(const std::string& data_dir, const std::string& url) {
+Status WriteServeAddress(const std::string& data_dir, const std::string& url,
+                         bool uses_admin_token_file) {
   const std::filesystem::path path = AddressPath(data_dir);
   const std::filesystem::path temp = path.string() + ".tmp";
   {
     std::ofstream out(temp, std::ios::trunc);
-    out << url << ' ' << getpid() << '\n';
-    if (!out.flush()) return Status::IOError("cannot write " + temp.string());
+    out << url << ' ' << getpid() << ' ' << (uses_admin_token_file ? kAdminTokenFile : kTokensFile)
+        << '\n';
+    if (!out.flush()) {
+      return Status::IOError("cannot write " + temp.string() + ": " + std::strerror(errno));
+    }
   }
   std::error_code ec;
   std::filesystem::rename(temp, path, ec);
@@ -51,10 +59,18 @@ void RemoveServeAddress(const std::string& data_dir) {
 std::optional<ServeAddress> ReadServeAddress(const std::string& data_dir) {
   std::ifstream in(AddressPath(data_dir));
   ServeAddress address;
-  if (!(in >> address.url >> address.pid) || address.pid <= 0) return std::nullopt;
+  std::string tokens;
+  if (!(in >> address.url >> address.pid >> tokens) || address.pid <= 0) return std::nullopt;
   if (address.url.rfind("http://", 0) != 0) return std::nullopt;
+  address.uses_admin_token_file = tokens == kAdminTokenFile;
   // Signal 0 only checks that the process exists (EPERM: it exists, run by someone else).
   if (kill(static_cast<pid_t>(address.pid), 0) != 0 && errno != EPERM) return std::nullopt;
+  // A pid can be reused after a kill -9: it must still be a `cairn serve`.
+  std::ifstream cmdline("/proc/" + std::to_string(address.pid) + "/cmdline");
+  const std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  if (cmdline.is_open() && args.find(std::string("serve") + '\0') == std::string::npos) {
+    return std::nullopt;
+  }
   return address;
 }
 

@@ -13,7 +13,7 @@
 //                                                           generated id holds its position
 //                                                           (PositionalEventId)
 //   topics   topic name                                  -> topic id (4) | partitions (4)
-//            "\0log-format" (no topic name starts with NUL) -> the log's format (4; see log.cc)
+//   default  "cairn.log.format"                          -> the log's format (4; see log.cc)
 #pragma once
 
 #include <cstdint>

@@ -40,16 +40,19 @@ constexpr size_t kMaxTopicBytes = 249;
 constexpr size_t kMaxEventIdBytes = 128;
 constexpr size_t kMaxMetadataFieldBytes = 1024;
 
-// The on-disk format of the log's families, stored under kFormatKey in `topics` (a key no topic
-// name can take). 1: data dirs from before the marker existed; 2: generated event ids hold their
-// position and have no `ids` entry. A build refuses a data dir of a newer format, and raises an
-// older one to its own when it opens it writable (upgrades are one-way).
+// The on-disk format of the log's families, stored under kFormatKey in RocksDB's default family
+// (which no Cairn code reads otherwise, so builds from before the marker still open the dir).
+// 1: data dirs from before the marker existed; 2: generated event ids hold their position and
+// have no `ids` entry. A build refuses a data dir of a newer format, and raises an older one to
+// its own when it opens it writable (upgrades are one-way).
 constexpr uint32_t kLogFormat = 2;
-constexpr std::string_view kFormatKey("\0log-format", 11);
+constexpr std::string_view kFormatKey = "cairn.log.format";
 
 // Checks the data dir's log format and, unless the store is read-only, records this build's.
-Status CheckAndRecordFormat(Store* store, Family* topics_cf) {
-  Result<std::optional<std::string>> stored = store->Get(topics_cf, kFormatKey);
+Status CheckAndRecordFormat(Store* store) {
+  Family* meta = store->FindFamily("default");
+  if (meta == nullptr) return Status::Internal("the store has no default family");
+  Result<std::optional<std::string>> stored = store->Get(meta, kFormatKey);
   if (!stored.ok()) return stored.status();
   uint32_t format = 1;
   if (stored->has_value()) {
@@ -57,7 +60,8 @@ Status CheckAndRecordFormat(Store* store, Family* topics_cf) {
     format = env::GetBigEndian32(**stored);
   }
   if (format > kLogFormat) {
-    return Status::InvalidArgument("this data dir was written by a newer Cairn (log format " +
+    return Status::InvalidArgument("data dir " + store->dir() +
+                                   " was written by a newer Cairn (log format " +
                                    std::to_string(format) + "; this build reads formats up to " +
                                    std::to_string(kLogFormat) + "): upgrade cairn");
   }
@@ -65,7 +69,7 @@ Status CheckAndRecordFormat(Store* store, Family* topics_cf) {
   std::string value;
   env::PutBigEndian32(&value, kLogFormat);
   WriteBatch batch;
-  batch.Put(topics_cf, kFormatKey, value);
+  batch.Put(meta, kFormatKey, value);
   return store->Write(batch, /*durable=*/true);
 }
 
@@ -508,13 +512,13 @@ Result<std::unique_ptr<Log>> Log::Open(Store* store, const LogOptions& options) 
     *f.slot = *family;
   }
 
-  CAIRN_RETURN_IF_ERROR(CheckAndRecordFormat(store, rep.topics_cf));
+  CAIRN_RETURN_IF_ERROR(CheckAndRecordFormat(store));
 
   // Topics, then each partition's high-water mark and the global seq from the last event of
   // each partition.
   std::vector<std::pair<std::string, std::string>> stored;
   CAIRN_RETURN_IF_ERROR(store->Scan(rep.topics_cf, "", "", [&](auto key, auto value) {
-    if (key != kFormatKey) stored.emplace_back(std::string(key), std::string(value));
+    stored.emplace_back(std::string(key), std::string(value));
     return true;
   }));
   uint64_t last_seq = 0;

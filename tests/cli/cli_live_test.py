@@ -42,9 +42,10 @@ class Server:
     """A `cairn serve` on a free port."""
 
     def __init__(self, data, tokens_file):
-        self.log = open(os.path.join(os.path.dirname(data), "serve.log"), "w+")
+        self.log = open(data.rstrip("/") + ".serve.log", "w+")
+        tokens = ["--tokens", tokens_file] if tokens_file else []
         self.process = subprocess.Popen(
-            [CAIRN, "serve", "--data", data, "--listen", "127.0.0.1:0", "--tokens", tokens_file],
+            [CAIRN, "serve", "--data", data, "--listen", "127.0.0.1:0"] + tokens,
             stdout=self.log, stderr=self.log)
         deadline = time.time() + 60
         self.port = None
@@ -203,6 +204,19 @@ class LiveCliTest(unittest.TestCase):
         code, _, err = run("rebuild", "--url", self.server.url, "--token", CUSTOMER_TOKENS[0])
         self.assertEqual(code, 2)
         self.assertIn("403", err)
+
+    def test_a_server_on_its_own_admin_token_is_named_with_its_token_file(self):
+        data = self.path("own-token")
+        run("import", "--data", data, "--file", SAMPLE, check=0)
+        server = Server(data, tokens_file=None)
+        try:
+            code, _, err = run("check", "--data", data)
+            self.assertEqual(code, 2, err)
+            token_file = os.path.join(data, "admin.token")
+            self.assertIn(f"--url {server.url} --token-file {token_file}", err)
+        finally:
+            self.assertEqual(server.stop(), 0)
+        self.assertFalse(os.path.exists(os.path.join(data, "serve.url")))
 
     def test_offline_commands_on_the_served_dir_name_the_url_alternative(self):
         for args in (["check", "--data", self.data], ["rebuild", "--data", self.data],

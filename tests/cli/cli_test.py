@@ -166,10 +166,16 @@ class CliTest(unittest.TestCase):
                                   stdout=subprocess.PIPE)
         try:
             self.assertEqual(holder.stdout.readline().strip(), b"held")
+            # An address file whose pid is alive but is not a `cairn serve` (a reused pid after
+            # a kill -9) must not be believed.
+            with open(os.path.join(data, "serve.url"), "w") as f:
+                f.write(f"http://127.0.0.1:1 {holder.pid} admin-token\n")
             for args in (["check", "--data", data], ["rebuild", "--data", data],
                          ["backup", "--data", data, "--to", self.path("b")]):
                 err = self.assert_usage_error(args, "in use", "--url")
                 self.assertEqual(len(err.strip().splitlines()), 1, err)
+                self.assertNotIn("127.0.0.1:1 ", err)
+                self.assertNotIn("cairn serve` (pid", err)
             self.assert_usage_error(["export", "--data", data], "in use", "backup --url")
             self.assert_usage_error(["import", "--data", data], "in use", stdin=read_sample())
         finally:

@@ -1496,9 +1496,9 @@ TEST_CASE("ReadStream reads from a version up to a limit") {
 }
 
 TEST_CASE("the log records its format, raises an older data dir's and refuses a newer one") {
-  const std::string key("\0log-format", 11);
+  const std::string key = "cairn.log.format";
   auto format_of = [&](TestLog& t) -> std::optional<uint32_t> {
-    auto stored = t.store->Get(t.store->FindFamily("topics"), key);
+    auto stored = t.store->Get(t.store->FindFamily("default"), key);
     REQUIRE(stored.ok());
     if (!stored->has_value()) return std::nullopt;
     return envelope::GetBigEndian32(**stored);
@@ -1508,9 +1508,9 @@ TEST_CASE("the log records its format, raises an older data dir's and refuses a 
     if (format) {
       std::string value;
       envelope::PutBigEndian32(&value, *format);
-      batch.Put(t.store->FindFamily("topics"), key, value);
+      batch.Put(t.store->FindFamily("default"), key, value);
     } else {
-      batch.Delete(t.store->FindFamily("topics"), key);
+      batch.Delete(t.store->FindFamily("default"), key);
     }
     REQUIRE(t.store->Write(batch, true).ok());
   };
@@ -1518,7 +1518,7 @@ TEST_CASE("the log records its format, raises an older data dir's and refuses a 
   TestLog t;
   MustAppend(*t.log, Req("orders", "order-1", 1));
   CHECK(format_of(t) == std::optional<uint32_t>(2));
-  REQUIRE(t.log->Topics().size() == 1);  // the marker is not a topic
+  REQUIRE(t.log->Topics().size() == 1);
 
   // A dir from before the marker (format 1) opens and is raised to this build's format.
   set_format(t, std::nullopt);
@@ -1536,6 +1536,7 @@ TEST_CASE("the log records its format, raises an older data dir's and refuses a 
   REQUIRE_FALSE(log.ok());
   CHECK(log.status().code() == ErrorCode::kInvalidArgument);
   CHECK(log.status().message().find("newer Cairn (log format 3") != std::string::npos);
+  CHECK(log.status().message().find(t.dir.path()) != std::string::npos);
 }
 
 TEST_CASE("ReadStream reads index entries of one event each, as older data dirs hold them") {
