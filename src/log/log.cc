@@ -346,8 +346,9 @@ class Log::Writer {
       std::string& envelope = p->envelopes[i];
       env::Patch(&envelope, p->partition, offset, seq, StreamVersion(version));
       std::string& id = req.events[i].id;
+      const bool caller_id = !id.empty();
       bool indexed = true;  // a caller's id, or one that cannot hold the position
-      if (id.empty()) {     // the log names the event: by its position when that fits
+      if (!caller_id) {     // the log names the event: by its position when that fits
         std::optional<std::string> positional =
             env::PositionalEventId(p->topic->id, p->partition, offset);
         indexed = !positional.has_value();
@@ -359,7 +360,7 @@ class Log::Writer {
       if (indexed) batch->Put(HandleOf(rep_->ids_cf), id, log_key);
       result.positions.push_back(Position{p->topic->name, p->partition, offset, seq});
       // Only a caller's id can be named again by a later append of this group.
-      if (p->has_caller_ids) {
+      if (caller_id) {
         group_ids_.emplace(id, GroupEvent{result.positions.back(), StreamVersion(version)});
       }
     }
