@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/serve_address.h"
+#include "http/auth.h"
 
 namespace cairn::cli {
 
@@ -51,7 +52,7 @@ Result<std::unique_ptr<DataDir>> OpenOffline(std::string_view command, const std
   message += "; ";
   const std::string url = server ? server->url : "http://127.0.0.1:8080";
   const std::string token = server && server->uses_admin_token_file
-                                ? "--token-file " + (fs::path(path) / "admin.token").string()
+                                ? "--token-file " + http::AdminTokenPath(path)
                                 : std::string("--token TOKEN");
   if (options.has_url_mode) {
     message += "ask the server instead: cairn " + std::string(command) + " --url " + url + " " +

@@ -113,8 +113,8 @@ int RunServe(const ServeOptions& o) {
     bool created = false;
     tokens = http::TokenTable::LoadOrCreateAdminToken(o.data, &created);
     if (tokens.ok()) {
-      spdlog::info("{} admin token in {}/admin.token (send it as Authorization: Bearer <token>)",
-                   created ? "created an" : "using the", o.data);
+      spdlog::info("{} admin token in {} (send it as Authorization: Bearer <token>)",
+                   created ? "created an" : "using the", http::AdminTokenPath(o.data));
     }
   }
   if (!tokens.ok()) return Fail("serve", tokens.status());

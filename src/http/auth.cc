@@ -76,8 +76,10 @@ Result<TokenTable> TokenTable::LoadFile(const std::string& path) {
   return table;
 }
 
+std::string AdminTokenPath(const std::string& data_dir) { return data_dir + "/admin.token"; }
+
 Result<TokenTable> TokenTable::LoadOrCreateAdminToken(const std::string& data_dir, bool* created) {
-  const std::string path = data_dir + "/admin.token";
+  const std::string path = AdminTokenPath(data_dir);
   *created = false;
   Result<std::string> existing = ReadWholeFile(path);
   std::string token;

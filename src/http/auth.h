@@ -13,6 +13,9 @@
 
 namespace cairn::http {
 
+// <data_dir>/admin.token: where a server without --tokens keeps its admin token.
+std::string AdminTokenPath(const std::string& data_dir);
+
 class TokenTable {
  public:
   // Parses a tokens file's JSON. Errors name the entry ("[2].role").
