@@ -37,7 +37,7 @@
 #include "cairn/log.h"
 #include "cairn/orders.h"
 #include "cairn/store.h"
-#include "json/iso_time.h"
+#include "base/iso_time.h"
 #include "bench_util.h"
 
 namespace cairn {

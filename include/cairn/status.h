@@ -99,3 +99,15 @@ class [[nodiscard]] Result {
     ::cairn::Status cairn_status_ = (expr);   \
     if (!cairn_status_.ok()) return cairn_status_; \
   } while (0)
+
+// Evaluates `rexpr` (a Result<T>). When it is not ok, returns its Status from the enclosing
+// function; else moves its value into `lhs`, a declaration (`auto x`, `std::string name`) or an
+// existing variable. Expands to several statements: not for the body of an unbraced if.
+#define CAIRN_ASSIGN_OR_RETURN(lhs, rexpr) \
+  CAIRN_ASSIGN_OR_RETURN_IMPL_(CAIRN_CONCAT_(cairn_result_, __LINE__), lhs, rexpr)
+#define CAIRN_ASSIGN_OR_RETURN_IMPL_(result, lhs, rexpr) \
+  auto result = (rexpr);                                 \
+  if (!result.ok()) return result.status();              \
+  lhs = std::move(result).value()
+#define CAIRN_CONCAT_(a, b) CAIRN_CONCAT_IMPL_(a, b)
+#define CAIRN_CONCAT_IMPL_(a, b) a##b

@@ -15,7 +15,7 @@
 #include "cli/offline.h"
 #include "cli/progress.h"
 #include "cli/server_client.h"
-#include "json/writer.h"
+#include "base/json_writer.h"
 
 namespace cairn::cli {
 namespace {

@@ -13,7 +13,7 @@
 #include "cli/offline.h"
 #include "cli/progress.h"
 #include "cli/server_client.h"
-#include "json/engine_json.h"
+#include "cqrs/engine_json.h"
 
 namespace cairn::cli {
 namespace {

@@ -17,10 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "base/parse.h"
 #include "cli/commands.h"
 #include "cli/offline.h"
 #include "cli/progress.h"
-#include "json/event_json.h"
+#include "log/event_json.h"
 
 namespace cairn::cli {
 namespace {
@@ -43,31 +44,16 @@ std::string TopicNames(const Log& log) {
   return names.empty() ? "none yet" : names;
 }
 
-template <typename T>
-bool ParseNumber(std::string_view text, T* out) {
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && end == text.data() + text.size() && !text.empty();
-}
-
 // The first seq to export (inclusive): 1 without --from.
 Result<uint64_t> ResolveFrom(const Log& log, const std::string& from) {
   if (from.empty()) return uint64_t{1};
-  uint64_t seq = 0;
-  if (ParseNumber(from, &seq)) return std::max<uint64_t>(seq, 1);
-  const Status bad = Status::InvalidArgument(
-      "--from must be a seq number or a position topic/partition/offset, not '" + from + "'");
-  const size_t second = from.rfind('/');
-  if (second == std::string::npos || second == 0) return bad;
-  const size_t first = from.rfind('/', second - 1);
-  if (first == std::string::npos || first == 0) return bad;
-  uint32_t partition = 0;
-  uint64_t offset = 0;
-  if (!ParseNumber(std::string_view(from).substr(first + 1, second - first - 1), &partition) ||
-      !ParseNumber(std::string_view(from).substr(second + 1), &offset)) {
-    return bad;
+  if (std::optional<uint64_t> seq = ParseNumber<uint64_t>(from)) return std::max<uint64_t>(*seq, 1);
+  Result<Position> position = ParsePosition(from, "--from");
+  if (!position.ok()) {
+    return Status::InvalidArgument(
+        "--from must be a seq number or a position topic/partition/offset, not '" + from + "'");
   }
-  const std::string topic = from.substr(0, first);
-  Result<Event> event = log.ReadAt(topic, PartitionId(partition), Offset(offset));
+  Result<Event> event = log.ReadAt(position->topic, position->partition, position->offset);
   if (!event.ok()) {
     return Status::NotFound("--from: no event at " + from + " (" + event.status().message() + ")");
   }

@@ -38,7 +38,7 @@
 #include "cli/kafka_record.h"
 #include "cli/offline.h"
 #include "cli/progress.h"
-#include "json/event_json.h"
+#include "log/event_json.h"
 
 namespace cairn::cli {
 namespace {

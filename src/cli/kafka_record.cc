@@ -7,9 +7,10 @@
 #include <optional>
 #include <vector>
 
-#include "json/event_json.h"
-#include "json/iso_time.h"
-#include "json/reader.h"
+#include "base/parse.h"
+#include "log/event_json.h"
+#include "base/iso_time.h"
+#include "base/json_reader.h"
 
 namespace cairn::cli {
 namespace {
@@ -235,12 +236,11 @@ Result<KafkaEvent> ParseKcatRecord(std::string_view line, const KafkaRecordOptio
   if (payload.version) {
     out.version = *payload.version;
   } else if (auto h = HeaderValue(headers, "version")) {
-    uint64_t version = 0;
-    auto [end, ec] = std::from_chars(h->data(), h->data() + h->size(), version);
-    if (ec != std::errc() || end != h->data() + h->size() || version < 1) {
+    const std::optional<uint64_t> version = ParseNumber<uint64_t>(*h);
+    if (!version || *version < 1) {
       return json::FieldError("headers.version", "must be a number >= 1, not '" + *h + "'");
     }
-    out.version = version;
+    out.version = *version;
   } else {
     return json::FieldError("payload.version", "is required (or header version)");
   }

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cairn/orders.h"
+#include "base/parse.h"
 #include "cli/commands.h"
 #include "cli/data_dir.h"
 #include "cli/serve_address.h"
@@ -39,8 +40,7 @@ Result<std::pair<std::string, int>> ParseListen(const std::string& text) {
   const size_t colon = text.rfind(':');
   int port = -1;
   if (colon != std::string::npos) {
-    auto [ptr, ec] = std::from_chars(text.data() + colon + 1, text.data() + text.size(), port);
-    if (ec != std::errc() || ptr != text.data() + text.size()) port = -1;
+    port = ParseNumber<int>(std::string_view(text).substr(colon + 1)).value_or(-1);
   }
   if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
     return Status::InvalidArgument("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");

@@ -8,7 +8,7 @@
 #include <regex>
 #include <sstream>
 
-#include "json/reader.h"
+#include "base/json_reader.h"
 
 namespace cairn::cli {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "log/envelope.h"
+#include "base/bytes.h"
 
 namespace cairn::cqrs {
 
@@ -15,7 +15,7 @@ bool Sink::Reads(std::string_view topic) const {
 std::string CheckpointKey(std::string_view projection, uint32_t generation) {
   std::string key(projection);
   key.push_back('\0');
-  envelope::PutBigEndian32(&key, generation);
+  bytes::PutBigEndian32(&key, generation);
   return key;
 }
 

@@ -4,11 +4,10 @@
 
 #include <algorithm>
 
-#include "log/envelope.h"
+#include "base/bytes.h"
 
 namespace cairn::cqrs {
 
-namespace env = envelope;
 
 void Checkpoint::Advance(std::string_view topic, PartitionId partition, Offset offset, Seq applied,
                          int64_t timestamp_us) {
@@ -33,15 +32,15 @@ const Checkpoint::Partition* Checkpoint::Find(std::string_view topic, PartitionI
 
 std::string Checkpoint::Encode() const {
   std::string out;
-  env::PutBigEndian64(&out, seq.value());
-  env::PutBigEndian32(&out, static_cast<uint32_t>(partitions.size()));
+  bytes::PutBigEndian64(&out, seq.value());
+  bytes::PutBigEndian32(&out, static_cast<uint32_t>(partitions.size()));
   for (const Partition& p : partitions) {
     out.push_back(static_cast<char>(p.topic.size() >> 8));
     out.push_back(static_cast<char>(p.topic.size() & 0xff));
     out += p.topic;
-    env::PutBigEndian32(&out, p.partition.value());
-    env::PutBigEndian64(&out, p.next.value());
-    env::PutBigEndian64(&out, static_cast<uint64_t>(p.last_timestamp_us));
+    bytes::PutBigEndian32(&out, p.partition.value());
+    bytes::PutBigEndian64(&out, p.next.value());
+    bytes::PutBigEndian64(&out, static_cast<uint64_t>(p.last_timestamp_us));
   }
   return out;
 }
@@ -50,8 +49,8 @@ Result<Checkpoint> Checkpoint::Decode(std::string_view in) {
   const Status bad = Status::Corruption("malformed projection checkpoint");
   if (in.size() < 12) return bad;
   Checkpoint c;
-  c.seq = Seq(env::GetBigEndian64(in));
-  const uint32_t count = env::GetBigEndian32(in.substr(8));
+  c.seq = Seq(bytes::GetBigEndian64(in));
+  const uint32_t count = bytes::GetBigEndian32(in.substr(8));
   in.remove_prefix(12);
   for (uint32_t i = 0; i < count; ++i) {
     if (in.size() < 2) return bad;
@@ -60,9 +59,9 @@ Result<Checkpoint> Checkpoint::Decode(std::string_view in) {
     Partition p;
     p.topic = std::string(in.substr(2, len));
     in.remove_prefix(2 + len);
-    p.partition = PartitionId(env::GetBigEndian32(in));
-    p.next = Offset(env::GetBigEndian64(in.substr(4)));
-    p.last_timestamp_us = static_cast<int64_t>(env::GetBigEndian64(in.substr(12)));
+    p.partition = PartitionId(bytes::GetBigEndian32(in));
+    p.next = Offset(bytes::GetBigEndian64(in.substr(4)));
+    p.last_timestamp_us = static_cast<int64_t>(bytes::GetBigEndian64(in.substr(12)));
     in.remove_prefix(20);
     c.partitions.push_back(std::move(p));
   }

@@ -20,7 +20,8 @@
 #include "cqrs/apply.h"
 #include "cqrs/checkpoint.h"
 #include "cqrs/generation.h"
-#include "log/envelope.h"
+#include "base/bytes.h"
+#include "base/clock.h"
 
 namespace cairn {
 
@@ -85,7 +86,7 @@ Status ValidateSpecs(const std::vector<ProjectionSpec>& specs) {
 
 std::string GenerationValue(uint32_t number) {
   std::string v;
-  envelope::PutBigEndian32(&v, number);
+  bytes::PutBigEndian32(&v, number);
   return v;
 }
 
@@ -206,7 +207,7 @@ Status Engine::Rep::OpenProjection(ProjectionRuntime& p) {
   Result<std::optional<std::string>> stored = store->Get(generations_cf, name);
   if (!stored.ok()) return stored.status();
   if (stored->has_value() && (*stored)->size() == 4) {
-    active = envelope::GetBigEndian32(**stored);
+    active = bytes::GetBigEndian32(**stored);
   } else {
     WriteBatch batch;
     batch.Put(generations_cf, name, GenerationValue(active));
@@ -412,7 +413,7 @@ ProjectionStatus Describe(const ProjectionRuntime& p, const Log& log) {
   }
   s.generation = p.Current()->generation();
   s.checkpoint = checkpoint.seq;
-  const int64_t now = envelope::NowMicros();
+  const int64_t now = NowMicros();
   std::vector<TopicInfo> topics;
   if (p.spec.topics.empty()) {
     topics = log.Topics();

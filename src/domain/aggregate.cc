@@ -2,8 +2,8 @@
 // DESIGN.md §3), how an event changes the state (Evolve), who may run a command (Authorize),
 // and the stored form of the state in the write model.
 #include "cairn/orders.h"
-#include "json/reader.h"
-#include "json/writer.h"
+#include "base/json_reader.h"
+#include "base/json_writer.h"
 
 namespace cairn {
 namespace {

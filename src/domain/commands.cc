@@ -4,7 +4,7 @@
 
 #include "cairn/orders.h"
 #include "domain/order_json.h"
-#include "json/reader.h"
+#include "base/json_reader.h"
 
 namespace cairn {
 namespace {

@@ -2,9 +2,9 @@
 // events imported from the seed's Kafka topics and events Cairn writes read the same way.
 #include "cairn/orders.h"
 #include "domain/order_json.h"
-#include "json/iso_time.h"
-#include "json/reader.h"
-#include "json/writer.h"
+#include "base/iso_time.h"
+#include "base/json_reader.h"
+#include "base/json_writer.h"
 
 namespace cairn {
 namespace {

@@ -1,26 +1,14 @@
 // Key encodings of the order read models (layouts in keys.h).
 #include "domain/keys.h"
 
+#include "base/bytes.h"
+
 namespace cairn::domain {
-
-void PutBigEndian64(std::string* out, uint64_t value) {
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    out->push_back(static_cast<char>((value >> shift) & 0xFF));
-  }
-}
-
-uint64_t GetBigEndian64(std::string_view in) {
-  uint64_t value = 0;
-  for (size_t i = 0; i < 8 && i < in.size(); ++i) {
-    value = (value << 8) | static_cast<unsigned char>(in[i]);
-  }
-  return value;
-}
 
 std::string NewestFirst(int64_t created_at_us) {
   const uint64_t ordered = static_cast<uint64_t>(created_at_us) ^ (uint64_t{1} << 63);
   std::string out;
-  PutBigEndian64(&out, ~ordered);
+  bytes::PutBigEndian64(&out, ~ordered);
   return out;
 }
 
@@ -105,7 +93,7 @@ std::string TermKey(std::string_view term, std::string_view order_id) {
 
 std::string TermValue(int64_t created_at_us, std::string_view user_id) {
   std::string value;
-  PutBigEndian64(&value, static_cast<uint64_t>(created_at_us));
+  bytes::PutBigEndian64(&value, static_cast<uint64_t>(created_at_us));
   value += user_id;
   return value;
 }

@@ -51,9 +51,6 @@ inline constexpr std::string_view kTerms = "terms";
 
 inline constexpr size_t kTimeKeyBytes = 8;
 
-void PutBigEndian64(std::string* out, uint64_t value);
-uint64_t GetBigEndian64(std::string_view in);
-
 // NF(t), see above.
 std::string NewestFirst(int64_t created_at_us);
 

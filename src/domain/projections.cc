@@ -10,9 +10,9 @@
 #include "cairn/orders.h"
 #include "domain/keys.h"
 #include "domain/search_terms.h"
-#include "json/iso_time.h"
-#include "json/reader.h"
-#include "json/writer.h"
+#include "base/iso_time.h"
+#include "base/json_reader.h"
+#include "base/json_writer.h"
 
 namespace cairn {
 namespace {

@@ -7,9 +7,10 @@
 #include "cairn/orders.h"
 #include "domain/keys.h"
 #include "domain/search_terms.h"
-#include "json/iso_time.h"
-#include "json/reader.h"
-#include "json/writer.h"
+#include "base/bytes.h"
+#include "base/iso_time.h"
+#include "base/json_reader.h"
+#include "base/json_writer.h"
 
 namespace cairn {
 namespace {
@@ -145,7 +146,7 @@ Result<Postings> ReadPostings(const ReadModel& search, const std::string& term, 
     const size_t separator = key.find('\0');
     if (separator == std::string_view::npos || value.size() < 8) return true;
     postings.emplace(std::string(key.substr(separator + 1)),
-                     std::pair(static_cast<int64_t>(GetBigEndian64(value)),
+                     std::pair(static_cast<int64_t>(bytes::GetBigEndian64(value)),
                                std::string(value.substr(8))));
     return true;
   }));

@@ -4,9 +4,10 @@
 #include <cstdio>
 
 #include "cairn/orders.h"
-#include "json/reader.h"
-#include "json/writer.h"
-#include "log/envelope.h"  // NewUuid, NowMicros
+#include "base/json_reader.h"
+#include "base/json_writer.h"
+#include "base/clock.h"
+#include "base/uuid.h"
 
 namespace cairn {
 namespace {
@@ -106,7 +107,7 @@ Result<AppendRequest> BuildAppend(const CommandMeta& meta, const OrderState& sta
   req.stream = OrderStream(order_id);
   req.expected = state.version == 0 ? ExpectedVersion::NoStream()
                                     : ExpectedVersion::Exact(state.version);
-  const std::string command_id = meta.command_id.empty() ? envelope::NewUuid() : meta.command_id;
+  const std::string command_id = meta.command_id.empty() ? NewUuid() : meta.command_id;
   for (size_t i = 0; i < events.size(); ++i) {
     if (OrderEventTopic(events[i]) != req.topic) {
       return Status::Internal("a decision spans topics; one append has one topic");
@@ -146,8 +147,8 @@ Result<std::unique_ptr<OrderService>> OrderService::Open(Log* log, OrderServiceO
   Result<Family*> commands =
       store->OpenFamily(std::string(kCommandFamily), FamilyKind::kPointLookup);
   if (!commands.ok()) return commands.status();
-  if (!options.clock) options.clock = envelope::NowMicros;
-  if (!options.new_order_id) options.new_order_id = envelope::NewUuid;
+  if (!options.clock) options.clock = NowMicros;
+  if (!options.new_order_id) options.new_order_id = NewUuid;
   if (options.max_attempts < 1) options.max_attempts = 1;
   return std::unique_ptr<OrderService>(
       new OrderService(log, std::move(options), *states, *commands));

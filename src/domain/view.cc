@@ -2,9 +2,9 @@
 // returns. ApplyToView is the one place that decides how an event changes it.
 #include "cairn/orders.h"
 #include "domain/order_json.h"
-#include "json/iso_time.h"
-#include "json/reader.h"
-#include "json/writer.h"
+#include "base/iso_time.h"
+#include "base/json_reader.h"
+#include "base/json_writer.h"
 
 namespace cairn {
 namespace {

@@ -5,9 +5,10 @@
 #include <charconv>
 #include <filesystem>
 
+#include "base/parse.h"
 #include "http/api.h"
-#include "json/engine_json.h"
-#include "json/writer.h"
+#include "cqrs/engine_json.h"
+#include "base/json_writer.h"
 
 namespace cairn::http {
 
@@ -77,12 +78,9 @@ void RegisterAdminRoutes(httplib::Server& server, Api& api) {
            [&api](const auto& req, auto& res) {
              if (!Authenticate(api, req, res, kAdminOnly)) return;
              const std::string text = req.matches[1].str();
-             uint64_t id = 0;
-             auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-             if (ec != std::errc() || ptr != text.data() + text.size()) {
-               return SendError(res, Status::NotFound("no rebuild job " + text));
-             }
-             Result<RebuildProgress> progress = api.services.engine->GetRebuild(id);
+             const std::optional<uint64_t> id = ParseNumber<uint64_t>(text);
+             if (!id) return SendError(res, Status::NotFound("no rebuild job " + text));
+             Result<RebuildProgress> progress = api.services.engine->GetRebuild(*id);
              if (!progress.ok()) return SendError(res, progress.status());
              SendJson(res, 200, json::RebuildJobToJson(*progress));
            });

@@ -3,7 +3,8 @@
 
 #include <charconv>
 
-#include "json/writer.h"
+#include "base/json_writer.h"
+#include "base/parse.h"
 
 namespace cairn::http {
 
@@ -113,42 +114,15 @@ bool RequireJsonBody(const httplib::Request& req, httplib::Response& res, bool r
   return true;
 }
 
-Result<Position> ParsePosition(std::string_view text, std::string_view field) {
-  const Status bad = Status::InvalidArgument(
-      std::string(field) + " must be a position topic/partition/offset", std::string(field));
-  const size_t second = text.rfind('/');
-  if (second == std::string_view::npos || second == 0) return bad;
-  const size_t first = text.rfind('/', second - 1);
-  if (first == std::string_view::npos || first == 0) return bad;
-  Position p;
-  p.topic = std::string(text.substr(0, first));
-  uint32_t partition = 0;
-  uint64_t offset = 0;
-  const std::string_view ps = text.substr(first + 1, second - first - 1);
-  const std::string_view os = text.substr(second + 1);
-  auto r1 = std::from_chars(ps.data(), ps.data() + ps.size(), partition);
-  auto r2 = std::from_chars(os.data(), os.data() + os.size(), offset);
-  if (r1.ec != std::errc() || r1.ptr != ps.data() + ps.size() || ps.empty() ||
-      r2.ec != std::errc() || r2.ptr != os.data() + os.size() || os.empty()) {
-    return bad;
-  }
-  p.partition = PartitionId(partition);
-  p.offset = Offset(offset);
-  return p;
-}
-
 Result<uint64_t> ParseUintParam(const httplib::Request& req, const std::string& name,
                                 uint64_t fallback, uint64_t min, uint64_t max) {
   if (!req.has_param(name)) return fallback;
-  const std::string text = req.get_param_value(name);
-  uint64_t value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || value < min ||
-      value > max) {
+  const std::optional<uint64_t> value = ParseNumber<uint64_t>(req.get_param_value(name));
+  if (!value || *value < min || *value > max) {
     return Status::InvalidArgument(
         name + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max), name);
   }
-  return value;
+  return *value;
 }
 
 bool WaitForAfter(Api& api, const httplib::Request& req, httplib::Response& res,

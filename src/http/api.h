@@ -57,8 +57,6 @@ bool RequireJsonBody(const httplib::Request& req, httplib::Response& res, bool r
 bool WaitForAfter(Api& api, const httplib::Request& req, httplib::Response& res,
                   std::initializer_list<std::string_view> projections);
 
-// Parses "topic/partition/offset". kInvalidArgument naming `field` otherwise.
-Result<Position> ParsePosition(std::string_view text, std::string_view field);
 // A query parameter as an unsigned integer in [min, max]; `fallback` when absent.
 Result<uint64_t> ParseUintParam(const httplib::Request& req, const std::string& name,
                                 uint64_t fallback, uint64_t min, uint64_t max);

@@ -9,7 +9,7 @@
 #include <random>
 #include <sstream>
 
-#include "json/reader.h"
+#include "base/json_reader.h"
 
 namespace cairn::http {
 

@@ -4,9 +4,10 @@
 
 #include <charconv>
 
+#include "base/parse.h"
 #include "http/api.h"
-#include "json/event_json.h"
-#include "json/writer.h"
+#include "log/event_json.h"
+#include "base/json_writer.h"
 
 namespace cairn::http {
 
@@ -251,21 +252,21 @@ void RegisterLogRoutes(httplib::Server& server, Api& api) {
              Result<TopicInfo> info = api.services.log->GetTopic(topic);
              if (!info.ok()) return SendError(res, info.status());
              const std::string ptext = req.matches[2].str();
-             uint32_t partition = 0;
-             auto [ptr, ec] = std::from_chars(ptext.data(), ptext.data() + ptext.size(), partition);
-             if (ec != std::errc() || ptr != ptext.data() + ptext.size() || partition >= info->partitions) {
+             const std::optional<uint32_t> number = ParseNumber<uint32_t>(ptext);
+             if (!number || *number >= info->partitions) {
                return SendError(res, Status::NotFound("topic " + topic + " has no partition " + ptext));
              }
+             const PartitionId partition(*number);
              Result<uint64_t> from = ParseUintParam(req, "fromOffset", 0, 0, UINT64_MAX);
              if (!from.ok()) return SendError(res, from.status());
              Result<uint64_t> limit = ParseUintParam(req, "limit", 100, 1, kMaxReadEvents);
              if (!limit.ok()) return SendError(res, limit.status());
              Result<std::vector<Event>> events = api.services.log->ReadPartition(
-                 topic, PartitionId(partition), Offset(*from), *limit);
+                 topic, partition, Offset(*from), *limit);
              if (!events.ok()) return SendError(res, events.status());
              json::JsonWriter w;
-             w.BeginObject().Key("topic").String(topic).Key("partition").Uint(partition);
-             w.Key("highWaterMark").Uint(api.services.log->HighWaterMark(topic, PartitionId(partition)).value());
+             w.BeginObject().Key("topic").String(topic).Key("partition").Uint(*number);
+             w.Key("highWaterMark").Uint(api.services.log->HighWaterMark(topic, partition).value());
              w.Key("events").BeginArray();
              for (const Event& e : *events) w.Raw(json::EventToJson(e));
              w.EndArray().EndObject();

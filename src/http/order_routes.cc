@@ -3,7 +3,8 @@
 #include <chrono>
 
 #include "http/api.h"
-#include "json/iso_time.h"
+#include "base/clock.h"
+#include "base/iso_time.h"
 
 namespace cairn::http {
 
@@ -26,12 +27,6 @@ void HandleCommand(Api& api, const httplib::Request& req, httplib::Response& res
   if (!result.ok()) return SendError(res, result.status());
   if (result->replayed) res.set_header("Idempotent-Replayed", "true");
   SendJson(res, success_status, result->ToJson());
-}
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 std::optional<std::string> Param(const httplib::Request& req, const char* name) {

@@ -5,8 +5,9 @@
 // Each subscriber holds a worker thread: the number is capped (ServerOptions::max_streams).
 #include <sstream>
 
+#include "base/parse.h"
 #include "http/api.h"
-#include "json/event_json.h"
+#include "log/event_json.h"
 
 namespace cairn::http {
 

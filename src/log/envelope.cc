@@ -11,37 +11,19 @@
 #include <random>
 #include <utility>
 
+#include "base/bytes.h"
+#include "base/uuid.h"
 #include "event_generated.h"
 
 namespace cairn {
 namespace envelope {
 
-void PutBigEndian32(std::string* out, uint32_t v) {
-  for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-void PutBigEndian64(std::string* out, uint64_t v) {
-  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-uint32_t GetBigEndian32(std::string_view in) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
-  return v;
-}
-
-uint64_t GetBigEndian64(std::string_view in) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
-  return v;
-}
-
 std::string LogKey(TopicId topic, PartitionId partition, Offset offset) {
   std::string key;
   key.reserve(kLogKeySize);
-  PutBigEndian32(&key, topic.value());
-  PutBigEndian32(&key, partition.value());
-  PutBigEndian64(&key, offset.value());
+  bytes::PutBigEndian32(&key, topic.value());
+  bytes::PutBigEndian32(&key, partition.value());
+  bytes::PutBigEndian64(&key, offset.value());
   return key;
 }
 
@@ -50,11 +32,11 @@ std::string LogKeyPartitionEnd(TopicId topic, PartitionId partition) {
   return LogKey(topic, PartitionId(partition.value() + 1), Offset(0));
 }
 
-TopicId LogKeyTopic(std::string_view key) { return TopicId(GetBigEndian32(key)); }
+TopicId LogKeyTopic(std::string_view key) { return TopicId(bytes::GetBigEndian32(key)); }
 PartitionId LogKeyPartition(std::string_view key) {
-  return PartitionId(GetBigEndian32(key.substr(4)));
+  return PartitionId(bytes::GetBigEndian32(key.substr(4)));
 }
-Offset LogKeyOffset(std::string_view key) { return Offset(GetBigEndian64(key.substr(8))); }
+Offset LogKeyOffset(std::string_view key) { return Offset(bytes::GetBigEndian64(key.substr(8))); }
 
 std::string StreamKeyPrefix(std::string_view stream) {
   std::string key(stream);
@@ -70,17 +52,17 @@ std::string StreamKeyPrefixEnd(std::string_view stream) {
 
 std::string StreamIndexKey(std::string_view stream, StreamVersion version) {
   std::string key = StreamKeyPrefix(stream);
-  PutBigEndian64(&key, version.value());
+  bytes::PutBigEndian64(&key, version.value());
   return key;
 }
 
 StreamVersion StreamIndexVersion(std::string_view key) {
-  return StreamVersion(GetBigEndian64(key.substr(key.size() - 8)));
+  return StreamVersion(bytes::GetBigEndian64(key.substr(key.size() - 8)));
 }
 
 std::string StreamRun(TopicId topic, PartitionId partition, Offset first_offset, uint32_t count) {
   std::string value = LogKey(topic, partition, first_offset);
-  PutBigEndian32(&value, count);
+  bytes::PutBigEndian32(&value, count);
   return value;
 }
 
@@ -91,7 +73,7 @@ Result<Run> ParseStreamRun(std::string_view value) {
   }
   if (value.size() != kLogKeySize + 4) return Status::Corruption("malformed stream index entry");
   return Run{LogKeyTopic(value), LogKeyPartition(value), LogKeyOffset(value.substr(0, kLogKeySize)),
-             GetBigEndian32(value.substr(kLogKeySize))};
+             bytes::GetBigEndian32(value.substr(kLogKeySize))};
 }
 
 std::string Encode(const NewEvent& event, std::string_view topic, std::string_view stream) {
@@ -139,76 +121,12 @@ bool Verify(std::string_view bytes) {
 
 namespace {
 
-constexpr const char* kHex = "0123456789abcdef";
-
-// The 36-character text form of a UUID whose 128 bits are `hi` then `lo` (lower-case hex).
-std::string UuidText(uint64_t hi, uint64_t lo) {
-  char out[36];
-  size_t n = 0;
-  for (int i = 15; i >= 0; --i) {
-    const uint64_t word = i >= 8 ? hi : lo;
-    const unsigned byte = (word >> ((i % 8) * 8)) & 0xff;
-    out[n++] = kHex[byte >> 4];
-    out[n++] = kHex[byte & 0xf];
-    if (n == 8 || n == 13 || n == 18 || n == 23) out[n++] = '-';
-  }
-  return std::string(out, sizeof(out));
-}
-
-// The 128 bits of a UUID in the text form UuidText makes; nothing for any other text.
-std::optional<std::pair<uint64_t, uint64_t>> ParseUuidText(std::string_view text) {
-  if (text.size() != 36) return std::nullopt;
-  uint64_t words[2] = {0, 0};
-  size_t nibbles = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return std::nullopt;
-      continue;
-    }
-    unsigned v = 0;
-    if (c >= '0' && c <= '9') v = c - '0';
-    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    else return std::nullopt;
-    uint64_t& word = words[nibbles / 16];
-    word = (word << 4) | v;
-    ++nibbles;
-  }
-  return std::pair{words[0], words[1]};
-}
-
-uint64_t RandomBits() {
-  thread_local std::mt19937_64 rng{std::random_device{}() ^
-                                   (uint64_t(std::random_device{}()) << 32)};
-  return rng();
-}
-
 // Positional ids: topic id (16 bits) | partition (12) | offset (40), 68 bits in all.
 constexpr uint32_t kPositionalTopicLimit = 1u << 16;
 constexpr uint64_t kPositionalOffsetLimit = uint64_t{1} << 40;
 constexpr uint64_t kRandom54 = (uint64_t{1} << 54) - 1;
 
 }  // namespace
-
-std::string NewUuid() {
-  // UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, a 12-bit counter within the
-  // millisecond (method 1 of RFC 9562 §6.2; when 4096 ids in one millisecond use it up, the
-  // timestamp runs ahead by one), then 62 random bits. Ids made by this process therefore sort
-  // in the order they were made. Keys built from them (order ids, the command ids that event
-  // ids derive from) then reach RocksDB's memtables in key order, which its skiplist makes
-  // cheap; random order within a millisecond (or random v4 ids) made each insert a
-  // cache-missing search of the memtable.
-  static std::atomic<uint64_t> last_tick{0};  // milliseconds << 12 | counter
-  const uint64_t now_tick = static_cast<uint64_t>(NowMicros() / 1000) << 12;
-  uint64_t tick = last_tick.load(std::memory_order_relaxed);
-  uint64_t next = 0;
-  do {
-    next = std::max(now_tick, tick + 1);
-  } while (!last_tick.compare_exchange_weak(tick, next, std::memory_order_relaxed));
-  const uint64_t hi = ((next >> 12) << 16) | 0x7000 | (next & 0x0fff);  // version 7
-  const uint64_t lo = (RandomBits() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
-  return UuidText(hi, lo);
-}
 
 std::optional<std::string> PositionalEventId(TopicId topic, PartitionId partition, Offset offset) {
   if (topic.value() >= kPositionalTopicLimit || partition.value() >= 4096 ||
@@ -247,12 +165,6 @@ void PatchId(std::string* env, std::string_view id) {
     std::abort();
   }
   std::memcpy(env->data() + (stored->c_str() - env->data()), id.data(), id.size());
-}
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace envelope

@@ -27,11 +27,6 @@ namespace cairn::envelope {
 
 inline constexpr size_t kLogKeySize = 16;
 
-void PutBigEndian32(std::string* out, uint32_t v);
-void PutBigEndian64(std::string* out, uint64_t v);
-uint32_t GetBigEndian32(std::string_view in);
-uint64_t GetBigEndian64(std::string_view in);
-
 std::string LogKey(TopicId topic, PartitionId partition, Offset offset);
 // The first log key of the partition after `partition` (exclusive upper bound of a partition).
 std::string LogKeyPartitionEnd(TopicId topic, PartitionId partition);
@@ -62,10 +57,6 @@ void Patch(std::string* envelope, PartitionId partition, Offset offset, Seq seq,
 // Checks that `bytes` is a well-formed envelope (for data that did not come from our writer).
 bool Verify(std::string_view bytes);
 
-// A time-ordered (version 7) UUID in its 36-character text form. Ids from one process sort in
-// the order they were made.
-std::string NewUuid();
-
 // The id the log gives an event appended without one: a version 8 UUID (RFC 9562 §5.8) holding
 // the event's position and 54 random bits, so the event is found from its id with no entry in
 // the ids family. Bits, in order: topic id (16), partition (12) and offset bits 39..20 (20);
@@ -81,7 +72,5 @@ std::optional<std::string> PositionalEventIdKey(std::string_view id);
 inline constexpr std::string_view kIdPlaceholder = "00000000-0000-0000-0000-000000000000";
 // Overwrites the envelope's id, which must be as long as `id`.
 void PatchId(std::string* envelope, std::string_view id);
-// Microseconds since the Unix epoch, now.
-int64_t NowMicros();
 
 }  // namespace cairn::envelope

@@ -24,6 +24,9 @@
 #include <unordered_set>
 
 #include "cairn/log.h"
+#include "base/bytes.h"
+#include "base/clock.h"
+#include "base/uuid.h"
 #include "log/envelope.h"
 #include "log/rocks.h"
 
@@ -57,7 +60,7 @@ Status CheckAndRecordFormat(Store* store) {
   uint32_t format = 1;
   if (stored->has_value()) {
     if ((*stored)->size() != 4) return Status::Corruption("malformed log format marker");
-    format = env::GetBigEndian32(**stored);
+    format = bytes::GetBigEndian32(**stored);
   }
   if (format > kLogFormat) {
     return Status::InvalidArgument("data dir " + store->dir() +
@@ -67,7 +70,7 @@ Status CheckAndRecordFormat(Store* store) {
   }
   if (format == kLogFormat || store->options().read_only) return Status::Ok();
   std::string value;
-  env::PutBigEndian32(&value, kLogFormat);
+  bytes::PutBigEndian32(&value, kLogFormat);
   WriteBatch batch;
   batch.Put(meta, kFormatKey, value);
   return store->Write(batch, /*durable=*/true);
@@ -243,7 +246,7 @@ struct Log::Rep {
     if (!stored.ok()) return stored.status();
     if (!stored->has_value()) return uint64_t{0};
     if ((*stored)->size() != 8) return Status::Corruption("bad head of stream " + std::string(stream));
-    return env::GetBigEndian64(**stored);
+    return bytes::GetBigEndian64(**stored);
   }
   void NotifyWaiters() {
     std::lock_guard lock(wait_mu);
@@ -352,7 +355,7 @@ class Log::Writer {
         std::optional<std::string> positional =
             env::PositionalEventId(p->topic->id, p->partition, offset);
         indexed = !positional.has_value();
-        id = positional ? std::move(*positional) : env::NewUuid();
+        id = positional ? std::move(*positional) : NewUuid();
         env::PatchId(&envelope, id);
       }
       const std::string log_key = env::LogKey(p->topic->id, p->partition, offset);
@@ -366,7 +369,7 @@ class Log::Writer {
     }
     result.version = StreamVersion(version);
     std::string head_value;
-    env::PutBigEndian64(&head_value, version);
+    bytes::PutBigEndian64(&head_value, version);
     batch->Put(HandleOf(rep_->heads_cf), req.stream, head_value);
     undo->stream_heads.emplace_back(req.stream, CachedHead(req.stream));
     rep_->stream_heads[req.stream] = version;
@@ -527,8 +530,8 @@ Result<std::unique_ptr<Log>> Log::Open(Store* store, const LogOptions& options) 
     if (value.size() != 8) return Status::Corruption("bad metadata of topic " + name);
     auto topic = std::make_unique<TopicState>();
     topic->name = name;
-    topic->id = TopicId(env::GetBigEndian32(value));
-    topic->partitions = env::GetBigEndian32(std::string_view(value).substr(4));
+    topic->id = TopicId(bytes::GetBigEndian32(value));
+    topic->partitions = bytes::GetBigEndian32(std::string_view(value).substr(4));
     topic->high_water = std::make_unique<std::atomic<uint64_t>[]>(topic->partitions);
     for (uint32_t p = 0; p < topic->partitions; ++p) {
       uint64_t hwm = 0;
@@ -587,8 +590,8 @@ Result<TopicInfo> Log::CreateTopic(const std::string& name, uint32_t partitions)
   topic->partitions = partitions;
   topic->high_water = std::make_unique<std::atomic<uint64_t>[]>(partitions);
   std::string value;
-  env::PutBigEndian32(&value, topic->id.value());
-  env::PutBigEndian32(&value, partitions);
+  bytes::PutBigEndian32(&value, topic->id.value());
+  bytes::PutBigEndian32(&value, partitions);
   WriteBatch batch;
   batch.Put(rep_->topics_cf, name, value);
   CAIRN_RETURN_IF_ERROR(store_->Write(batch, /*durable=*/true));
@@ -680,7 +683,7 @@ Result<AppendResult> Log::Append(AppendRequest req) {
   pending.topic = topic;
   pending.partition = PartitionForKey(StreamKey(req.stream), topic->partitions);
   pending.envelopes.reserve(req.events.size());
-  const int64_t now = env::NowMicros();
+  const int64_t now = NowMicros();
   for (NewEvent& e : req.events) {
     pending.has_caller_ids |= !e.id.empty();  // the writer names the others
     if (e.timestamp_us == 0) e.timestamp_us = now;

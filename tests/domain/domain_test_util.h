@@ -19,7 +19,7 @@
 #include "cairn/orders.h"
 #include "cairn/status.h"
 #include "cairn/store.h"
-#include "json/iso_time.h"
+#include "base/iso_time.h"
 #include "temp_dir.h"
 
 namespace cairn {

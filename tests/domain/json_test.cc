@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <string>
 
-#include "json/iso_time.h"
-#include "json/reader.h"
-#include "json/writer.h"
+#include "base/iso_time.h"
+#include "base/json_reader.h"
+#include "base/json_writer.h"
 
 namespace cairn::json {
 namespace {

@@ -11,7 +11,7 @@
 
 #include "cairn/orders.h"
 #include "domain_test_util.h"
-#include "json/iso_time.h"
+#include "base/iso_time.h"
 
 namespace cairn {
 namespace {

@@ -1,5 +1,5 @@
 // The seed's own events project unchanged: the Kafka capture of the seed's producer
-// (../shared/samples/seed-kafka-export.kcat.jsonl, `kcat -C -J` lines whose payload is the
+// (tests/data/seed-kafka-export.kcat.jsonl, `kcat -C -J` lines whose payload is the
 // seed's event JSON) is appended to streams order-<aggregateId> in version order, and every
 // projection must apply all 30 orders; the views, lists and dashboard must agree with a fold of
 // the same events done here, and the command side must carry on from the imported streams.
@@ -13,8 +13,8 @@
 
 #include "cairn/orders.h"
 #include "domain_test_util.h"
-#include "json/iso_time.h"
-#include "json/reader.h"
+#include "base/iso_time.h"
+#include "base/json_reader.h"
 
 #ifndef CAIRN_SAMPLES_DIR
 #error "CAIRN_SAMPLES_DIR must name the directory of the seed's samples"

@@ -22,6 +22,8 @@
 #include "cairn/status.h"
 #include "cairn/store.h"
 #include "cairn/types.h"
+#include "base/bytes.h"
+#include "base/uuid.h"
 #include "log/envelope.h"
 #include "temp_dir.h"
 
@@ -533,7 +535,7 @@ TEST_CASE("positional event ids round-trip every position that fits and refuse t
   CHECK_FALSE(envelope::PositionalEventId(TopicId(65536), PartitionId(0), Offset(0)).has_value());
   CHECK_FALSE(envelope::PositionalEventId(TopicId(0), PartitionId(0), Offset(uint64_t{1} << 40)).has_value());
   // Other ids are not positional: a version 7 UUID, upper case, no dashes, anything else.
-  CHECK_FALSE(envelope::PositionalEventIdKey(envelope::NewUuid()).has_value());
+  CHECK_FALSE(envelope::PositionalEventIdKey(NewUuid()).has_value());
   CHECK_FALSE(envelope::PositionalEventIdKey("0190A1B2-C3D4-8E5F-8A6B-7C8D9E0F1A2B").has_value());
   CHECK_FALSE(envelope::PositionalEventIdKey("0190a1b2c3d48e5f8a6b7c8d9e0f1a2b").has_value());
   CHECK_FALSE(envelope::PositionalEventIdKey("order-1-created").has_value());
@@ -604,7 +606,7 @@ TEST_CASE("NewUuid makes version 7 UUIDs that sort in the order they were made")
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&made, t] {
-      for (int i = 0; i < kPerThread; ++i) made[t].push_back(envelope::NewUuid());
+      for (int i = 0; i < kPerThread; ++i) made[t].push_back(NewUuid());
     });
   }
   for (auto& th : threads) th.join();
@@ -621,9 +623,9 @@ TEST_CASE("NewUuid makes version 7 UUIDs that sort in the order they were made")
   }
   CHECK(all.size() == size_t{kThreads} * kPerThread);  // unique
   // Across threads: an id made after another one finished sorts after it.
-  const std::string before = envelope::NewUuid();
+  const std::string before = NewUuid();
   std::string after;
-  std::thread([&after] { after = envelope::NewUuid(); }).join();
+  std::thread([&after] { after = NewUuid(); }).join();
   CHECK(before < after);
 }
 
@@ -1501,13 +1503,13 @@ TEST_CASE("the log records its format, raises an older data dir's and refuses a 
     auto stored = t.store->Get(t.store->FindFamily("default"), key);
     REQUIRE(stored.ok());
     if (!stored->has_value()) return std::nullopt;
-    return envelope::GetBigEndian32(**stored);
+    return bytes::GetBigEndian32(**stored);
   };
   auto set_format = [&](TestLog& t, std::optional<uint32_t> format) {
     WriteBatch batch;
     if (format) {
       std::string value;
-      envelope::PutBigEndian32(&value, *format);
+      bytes::PutBigEndian32(&value, *format);
       batch.Put(t.store->FindFamily("default"), key, value);
     } else {
       batch.Delete(t.store->FindFamily("default"), key);

@@ -1,5 +1,5 @@
 // JSON output: escaping and the comma/nesting bookkeeping of JsonWriter.
-#include "json/writer.h"
+#include "base/json_writer.h"
 
 #include <cassert>
 #include <cmath>

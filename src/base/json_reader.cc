@@ -1,5 +1,5 @@
 // simdjson On-Demand errors turned into field-named cairn::Status values.
-#include "json/reader.h"
+#include "base/json_reader.h"
 
 #include <algorithm>
 #include <vector>

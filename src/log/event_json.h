@@ -21,8 +21,8 @@
 
 #include "cairn/log.h"
 #include "cairn/status.h"
-#include "json/reader.h"
-#include "json/writer.h"
+#include "base/json_reader.h"
+#include "base/json_writer.h"
 
 namespace cairn::json {
 

@@ -1,6 +1,6 @@
 // ISO-8601 formatting and parsing with the civil-date algorithms of Howard Hinnant
 // (http://howardhinnant.github.io/date_algorithms.html), which are exact for every day.
-#include "json/iso_time.h"
+#include "base/iso_time.h"
 
 #include <cstdio>
 

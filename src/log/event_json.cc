@@ -1,9 +1,9 @@
 // See event_json.h.
-#include "json/event_json.h"
+#include "log/event_json.h"
 
 #include <simdjson.h>
 
-#include "json/iso_time.h"
+#include "base/iso_time.h"
 
 namespace cairn::json {
 namespace {

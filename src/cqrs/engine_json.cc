@@ -1,10 +1,10 @@
 // See engine_json.h.
-#include "json/engine_json.h"
+#include "cqrs/engine_json.h"
 
 #include <simdjson.h>
 
-#include "json/reader.h"
-#include "json/writer.h"
+#include "base/json_reader.h"
+#include "base/json_writer.h"
 
 namespace cairn::json {
 

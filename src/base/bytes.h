@@ -1,0 +1,39 @@
+// Byte coding shared by every layer: fixed-width big-endian integers (keys whose byte order is
+// numeric order) and variable-length integers (LEB128 and Kafka's zigzag varints).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cairn::bytes {
+
+void PutBigEndian32(std::string* out, uint32_t v);
+void PutBigEndian64(std::string* out, uint64_t v);
+// REQUIRES: in.size() >= 4 (resp. 8); reads the first 4 (8) bytes.
+uint32_t GetBigEndian32(std::string_view in);
+uint64_t GetBigEndian64(std::string_view in);
+
+// Unsigned LEB128: 7 bits a byte, low bits first, high bit set on every byte but the last.
+void PutVarint64(std::string* out, uint64_t v);
+// Reads one varint from the front of `*in` and advances past it. Nothing (and `*in` unchanged)
+// when the input ends inside it or it is longer than 10 bytes.
+std::optional<uint64_t> GetVarint64(std::string_view* in);
+
+// Zigzag: signed values of small magnitude get short varints (0, -1, 1, -2 ... -> 0, 1, 2, 3 ...),
+// as in Kafka's record format and protobuf's sint64.
+inline uint64_t ZigZagEncode(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+inline int64_t ZigZagDecode(uint64_t v) {
+  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+}
+inline void PutZigZagVarint64(std::string* out, int64_t v) { PutVarint64(out, ZigZagEncode(v)); }
+inline std::optional<int64_t> GetZigZagVarint64(std::string_view* in) {
+  std::optional<uint64_t> v = GetVarint64(in);
+  if (!v) return std::nullopt;
+  return ZigZagDecode(*v);
+}
+
+}  // namespace cairn::bytes

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Checks that every include in src/ and include/cairn/ runs down the layers:
+
+    base -> log -> cqrs -> domain -> http, interop, kafka (side by side) -> cli
+
+The build already refuses a private header of a layer above (src/layers/, see src/meson.build);
+this test also covers the public headers in include/cairn/, which every layer can see, and
+includes that climb out with "../". Usage: layering_test.py SOURCE_ROOT
+"""
+import pathlib
+import re
+import sys
+
+# What each layer may include, itself among them.
+BELOW = {
+    "base": {"base"},
+    "log": {"base", "log"},
+    "cqrs": {"base", "log", "cqrs"},
+    "domain": {"base", "log", "cqrs", "domain"},
+    "http": {"base", "log", "cqrs", "domain", "http"},
+    "interop": {"base", "log", "cqrs", "domain", "interop"},
+    "kafka": {"base", "log", "cqrs", "domain", "kafka"},
+    "cli": {"base", "log", "cqrs", "domain", "http", "interop", "kafka", "cli"},
+}
+
+# The layer each public header belongs to. A new public header must be added here.
+PUBLIC = {
+    "status.h": "base",
+    "types.h": "base",
+    "store.h": "log",
+    "log.h": "log",
+    "projection.h": "cqrs",
+    "engine.h": "cqrs",
+    "orders.h": "domain",
+}
+
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+
+
+def layer_of_include(path: str):
+    """The layer an include names, or None for one outside Cairn (generated headers)."""
+    if path.startswith("cairn/"):
+        return PUBLIC.get(path[len("cairn/"):], "unknown public header")
+    head = path.split("/", 1)[0]
+    return head if head in BELOW else None
+
+
+def main() -> int:
+    root = pathlib.Path(sys.argv[1])
+    problems = []
+    files = [(p, p.relative_to(root / "src").parts[0]) for p in (root / "src").rglob("*")
+             if p.suffix in (".h", ".cc") and "layers" not in p.parts]
+    files += [(p, PUBLIC.get(p.name, "unknown public header"))
+              for p in (root / "include" / "cairn").rglob("*.h")]
+    checked = 0
+    for path, layer in files:
+        if layer not in BELOW:
+            problems.append(f"{path}: {layer} (add it to PUBLIC in this test)")
+            continue
+        for include in INCLUDE.findall(path.read_text()):
+            checked += 1
+            if ".." in include.split("/"):
+                problems.append(f"{path}: includes {include} by a relative path")
+                continue
+            target = layer_of_include(include)
+            if target is None:
+                continue
+            if target not in BELOW:
+                problems.append(f"{path}: includes {include} ({target})")
+            elif target not in BELOW[layer]:
+                problems.append(f"{path} ({layer}) includes {include} ({target}), a layer above it")
+    for p in problems:
+        print("layering:", p)
+    print(f"layering: {len(files)} files, {checked} includes checked, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
