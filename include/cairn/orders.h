@@ -33,6 +33,7 @@
 #include <variant>
 #include <vector>
 
+#include "cairn/domain_spec.h"
 #include "cairn/log.h"
 #include "cairn/projection.h"
 #include "cairn/status.h"
@@ -344,6 +345,11 @@ inline constexpr std::string_view kOrderSearchProjection = "order_search";
 // The three projections of the order domain, for Engine::Open. Their tables and keys are
 // described in src/domain/keys.h.
 std::vector<ProjectionSpec> OrderProjections();
+
+// The order domain as Db and the engine run it: OrderProjections(), the three order topics
+// (owned: raw appends to them are refused), and a checker that refuses an imported event of an
+// order stream that the projections could not apply.
+DomainSpec OrderDomain();
 
 struct StatusChange {
   OrderStatus status;

@@ -51,9 +51,9 @@ Result<std::string> CheckTarget(const std::string& to, bool local) {
 }
 
 int BackupOffline(const BackupFlags& flags, const std::string& target) {
-  Result<std::unique_ptr<DataDir>> dir = OpenOffline(kCommand, flags.data, {});
+  Result<std::unique_ptr<Db>> dir = OpenOffline(kCommand, flags.data, {});
   if (!dir.ok()) return Fail(kCommand, dir.status());
-  Status s = (*dir)->store->Checkpoint(target);
+  Status s = (*dir)->store().Checkpoint(target);
   if (!s.ok()) return Fail(kCommand, s);
   return kExitOk;
 }

@@ -98,9 +98,9 @@ int Finish(const CheckFlags& flags, const CheckReport& printable, const std::str
 }
 
 int CheckOffline(const CheckFlags& flags) {
-  Result<std::unique_ptr<DataDir>> dir = OpenOffline(kCommand, flags.data, {});
+  Result<std::unique_ptr<Db>> dir = OpenOffline(kCommand, flags.data, {});
   if (!dir.ok()) return Fail(kCommand, dir.status());
-  Engine& engine = *(*dir)->engine;
+  Engine& engine = (*dir)->engine();
   for (const std::string& name : flags.projections) {
     if (!engine.GetStatus(name).ok()) {
       return Fail(kCommand, "no projection " + name + " (projections: " + ProjectionNames(engine) + ")");

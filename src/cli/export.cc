@@ -138,9 +138,9 @@ int RunExport(const ExportFlags& flags) {
   }
   OfflineOptions open_options;
   open_options.has_url_mode = false;
-  Result<std::unique_ptr<DataDir>> dir = OpenOffline(kCommand, flags.data, open_options);
+  Result<std::unique_ptr<Db>> dir = OpenOffline(kCommand, flags.data, open_options);
   if (!dir.ok()) return Fail(kCommand, dir.status());
-  const Log& log = *(*dir)->log;
+  const Log& log = (*dir)->log();
   for (const std::string& topic : flags.topics) {
     if (!log.GetTopic(topic).ok()) {
       return Fail(kCommand, "no topic " + topic + " (topics: " + TopicNames(log) + ")");

@@ -474,13 +474,13 @@ int RunImport(const ImportFlags& flags) {
   if (!read.ok()) return Fail(kCommand, read);
 
   // The dir is opened only to validate against it when it exists, and created only to write.
-  std::unique_ptr<DataDir> dir;
+  std::unique_ptr<Db> dir;
   OfflineOptions open_options;
   open_options.has_url_mode = false;
   open_options.sync = SyncMode::kNone;  // one WAL sync at the end (step 4)
   open_options.create_if_missing = true;
   if (IsDataDir(flags.data)) {
-    Result<std::unique_ptr<DataDir>> opened = OpenOffline(kCommand, flags.data, open_options);
+    Result<std::unique_ptr<Db>> opened = OpenOffline(kCommand, flags.data, open_options);
     if (!opened.ok()) return Fail(kCommand, opened.status());
     dir = std::move(*opened);
   } else if (std::error_code ec; std::filesystem::exists(flags.data, ec) &&
@@ -488,7 +488,7 @@ int RunImport(const ImportFlags& flags) {
                                   !std::filesystem::is_empty(flags.data, ec))) {
     return Fail(kCommand, flags.data + " is neither empty nor a Cairn data dir; refusing to write into it");
   }
-  const Log* log = dir ? dir->log.get() : nullptr;
+  const Log* log = dir ? &dir->log() : nullptr;
 
   MarkInputDuplicates(&state);
   if (log) {
@@ -525,23 +525,23 @@ int RunImport(const ImportFlags& flags) {
   }
 
   if (!dir) {
-    Result<std::unique_ptr<DataDir>> created = OpenOffline(kCommand, flags.data, open_options);
+    Result<std::unique_ptr<Db>> created = OpenOffline(kCommand, flags.data, open_options);
     if (!created.ok()) return Fail(kCommand, created.status());
     dir = std::move(*created);
   }
   for (const auto& [topic, partitions] : topics) {
-    Result<TopicInfo> made = dir->log->CreateTopic(topic, partitions);
+    Result<TopicInfo> made = dir->log().CreateTopic(topic, partitions);
     if (!made.ok()) return Fail(kCommand, made.status());
     if (!flags.quiet) {
       std::fprintf(stderr, "import: created topic %s with %u partitions\n", topic.c_str(), partitions);
     }
   }
   AppendCounts counts;
-  Status appended = AppendAll(*dir->log, AppendOrder(state), flags.quiet, &counts);
+  Status appended = AppendAll(dir->log(), AppendOrder(state), flags.quiet, &counts);
   // Durability point of the import: the appends above were written to the WAL unsynced
   // (SyncMode::kNone, for speed); this one fsync makes all of them durable. A crash before it
   // loses only events that a second run imports again.
-  Status synced = dir->store->SyncWal();
+  Status synced = dir->store().SyncWal();
   if (!appended.ok()) return Fail(kCommand, appended);
   if (!synced.ok()) return Fail(kCommand, synced);
   Status caught_up = CatchUpWithProgress(*dir, kCommand, flags.quiet);

@@ -7,17 +7,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "cli/serve_address.h"
+#include "domain/serve_address.h"
 #include "http/auth.h"
 
 namespace cairn::cli {
 
-bool IsDataDir(const std::string& path) {
-  std::error_code ec;
-  return std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec);
-}
-
-Result<std::unique_ptr<DataDir>> OpenOffline(std::string_view command, const std::string& path,
+Result<std::unique_ptr<Db>> OpenOffline(std::string_view command, const std::string& path,
                                              const OfflineOptions& options) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -37,19 +32,19 @@ Result<std::unique_ptr<DataDir>> OpenOffline(std::string_view command, const std
   // The library logs each topic created and each rebuild started at info level: right for a
   // server's log, noise for a tool that reports on its own. Warnings and errors still show.
   spdlog::set_level(spdlog::level::warn);
-  DataDirOptions dir_options;
-  dir_options.sync = options.sync;
-  dir_options.partitions = options.partitions;
-  dir_options.create_if_missing = options.create_if_missing;
-  dir_options.start_projection_threads = false;
-  Result<std::unique_ptr<DataDir>> dir = OpenDataDir(path, dir_options);
-  if (dir.ok() || dir.status().code() != ErrorCode::kBusy) return dir;
-  // Name the server's own URL and token file when it left its address (serve.url).
+  DbOptions db_options;
+  db_options.store.sync = options.sync;
+  db_options.store.create_if_missing = options.create_if_missing;
+  db_options.log.default_partitions = options.partitions;
+  db_options.engine.start_threads = false;
+  // Only `serve` creates the order topics; an import chooses their partition counts itself.
+  db_options.create_owned_topics = false;
+  Result<std::unique_ptr<Db>> db = Db::Open(path, db_options);
+  if (db.ok() || db.status().code() != ErrorCode::kBusy) return db;
+  // Db's message says who holds the dir; add what to run instead, with the server's own URL
+  // and token file when it left its address (serve.url).
   const std::optional<ServeAddress> server = ReadServeAddress(path);
-  std::string message = "data dir " + path + " is in use by ";
-  message += server ? "`cairn serve` (pid " + std::to_string(server->pid) + ") at " + server->url
-                    : std::string("a running server (or another cairn command)");
-  message += "; ";
+  std::string message = db.status().message() + "; ";
   const std::string url = server ? server->url : "http://127.0.0.1:8080";
   const std::string token = server && server->uses_admin_token_file
                                 ? "--token-file " + http::AdminTokenPath(path)
@@ -77,10 +72,10 @@ Status RequireDataOrUrl(const std::string& data, const std::string& url) {
   return Status::Ok();
 }
 
-Status CatchUpWithProgress(DataDir& dir, std::string_view label, bool quiet) {
+Status CatchUpWithProgress(Db& db, std::string_view label, bool quiet) {
   Progress progress(std::string(label) + ": catching up", "events", quiet);
-  Engine& engine = *dir.engine;
-  const uint64_t head = dir.log->LastSeq().value();
+  Engine& engine = db.engine();
+  const uint64_t head = db.log().LastSeq().value();
   return RunWithProgress(
       progress, [&] { return engine.CatchUp(); },
       [&]() -> std::pair<uint64_t, uint64_t> {

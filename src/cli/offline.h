@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "cairn/status.h"
-#include "cli/data_dir.h"
+#include "cairn/db.h"
 #include "cli/progress.h"
 
 namespace cairn::cli {
@@ -28,7 +28,7 @@ struct OfflineOptions {
 // "data dir ./d does not exist", "./d is not a Cairn data dir", "data dir ./d is in use by
 // `cairn serve` (pid N) at URL; ask the server instead: cairn check --url URL ..." (kBusy; the
 // URL and token hint come from the server's serve.url, see serve_address.h, else a placeholder).
-Result<std::unique_ptr<DataDir>> OpenOffline(std::string_view command, const std::string& path,
+Result<std::unique_ptr<Db>> OpenOffline(std::string_view command, const std::string& path,
                                              const OfflineOptions& options);
 
 // For commands that work offline or against a server: exactly one of --data and --url.
@@ -36,12 +36,9 @@ Status RequireDataOrUrl(const std::string& data, const std::string& url);
 
 // Applies every committed event to every projection (Engine::CatchUp), showing progress as
 // "<label>: catching up" when it takes a while.
-Status CatchUpWithProgress(DataDir& dir, std::string_view label, bool quiet);
+Status CatchUpWithProgress(Db& db, std::string_view label, bool quiet);
 
 // Names of the engine's projections, "orders, order_stats, ..." (for error messages).
 std::string ProjectionNames(const Engine& engine);
-
-// Whether `path` holds a Cairn data dir (a RocksDB CURRENT file).
-bool IsDataDir(const std::string& path);
 
 }  // namespace cairn::cli

@@ -43,9 +43,9 @@ int Report(const RebuildProgress& p, double seconds, bool quiet) {
 }
 
 int RebuildOffline(const RebuildFlags& flags) {
-  Result<std::unique_ptr<DataDir>> dir = OpenOffline(kCommand, flags.data, {});
+  Result<std::unique_ptr<Db>> dir = OpenOffline(kCommand, flags.data, {});
   if (!dir.ok()) return Fail(kCommand, dir.status());
-  Engine& engine = *(*dir)->engine;
+  Engine& engine = (*dir)->engine();
   for (const std::string& name : flags.projections) {
     if (!engine.GetStatus(name).ok()) {
       return Fail(kCommand, "no projection " + name + " (projections: " + ProjectionNames(engine) + ")");

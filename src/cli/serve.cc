@@ -13,11 +13,10 @@
 #include <ostream>
 #include <thread>
 
-#include "cairn/orders.h"
 #include "base/parse.h"
+#include "cairn/db.h"
 #include "cli/commands.h"
-#include "cli/data_dir.h"
-#include "cli/serve_address.h"
+#include "domain/serve_address.h"
 #include "http/auth.h"
 #include "http/server.h"
 
@@ -100,11 +99,11 @@ int RunServe(const ServeOptions& o) {
   ServeLog log;  // after the mask: its flusher thread must not take the signals either
   spdlog::set_level(spdlog::level::from_str(o.log_level));  // CLI11 checked the name
 
-  DataDirOptions dir_options;
-  dir_options.sync = *sync;
-  dir_options.partitions = o.partitions;
-  Result<std::unique_ptr<DataDir>> dir = OpenDataDir(o.data, dir_options);
-  if (!dir.ok()) return Fail("serve", dir.status());
+  DbOptions db_options;
+  db_options.store.sync = *sync;
+  db_options.log.default_partitions = o.partitions;
+  Result<std::unique_ptr<Db>> db = Db::Open(o.data, db_options);
+  if (!db.ok()) return Fail("serve", db.status());
 
   Result<http::TokenTable> tokens = Status::Internal("no tokens");
   if (!o.tokens.empty()) {
@@ -119,23 +118,13 @@ int RunServe(const ServeOptions& o) {
   }
   if (!tokens.ok()) return Fail("serve", tokens.status());
 
-  // The order topics exist from the start, so a subscriber can wait for the first order.
-  for (std::string_view topic : {kOrderEventsTopic, kPaymentEventsTopic, kShippingEventsTopic}) {
-    if ((*dir)->log->GetTopic(topic).ok()) continue;
-    Result<TopicInfo> created = (*dir)->log->CreateTopic(std::string(topic), o.partitions);
-    if (!created.ok()) return Fail("serve", created.status());
-  }
-  Result<std::unique_ptr<OrderService>> orders = OrderService::Open((*dir)->log.get());
-  if (!orders.ok()) return Fail("serve", orders.status());
-  OrderQueries queries(*(*dir)->engine);
-
   http::ServerOptions server_options;
   server_options.host = listen->first;
   server_options.port = listen->second;
   server_options.max_body_bytes = o.max_body_bytes;
   server_options.max_streams = o.max_streams;
-  http::Services services{(*dir)->store.get(), (*dir)->log.get(), (*dir)->engine.get(),
-                          orders->get(),       &queries,          &*tokens};
+  http::Services services{&(*db)->store(), &(*db)->log(),     &(*db)->engine(),
+                          &(*db)->orders(), &(*db)->queries(), &*tokens};
   http::HttpServer server(services, server_options);
   if (Status s = server.Bind(); !s.ok()) return Fail("serve", s);
 
@@ -161,7 +150,7 @@ int RunServe(const ServeOptions& o) {
   // another reason, then close projections, log and store (the WAL is synced on close).
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
-  dir->reset();
+  db->reset();
   spdlog::info("stopped cleanly");
   ServeLog::Flush();
   return kExitOk;

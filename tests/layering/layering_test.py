@@ -31,6 +31,8 @@ PUBLIC = {
     "log.h": "log",
     "projection.h": "cqrs",
     "engine.h": "cqrs",
+    "domain_spec.h": "cqrs",
+    "db.h": "domain",
     "orders.h": "domain",
 }
 

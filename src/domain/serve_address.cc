@@ -1,5 +1,5 @@
 // See serve_address.h.
-#include "cli/serve_address.h"
+#include "domain/serve_address.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include <iterator>
 #include <system_error>
 
-namespace cairn::cli {
+namespace cairn {
 
 namespace {
 constexpr const char* kFileName = "serve.url";
@@ -74,4 +74,4 @@ std::optional<ServeAddress> ReadServeAddress(const std::string& data_dir) {
   return address;
 }
 
-}  // namespace cairn::cli
+}  // namespace cairn

@@ -10,7 +10,7 @@
 
 #include "cairn/status.h"
 
-namespace cairn::cli {
+namespace cairn {
 
 struct ServeAddress {
   std::string url;  // e.g. "http://127.0.0.1:8080" (a wildcard listen address becomes 127.0.0.1)
@@ -30,4 +30,4 @@ void RemoveServeAddress(const std::string& data_dir);
 // or its process is gone (or its pid now belongs to something other than `cairn serve`).
 std::optional<ServeAddress> ReadServeAddress(const std::string& data_dir);
 
-}  // namespace cairn::cli
+}  // namespace cairn
