@@ -163,10 +163,19 @@ PartitionId PartitionForKey(std::string_view key, uint32_t partitions);
 // whole id when it has no '-'.
 std::string_view StreamKey(std::string_view stream);
 
-// Validators shared with the HTTP layer, so a request is refused before it is queued.
+// Limits of the log's data model.
+inline constexpr uint32_t kMaxPartitions = 4096;        // partitions of one topic
+inline constexpr size_t kMaxEventIdBytes = 128;         // NewEvent::id
+inline constexpr size_t kMaxMetadataFieldBytes = 1024;  // each EventMetadata field
+
+// Validators shared with the HTTP layer and the importer, so bad input is refused before it is
+// queued (Log::Append runs them too).
 Status ValidateTopicName(std::string_view topic);
 Status ValidateStreamId(std::string_view stream);
 Status ValidateEventType(std::string_view type);
+// What Append checks of one event: type, data size (LogOptions::max_event_bytes), id and
+// metadata lengths. Errors name the field ("type", "data", "id", "metadata").
+Status ValidateNewEvent(const NewEvent& event, const LogOptions& options);
 
 class LogCursor;
 

@@ -36,12 +36,9 @@ namespace env = envelope;
 
 namespace {
 
-constexpr uint32_t kMaxPartitions = 4096;
 constexpr size_t kMaxTypeBytes = 128;
 constexpr size_t kMaxStreamBytes = 256;
 constexpr size_t kMaxTopicBytes = 249;
-constexpr size_t kMaxEventIdBytes = 128;
-constexpr size_t kMaxMetadataFieldBytes = 1024;
 
 // The on-disk format of the log's families, stored under kFormatKey in RocksDB's default family
 // (which no Cairn code reads otherwise, so builds from before the marker still open the dir).
@@ -130,6 +127,28 @@ Status ValidateEventType(std::string_view type) {
   }
   if (!AllBytesIn(type, ' ', '~')) {
     return Status::InvalidArgument("event type may contain only printable ASCII", "type");
+  }
+  return Status::Ok();
+}
+
+Status ValidateNewEvent(const NewEvent& e, const LogOptions& options) {
+  if (Status s = ValidateEventType(e.type); !s.ok()) {
+    return Status::InvalidArgument(s.message(), "type");
+  }
+  if (e.data.size() > options.max_event_bytes) {
+    return Status::TooLarge("event data is " + std::to_string(e.data.size()) +
+                                " bytes, over the limit of " +
+                                std::to_string(options.max_event_bytes),
+                            "data");
+  }
+  if (e.id.size() > kMaxEventIdBytes || !AllBytesIn(e.id, '!', '~')) {
+    return Status::InvalidArgument("event id must be at most 128 printable ASCII characters", "id");
+  }
+  const auto& m = e.metadata;
+  for (const std::string* v : {&m.command_id, &m.correlation_id, &m.causation_id, &m.user_id}) {
+    if (v->size() > kMaxMetadataFieldBytes) {
+      return Status::TooLarge("metadata fields are limited to 1024 bytes", "metadata");
+    }
   }
   return Status::Ok();
 }
@@ -622,29 +641,9 @@ Result<TopicInfo> Log::GetTopic(std::string_view name) const {
 namespace {
 
 Status ValidateEvent(const NewEvent& e, size_t index, const LogOptions& options) {
-  auto field = [index](std::string_view name) {
-    return "events[" + std::to_string(index) + "]." + std::string(name);
-  };
-  if (Status s = ValidateEventType(e.type); !s.ok()) {
-    return Status::InvalidArgument(s.message(), field("type"));
-  }
-  if (e.data.size() > options.max_event_bytes) {
-    return Status::TooLarge("event data is " + std::to_string(e.data.size()) +
-                                " bytes, over the limit of " +
-                                std::to_string(options.max_event_bytes),
-                            field("data"));
-  }
-  if (e.id.size() > kMaxEventIdBytes || !AllBytesIn(e.id, '!', '~')) {
-    return Status::InvalidArgument("event id must be at most 128 printable ASCII characters",
-                                   field("id"));
-  }
-  const auto& m = e.metadata;
-  for (const std::string* v : {&m.command_id, &m.correlation_id, &m.causation_id, &m.user_id}) {
-    if (v->size() > kMaxMetadataFieldBytes) {
-      return Status::TooLarge("metadata fields are limited to 1024 bytes", field("metadata"));
-    }
-  }
-  return Status::Ok();
+  Status s = ValidateNewEvent(e, options);
+  if (s.ok()) return s;
+  return Status(s.code(), s.message(), "events[" + std::to_string(index) + "]." + s.field());
 }
 
 }  // namespace
