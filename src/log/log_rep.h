@@ -4,7 +4,7 @@
 //
 //   topics.cc    Log::Open (families, format marker, restoring topics) and the topic catalogue
 //   append.cc    Log::Append: validation, encoding and the group-commit queue and hand-over
-//   writer.cc    Log::Writer, the group leader's check-stage-write-publish of one group
+//   writer.cc    Log::Writer (the leader's check, stage, write, publish), fault hook, stats
 //   reads.cc     point reads, partition and stream reads, high-water marks
 //   cursor.cc    LogCursor and ScanInSeqOrder (events of several topics in seq order)
 //   waits.cc     WaitForSeq, WaitFor and Close
