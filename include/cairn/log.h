@@ -270,8 +270,8 @@ class Log {
   void SetWriteFaultForTesting(std::function<Status()> fault);
 
  private:
-  class Writer;
-  struct Rep;
+  class Writer;  // the group-commit leader's work on one group (src/log/writer.h)
+  struct Rep;    // the rest of the log's state (src/log/log_rep.h)
   Log(Store* store, const LogOptions& options);
   friend class LogCursor;
   Store* store_;

@@ -27,11 +27,12 @@ Status FromSimdjson(error_code error, std::string_view path) {
   }
 }
 
-// The value's JSON type, or the Status for malformed input.
-Result<json_type> TypeOf(Value& value, std::string_view path) {
+// Ok when `value` is of type `want`; else "<path> <problem>", or the Status for malformed input.
+Status ExpectType(Value& value, std::string_view path, json_type want, std::string_view problem) {
   json_type type;
   if (error_code error = value.type().get(type)) return FromSimdjson(error, path);
-  return type;
+  if (type != want) return FieldError(path, problem);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -84,18 +85,14 @@ Status Input::ExpectEnd() {
 }
 
 Result<std::string> ReadString(Value value, std::string_view path) {
-  Result<json_type> type = TypeOf(value, path);
-  if (!type.ok()) return type.status();
-  if (*type != json_type::string) return FieldError(path, "must be a string");
+  CAIRN_RETURN_IF_ERROR(ExpectType(value, path, json_type::string, "must be a string"));
   std::string_view text;
   if (error_code error = value.get_string().get(text)) return FromSimdjson(error, path);
   return std::string(text);
 }
 
 Result<int64_t> ReadInt(Value value, std::string_view path) {
-  Result<json_type> type = TypeOf(value, path);
-  if (!type.ok()) return type.status();
-  if (*type != json_type::number) return FieldError(path, "must be an integer");
+  CAIRN_RETURN_IF_ERROR(ExpectType(value, path, json_type::number, "must be an integer"));
   number_type kind;
   if (error_code error = value.get_number_type().get(kind)) return FromSimdjson(error, path);
   if (kind == number_type::floating_point_number) {
@@ -115,27 +112,21 @@ Result<int64_t> ReadInt(Value value, std::string_view path) {
 }
 
 Result<bool> ReadBool(Value value, std::string_view path) {
-  Result<json_type> type = TypeOf(value, path);
-  if (!type.ok()) return type.status();
-  if (*type != json_type::boolean) return FieldError(path, "must be true or false");
+  CAIRN_RETURN_IF_ERROR(ExpectType(value, path, json_type::boolean, "must be true or false"));
   bool flag;
   if (error_code error = value.get_bool().get(flag)) return FromSimdjson(error, path);
   return flag;
 }
 
 Result<Object> ReadObject(Value value, std::string_view path) {
-  Result<json_type> type = TypeOf(value, path);
-  if (!type.ok()) return type.status();
-  if (*type != json_type::object) return FieldError(path, "must be an object");
+  CAIRN_RETURN_IF_ERROR(ExpectType(value, path, json_type::object, "must be an object"));
   Object object;
   if (error_code error = value.get_object().get(object)) return FromSimdjson(error, path);
   return object;
 }
 
 Result<Array> ReadArray(Value value, std::string_view path) {
-  Result<json_type> type = TypeOf(value, path);
-  if (!type.ok()) return type.status();
-  if (*type != json_type::array) return FieldError(path, "must be an array");
+  CAIRN_RETURN_IF_ERROR(ExpectType(value, path, json_type::array, "must be an array"));
   Array array;
   if (error_code error = value.get_array().get(array)) return FromSimdjson(error, path);
   return array;

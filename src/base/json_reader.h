@@ -4,13 +4,10 @@
 //
 // Typical use (parse a request body into a typed struct, rejecting unknown fields):
 //   json::Input input(body);
-//   Result<json::Object> root = input.RootObject();
-//   if (!root.ok()) return root.status();
-//   Status s = json::ForEachField(*root, "", [&](std::string_view key, json::Value v) -> Status {
+//   CAIRN_ASSIGN_OR_RETURN(json::Object root, input.RootObject());
+//   Status s = json::ForEachField(root, "", [&](std::string_view key, json::Value v) -> Status {
 //     if (key == "amount") {
-//       Result<int64_t> amount = json::ReadInt(v, "amount");
-//       if (!amount.ok()) return amount.status();
-//       cmd.amount = *amount;
+//       CAIRN_ASSIGN_OR_RETURN(cmd.amount, json::ReadInt(v, "amount"));
 //       return Status::Ok();
 //     }
 //     return json::UnknownField("", key);
@@ -90,14 +87,12 @@ bool IsNull(Value& value);
 //   CAIRN_RETURN_IF_ERROR(json::Assign(json::ReadInt(v, "amount"), &cmd.amount));
 template <typename T>
 Status Assign(Result<T> result, T* out) {
-  if (!result.ok()) return result.status();
-  *out = std::move(result).value();
+  CAIRN_ASSIGN_OR_RETURN(*out, std::move(result));
   return Status::Ok();
 }
 template <typename T>
 Status Assign(Result<T> result, std::optional<T>* out) {
-  if (!result.ok()) return result.status();
-  *out = std::move(result).value();
+  CAIRN_ASSIGN_OR_RETURN(*out, std::move(result));
   return Status::Ok();
 }
 

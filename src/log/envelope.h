@@ -13,7 +13,7 @@
 //                                                           generated id holds its position
 //                                                           (PositionalEventId)
 //   topics   topic name                                  -> topic id (4) | partitions (4)
-//   default  "cairn.log.format"                          -> the log's format (4; see log.cc)
+//   default  "cairn.log.format"                          -> the log's format (4; see format.cc)
 #pragma once
 
 #include <cstdint>

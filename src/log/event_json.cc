@@ -48,19 +48,17 @@ void WriteFields(JsonWriter& w, const Event& e) {
 }
 
 Result<uint64_t> ReadUnsigned(Value v, std::string_view path, uint64_t min, uint64_t max) {
-  Result<int64_t> n = ReadInt(v, path);
-  if (!n.ok()) return n.status();
-  if (*n < 0 || uint64_t(*n) < min || uint64_t(*n) > max) {
+  CAIRN_ASSIGN_OR_RETURN(const int64_t n, ReadInt(v, path));
+  if (n < 0 || uint64_t(n) < min || uint64_t(n) > max) {
     return FieldError(path, "must be between " + std::to_string(min) + " and " +
                                 std::to_string(max));
   }
-  return uint64_t(*n);
+  return uint64_t(n);
 }
 
 Status ReadMetadata(Value v, EventMetadata* out) {
-  Result<Object> object = ReadObject(v, "metadata");
-  if (!object.ok()) return object.status();
-  return ForEachField(*object, "metadata", [&](std::string_view key, Value field) -> Status {
+  CAIRN_ASSIGN_OR_RETURN(Object object, ReadObject(v, "metadata"));
+  return ForEachField(object, "metadata", [&](std::string_view key, Value field) -> Status {
     std::string* slot = key == "commandId"       ? &out->command_id
                         : key == "correlationId" ? &out->correlation_id
                         : key == "causationId"   ? &out->causation_id
@@ -78,10 +76,105 @@ Result<int64_t> ReadTimestamp(Value v) {
   if (type == simdjson::ondemand::json_type::number) return ReadInt(v, "timestamp");
   Result<std::string> text = ReadString(v, "timestamp");
   if (!text.ok()) return FieldError("timestamp", "must be an ISO-8601 string or microseconds");
-  Result<ParsedTime> parsed = ParseIsoTime(*text, "timestamp");
-  if (!parsed.ok()) return parsed.status();
-  return parsed->micros;
+  CAIRN_ASSIGN_OR_RETURN(const ParsedTime parsed, ParseIsoTime(*text, "timestamp"));
+  return parsed.micros;
 }
+
+// `data` embedded as JSON: its raw text, which must be one valid JSON value.
+Status ReadEmbeddedData(Value v, std::string_view key, std::string* out) {
+  CAIRN_ASSIGN_OR_RETURN(const std::string_view raw, RawJson(v, key));
+  if (!IsValidJson(raw)) return FieldError(key, "is not valid JSON");
+  out->assign(raw.data(), raw.size());
+  return Status::Ok();
+}
+
+// The fields of one event object as ParseEventJson reads them, in any order: Read() takes each
+// field, Finish() checks that the required ones came and that `position` agrees.
+class EventFields {
+ public:
+  Status Read(std::string_view key, Value v) {
+    if (key == "id") return ReadRequired(v, key, &seen_.id, &event().id);
+    if (key == "type") return ReadRequired(v, key, &seen_.type, &event().type);
+    if (key == "topic") return ReadRequired(v, key, &seen_.topic, &event().topic);
+    if (key == "stream") return ReadRequired(v, key, &seen_.stream, &event().stream);
+    if (key == "position") return Assign(ReadString(v, key), &position_);
+    if (key == "partition" || key == "offset" || key == "seq") return ReadCoordinate(key, v);
+    if (key == "version") return ReadVersion(v);
+    if (key == "timestamp") {
+      seen_.timestamp = true;
+      return Assign(ReadTimestamp(v), &event().timestamp_us);
+    }
+    if (key == "metadata") return ReadMetadata(v, &event().metadata);
+    if (key == "data" || key == "dataBase64") return ReadData(key, v);
+    return UnknownField("", key);
+  }
+
+  Result<ParsedEvent> Finish() {
+    if (!seen_.id) return MissingField("id");
+    if (!seen_.type) return MissingField("type");
+    if (!seen_.topic) return MissingField("topic");
+    if (!seen_.stream) return MissingField("stream");
+    if (!seen_.version) return MissingField("version");
+    if (!seen_.timestamp) return MissingField("timestamp");
+    if (!seen_.data) return MissingField("data");
+    const Event& e = parsed_.event;
+    if (position_ && parsed_.partition && parsed_.offset && *position_ != e.position().ToString()) {
+      return FieldError("position", "does not match topic, partition and offset (" +
+                                        e.position().ToString() + ")");
+    }
+    return std::move(parsed_);
+  }
+
+ private:
+  Event& event() { return parsed_.event; }
+
+  static Status ReadRequired(Value v, std::string_view key, bool* seen, std::string* out) {
+    *seen = true;
+    return Assign(ReadString(v, key), out);
+  }
+
+  // partition, offset or seq: kept both in the event and as "given in the JSON".
+  Status ReadCoordinate(std::string_view key, Value v) {
+    if (key == "partition") {
+      CAIRN_ASSIGN_OR_RETURN(const uint64_t n, ReadUnsigned(v, key, 0, UINT32_MAX));
+      parsed_.partition = uint32_t(n);
+      event().partition = PartitionId(uint32_t(n));
+      return Status::Ok();
+    }
+    CAIRN_ASSIGN_OR_RETURN(const uint64_t n, ReadUnsigned(v, key, 0, INT64_MAX));
+    if (key == "offset") {
+      parsed_.offset = n;
+      event().offset = Offset(n);
+    } else {
+      parsed_.seq = n;
+      event().seq = Seq(n);
+    }
+    return Status::Ok();
+  }
+
+  Status ReadVersion(Value v) {
+    seen_.version = true;
+    CAIRN_ASSIGN_OR_RETURN(const uint64_t n, ReadUnsigned(v, "version", 1, INT64_MAX));
+    event().version = StreamVersion(n);
+    return Status::Ok();
+  }
+
+  // Exactly one of data (embedded JSON) and dataBase64.
+  Status ReadData(std::string_view key, Value v) {
+    if (seen_.data) return FieldError(key, "cannot be given together with data / dataBase64");
+    seen_.data = true;
+    if (key == "data") return ReadEmbeddedData(v, key, &event().data);
+    CAIRN_ASSIGN_OR_RETURN(const std::string encoded, ReadString(v, key));
+    return Assign(Base64Decode(encoded, key), &event().data);
+  }
+
+  ParsedEvent parsed_;
+  std::optional<std::string> position_;
+  struct {
+    bool id = false, type = false, topic = false, stream = false;
+    bool version = false, timestamp = false, data = false;
+  } seen_;
+};
 
 }  // namespace
 
@@ -131,92 +224,13 @@ Result<std::string_view> RawJson(Value value, std::string_view path) {
 
 Result<ParsedEvent> ParseEventJson(std::string_view text) {
   Input input(text);
-  Result<Object> root = input.RootObject();
-  if (!root.ok()) return root.status();
-  ParsedEvent parsed;
-  Event& e = parsed.event;
-  std::optional<std::string> position;
-  bool has_id = false, has_type = false, has_topic = false, has_stream = false;
-  bool has_version = false, has_timestamp = false, has_data = false;
-  Status status = ForEachField(*root, "", [&](std::string_view key, Value v) -> Status {
-    if (key == "id") {
-      has_id = true;
-      return Assign(ReadString(v, key), &e.id);
-    }
-    if (key == "type") {
-      has_type = true;
-      return Assign(ReadString(v, key), &e.type);
-    }
-    if (key == "topic") {
-      has_topic = true;
-      return Assign(ReadString(v, key), &e.topic);
-    }
-    if (key == "stream") {
-      has_stream = true;
-      return Assign(ReadString(v, key), &e.stream);
-    }
-    if (key == "position") return Assign(ReadString(v, key), &position);
-    if (key == "partition") {
-      Result<uint64_t> n = ReadUnsigned(v, key, 0, UINT32_MAX);
-      if (!n.ok()) return n.status();
-      parsed.partition = uint32_t(*n);
-      e.partition = PartitionId(uint32_t(*n));
-      return Status::Ok();
-    }
-    if (key == "offset" || key == "seq") {
-      Result<uint64_t> n = ReadUnsigned(v, key, 0, INT64_MAX);
-      if (!n.ok()) return n.status();
-      if (key == "offset") {
-        parsed.offset = *n;
-        e.offset = Offset(*n);
-      } else {
-        parsed.seq = *n;
-        e.seq = Seq(*n);
-      }
-      return Status::Ok();
-    }
-    if (key == "version") {
-      has_version = true;
-      Result<uint64_t> n = ReadUnsigned(v, key, 1, INT64_MAX);
-      if (!n.ok()) return n.status();
-      e.version = StreamVersion(*n);
-      return Status::Ok();
-    }
-    if (key == "timestamp") {
-      has_timestamp = true;
-      return Assign(ReadTimestamp(v), &e.timestamp_us);
-    }
-    if (key == "metadata") return ReadMetadata(v, &e.metadata);
-    if (key == "data" || key == "dataBase64") {
-      if (has_data) return FieldError(key, "cannot be given together with data / dataBase64");
-      has_data = true;
-      if (key == "dataBase64") {
-        Result<std::string> encoded = ReadString(v, key);
-        if (!encoded.ok()) return encoded.status();
-        return Assign(Base64Decode(*encoded, key), &e.data);
-      }
-      Result<std::string_view> raw = RawJson(v, key);
-      if (!raw.ok()) return raw.status();
-      if (!IsValidJson(*raw)) return FieldError(key, "is not valid JSON");
-      e.data.assign(raw->data(), raw->size());
-      return Status::Ok();
-    }
-    return UnknownField("", key);
-  });
-  if (!status.ok()) return status;
+  CAIRN_ASSIGN_OR_RETURN(Object root, input.RootObject());
+  EventFields fields;
+  CAIRN_RETURN_IF_ERROR(ForEachField(root, "", [&](std::string_view key, Value v) {
+    return fields.Read(key, v);
+  }));
   CAIRN_RETURN_IF_ERROR(input.ExpectEnd());
-  if (!has_id) return MissingField("id");
-  if (!has_type) return MissingField("type");
-  if (!has_topic) return MissingField("topic");
-  if (!has_stream) return MissingField("stream");
-  if (!has_version) return MissingField("version");
-  if (!has_timestamp) return MissingField("timestamp");
-  if (!has_data) return MissingField("data");
-  if (position && parsed.partition && parsed.offset && *position != e.position().ToString()) {
-    return FieldError("position", "does not match topic, partition and offset (" +
-                                      e.position().ToString() + ")");
-  }
-  return parsed;
+  return fields.Finish();
 }
 
 std::string Base64Encode(std::string_view bytes) {

@@ -1,5 +1,5 @@
-// Unit tests of the JSON toolkit (src/json): the writer's escaping and structure, the
-// On-Demand readers' field-named errors, and ISO-8601 times.
+// Unit tests of the JSON toolkit (src/base: json_writer.h, json_reader.h, iso_time.h): the
+// writer's escaping and structure, the On-Demand readers' field-named errors, and ISO-8601 times.
 #include <doctest/doctest.h>
 
 #include <cstdint>

@@ -1,0 +1,181 @@
+// Log::Append and the group-commit queue (include/cairn/log.h, log_rep.h).
+//
+// Group commit follows leveldb's DBImpl::Write: every appending thread queues a PendingAppend;
+// the thread at the front of the queue becomes the leader, takes a group of queued appends,
+// checks each against the stream heads, builds ONE WriteBatch and writes it with ONE fsync
+// (Log::Writer, writer.cc), then completes the group and hands leadership to the next in line.
+// Only the leader touches the writer state (stream heads cache, next seq); leadership passes
+// under queue_mu, which orders it.
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+#include "base/clock.h"
+#include "log/envelope.h"
+#include "log/futex.h"
+#include "log/log_rep.h"
+#include "log/writer.h"
+
+namespace cairn {
+
+namespace env = envelope;
+
+namespace {
+
+Status ValidateEvent(const NewEvent& e, size_t index, const LogOptions& options) {
+  Status s = ValidateNewEvent(e, options);
+  if (s.ok()) return s;
+  return Status(s.code(), s.message(), "events[" + std::to_string(index) + "]." + s.field());
+}
+
+// Everything Append checks before it touches the log: names, event count, each event, and that
+// no event id appears twice.
+Status ValidateAppend(const AppendRequest& req, const LogOptions& options) {
+  CAIRN_RETURN_IF_ERROR(ValidateTopicName(req.topic));
+  CAIRN_RETURN_IF_ERROR(ValidateStreamId(req.stream));
+  if (req.events.empty()) return Status::InvalidArgument("an append needs at least one event", "events");
+  if (req.events.size() > options.max_events_per_append) {
+    return Status::TooLarge("an append may carry at most " +
+                                std::to_string(options.max_events_per_append) + " events",
+                            "events");
+  }
+  std::unordered_set<std::string_view> ids;
+  for (size_t i = 0; i < req.events.size(); ++i) {
+    CAIRN_RETURN_IF_ERROR(ValidateEvent(req.events[i], i, options));
+    if (!req.events[i].id.empty() && !ids.insert(req.events[i].id).second) {
+      return Status::InvalidArgument("event id " + req.events[i].id + " appears twice",
+                                     "events[" + std::to_string(i) + "].id");
+    }
+  }
+  return Status::Ok();
+}
+
+// Fills `pending` for `req` on `topic`, encoding the envelopes in the caller's thread so the
+// leader only patches positions in place. Events without a timestamp get the time of the call.
+void PrepareAppend(AppendRequest* req, TopicState* topic, PendingAppend* pending) {
+  pending->request = req;
+  pending->topic = topic;
+  pending->partition = PartitionForKey(StreamKey(req->stream), topic->partitions);
+  pending->envelopes.reserve(req->events.size());
+  const int64_t now = NowMicros();
+  for (NewEvent& e : req->events) {
+    pending->has_caller_ids |= !e.id.empty();  // the writer names the others
+    if (e.timestamp_us == 0) e.timestamp_us = now;
+    pending->envelopes.push_back(env::Encode(e, req->topic, req->stream));
+    pending->bytes += pending->envelopes.back().size();
+  }
+  pending->bytes += req->state_writes.ByteSize();
+}
+
+}  // namespace
+
+Result<AppendResult> Log::Append(AppendRequest req) {
+  CAIRN_RETURN_IF_ERROR(ValidateAppend(req, options_));
+  TopicState* topic = rep_->FindTopic(req.topic);
+  if (!topic) {
+    if (!options_.auto_create_topics) {
+      return Status::NotFound("topic " + req.topic + " does not exist");
+    }
+    CAIRN_RETURN_IF_ERROR(CreateTopic(req.topic, options_.default_partitions).status());
+    topic = rep_->FindTopic(req.topic);
+  }
+  PendingAppend pending;
+  PrepareAppend(&req, topic, &pending);
+  CAIRN_RETURN_IF_ERROR(rep_->Enqueue(&pending));
+  if (rep_->AwaitTurn(pending)) rep_->LeadGroup(pending, options_, store_->options().sync);
+  return std::move(pending.result);
+}
+
+Status Log::Rep::Enqueue(PendingAppend* pending) {
+  std::lock_guard lock(queue_mu);
+  if (closed) return Status(ErrorCode::kShuttingDown, "the log is closing");
+  queue.push_back(pending);
+  if (queue.size() == 1) {
+    pending->lead.store(true, std::memory_order_relaxed);
+  } else if (gather_until != 0 && queue.size() >= gather_until) {
+    queue.front()->gather_cv.notify_one();  // the gathering leader has its group
+  }
+  return Status::Ok();
+}
+
+bool Log::Rep::AwaitTurn(PendingAppend& pending) {
+  for (;;) {
+    const uint32_t epoch = wake_epoch.load(std::memory_order_acquire);
+    if (pending.done.load(std::memory_order_acquire)) return false;
+    if (pending.lead.load(std::memory_order_acquire)) return true;
+    FutexWait(wake_epoch, epoch);
+  }
+}
+
+void Log::Rep::LeadGroup(PendingAppend& self, const LogOptions& options, SyncMode sync) {
+  // Take a group from the front of the queue and commit it unlocked.
+  std::unique_lock lock(queue_mu);
+  GatherGroup(lock, options, sync);
+  const std::vector<PendingAppend*> group = TakeGroup(options);
+  lock.unlock();
+  const auto write_start = std::chrono::steady_clock::now();
+  Log::Writer(this).CommitGroup(group);
+  const double write_micros =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - write_start)
+          .count();
+  lock.lock();
+  PassLeadership(group.size(), write_micros);
+  lock.unlock();
+  CompleteGroup(group, self);
+}
+
+// Closed-loop clients (each waiting for its append before sending the next) otherwise split
+// into two cohorts: the group in flight and the appenders queued behind it, so every fsync
+// carries only half of them. Waiting a fraction of an fsync for the last group's appenders to
+// return lets one fsync carry them all.
+void Log::Rep::GatherGroup(std::unique_lock<std::mutex>& lock, const LogOptions& options,
+                           SyncMode sync) {
+  if (options.max_group_wait_us == 0 || sync != SyncMode::kAlways) return;
+  const size_t want = std::min(concurrent_appenders, options.max_group_appends);
+  if (want <= 1 || queue.size() >= want) return;
+  const double wait_us = std::min<double>(options.max_group_wait_us, write_micros_avg / 4);
+  if (wait_us < 1) return;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(wait_us));
+  gather_until = want;
+  queue.front()->gather_cv.wait_until(lock, deadline,
+                                      [&] { return queue.size() >= want || closed; });
+  gather_until = 0;
+}
+
+std::vector<PendingAppend*> Log::Rep::TakeGroup(const LogOptions& options) const {
+  std::vector<PendingAppend*> group;
+  size_t group_bytes = 0;
+  for (PendingAppend* p : queue) {
+    if (!group.empty() && (group.size() >= options.max_group_appends ||
+                           group_bytes + p->bytes > options.max_group_bytes)) {
+      break;
+    }
+    group.push_back(p);
+    group_bytes += p->bytes;
+  }
+  return group;
+}
+
+void Log::Rep::PassLeadership(size_t group_size, double write_micros) {
+  for (size_t i = 0; i < group_size; ++i) queue.pop_front();
+  concurrent_appenders = group_size + queue.size();
+  write_micros_avg =
+      write_micros_avg == 0 ? write_micros : 0.8 * write_micros_avg + 0.2 * write_micros;
+  // The next leader is still queued, so it cannot vanish before it reads `lead`.
+  if (!queue.empty()) queue.front()->lead.store(true, std::memory_order_release);
+}
+
+void Log::Rep::CompleteGroup(const std::vector<PendingAppend*>& group,
+                             const PendingAppend& self) {
+  // After `done` a member may return and destroy its PendingAppend: nothing touches it after.
+  for (PendingAppend* p : group) {
+    if (p != &self) p->done.store(true, std::memory_order_release);
+  }
+  wake_epoch.fetch_add(1, std::memory_order_release);
+  FutexWakeAll(wake_epoch);
+}
+
+}  // namespace cairn

@@ -1,0 +1,45 @@
+// The log's format marker (see format.h).
+#include "log/format.h"
+
+#include <string>
+#include <string_view>
+
+#include "base/bytes.h"
+
+namespace cairn {
+namespace {
+
+// The on-disk format of the log's families, stored under kFormatKey in RocksDB's default family
+// (which no Cairn code reads otherwise, so builds from before the marker still open the dir).
+// 1: data dirs from before the marker existed; 2: generated event ids hold their position and
+// have no `ids` entry. A build refuses a data dir of a newer format, and raises an older one to
+// its own when it opens it writable (upgrades are one-way).
+constexpr uint32_t kLogFormat = 2;
+constexpr std::string_view kFormatKey = "cairn.log.format";
+
+}  // namespace
+
+Status CheckAndRecordFormat(Store* store) {
+  Family* meta = store->FindFamily("default");
+  if (meta == nullptr) return Status::Internal("the store has no default family");
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored, store->Get(meta, kFormatKey));
+  uint32_t format = 1;
+  if (stored.has_value()) {
+    if (stored->size() != 4) return Status::Corruption("malformed log format marker");
+    format = bytes::GetBigEndian32(*stored);
+  }
+  if (format > kLogFormat) {
+    return Status::InvalidArgument("data dir " + store->dir() +
+                                   " was written by a newer Cairn (log format " +
+                                   std::to_string(format) + "; this build reads formats up to " +
+                                   std::to_string(kLogFormat) + "): upgrade cairn");
+  }
+  if (format == kLogFormat || store->options().read_only) return Status::Ok();
+  std::string value;
+  bytes::PutBigEndian32(&value, kLogFormat);
+  WriteBatch batch;
+  batch.Put(meta, kFormatKey, value);
+  return store->Write(batch, /*durable=*/true);
+}
+
+}  // namespace cairn

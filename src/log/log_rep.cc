@@ -1,0 +1,61 @@
+// The lookups the log's parts share (see log_rep.h): an event's envelope by id, a stream's head
+// and the binary search of a partition by seq. The writer, the reads and the cursor call them.
+#include <string>
+
+#include "base/bytes.h"
+#include "log/envelope.h"
+#include "log/log_rep.h"
+
+namespace cairn {
+
+namespace env = envelope;
+
+Result<std::optional<std::string>> Log::Rep::FindEnvelopeById(std::string_view id) const {
+  if (std::optional<std::string> key = env::PositionalEventIdKey(id)) {
+    CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored, GetEnvelope(*key));
+    // Any version 8 UUID decodes to some position: only the event stored there with this very
+    // id is a match.
+    if (stored.has_value() && EventView(*stored).id() == id) return stored;
+  }
+  Result<std::optional<std::string>> key = store->Get(ids_cf, id);
+  if (!key.ok() || !key->has_value()) return key;
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored, GetEnvelope(**key));
+  if (!stored.has_value()) {
+    return Status::Corruption("event id " + std::string(id) + " points at a missing event");
+  }
+  return stored;
+}
+
+Result<uint64_t> Log::Rep::ReadHead(std::string_view stream) const {
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored, store->Get(heads_cf, stream));
+  if (!stored.has_value()) return uint64_t{0};
+  if (stored->size() != 8) return Status::Corruption("bad head of stream " + std::string(stream));
+  return bytes::GetBigEndian64(*stored);
+}
+
+// A binary search: seq grows with offset inside a partition.
+Result<Offset> Log::Rep::FirstOffsetAfter(const TopicState& topic, PartitionId partition,
+                                          Seq after) const {
+  uint64_t lo = 0, hi = topic.high_water[partition.value()].load(std::memory_order_acquire);
+  if (after.value() == 0) return Offset(0);
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> envelope,
+                           GetEnvelope(env::LogKey(topic.id, partition, Offset(mid))));
+    if (!envelope.has_value()) return Status::Corruption("missing event below the high-water mark");
+    if (EventView(*envelope).seq() > after) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return Offset(lo);
+}
+
+rocksdb::ReadOptions LogScanOptions() {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  return ro;
+}
+
+}  // namespace cairn

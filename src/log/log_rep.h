@@ -1,0 +1,167 @@
+// The partitioned log's private state (Log::Rep) and the structs its parts share: a topic with
+// its published high-water marks, and an append waiting in the group-commit queue. Included by
+// the files that implement include/cairn/log.h, and by nothing outside src/log:
+//
+//   topics.cc    Log::Open (families, format marker, restoring topics) and the topic catalogue
+//   append.cc    Log::Append: validation, encoding and the group-commit queue and hand-over
+//   writer.cc    Log::Writer (the leader's check, stage, write, publish), fault hook, stats
+//   reads.cc     point reads, partition and stream reads, high-water marks
+//   cursor.cc    LogCursor and ScanInSeqOrder (events of several topics in seq order)
+//   waits.cc     WaitForSeq, WaitFor and Close
+//   log_rep.cc   the lookups the parts above share (events by id, stream heads, seq search)
+//   validate.cc  the public validators; format.cc the on-disk format marker
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cairn/log.h"
+#include "cairn/status.h"
+#include "cairn/store.h"
+#include "log/rocks.h"
+
+namespace cairn {
+
+// A topic and the published high-water mark of each partition. Never destroyed while the Log
+// lives, so pointers to it stay valid.
+struct TopicState {
+  std::string name;
+  TopicId id;
+  uint32_t partitions = 0;
+  // Next offset of each partition. Written by the group leader after a commit (release), read
+  // by anyone (acquire): every offset below it is committed and readable.
+  std::unique_ptr<std::atomic<uint64_t>[]> high_water;
+};
+
+// One caller's append waiting in the group-commit queue. Lives on the caller's stack.
+struct PendingAppend {
+  AppendRequest* request = nullptr;
+  TopicState* topic = nullptr;
+  PartitionId partition;
+  std::vector<std::string> envelopes;  // encoded by the caller, patched by the leader
+  size_t bytes = 0;
+  bool has_caller_ids = false;  // only ids a caller chose can already be stored
+  Result<AppendResult> result = Status::Internal("append not processed");
+  // Set (under queue_mu) when this append reaches the front of the queue: its thread leads.
+  std::atomic<bool> lead{false};
+  // Set by the leader after filling `result`: its last touch of this object.
+  std::atomic<bool> done{false};
+  // While this append's thread gathers a group, arrivals wake it here (under queue_mu).
+  std::condition_variable gather_cv;
+};
+
+struct Log::Rep {
+  Store* store = nullptr;
+  rocksdb::DB* db = nullptr;
+  Family* log_cf = nullptr;
+  Family* streams_cf = nullptr;
+  Family* heads_cf = nullptr;  // stream id -> its last version (8 bytes): one Get, no scan
+  Family* ids_cf = nullptr;
+  Family* topics_cf = nullptr;
+
+  mutable std::shared_mutex topics_mu;
+  std::map<std::string, std::unique_ptr<TopicState>, std::less<>> topics;  // GUARDED_BY(topics_mu)
+  std::vector<TopicState*> topics_by_id;                                   // GUARDED_BY(topics_mu)
+  std::mutex create_topic_mu;  // serialises topic creation
+
+  std::mutex queue_mu;
+  std::deque<PendingAppend*> queue;  // GUARDED_BY(queue_mu)
+  // Every queued appender waits on this one word (FutexWait) for `done` or `lead`; a leader
+  // bumps it once per group, so its whole group wakes with one call instead of one per member
+  // (a condition variable per appender, woken one by one, measured 10-20 % slower).
+  std::atomic<uint32_t> wake_epoch{0};
+  bool closed = false;               // GUARDED_BY(queue_mu)
+  // Group-commit gathering (LogOptions::max_group_wait_us), all GUARDED_BY(queue_mu):
+  size_t concurrent_appenders = 1;  // appenders in and behind the last group
+  size_t gather_until = 0;          // while a leader gathers: the queue length it waits for
+  double write_micros_avg = 0;      // moving average of one group's durable write
+
+  // Writer state: touched only by the current group leader.
+  uint64_t next_seq = 1;
+  std::unordered_map<std::string, uint64_t> stream_heads;  // cache of streams' last versions
+  size_t max_cached_heads = 0;                             // LogOptions::max_cached_stream_heads
+  std::function<Status()> write_fault;                     // test hook, set before use
+
+  // Published after each commit (release); readers acquire.
+  std::atomic<uint64_t> committed_seq{0};
+  mutable std::mutex wait_mu;
+  mutable std::condition_variable wait_cv;
+  std::atomic<bool> wait_closed{false};
+
+  std::atomic<uint64_t> stat_appends{0}, stat_events{0}, stat_duplicates{0}, stat_conflicts{0},
+      stat_groups{0}, stat_fsyncs{0};
+
+  // ---- Opening (topics.cc)
+  // Opens (or creates) the log's column families into the *_cf fields.
+  Status OpenFamilies();
+  // Loads every stored topic with its partitions' high-water marks; returns the last seq.
+  Result<uint64_t> RestoreTopics();
+
+  // ---- Lookups (log_rep.cc)
+  TopicState* FindTopic(std::string_view name) const {
+    std::shared_lock lock(topics_mu);
+    auto it = topics.find(name);
+    return it == topics.end() ? nullptr : it->second.get();
+  }
+  std::vector<TopicState*> AllTopics() const {
+    std::shared_lock lock(topics_mu);
+    std::vector<TopicState*> out;
+    for (const auto& [name, t] : topics) out.push_back(t.get());
+    return out;
+  }
+  Result<std::optional<std::string>> GetEnvelope(std::string_view log_key) const {
+    return store->Get(log_cf, log_key);
+  }
+  // The envelope of the stored event with this id, or nothing. A generated id holds the event's
+  // position; any other id (and a generated one that did not fit) is in the ids family.
+  Result<std::optional<std::string>> FindEnvelopeById(std::string_view id) const;
+  // The stream's last committed version, 0 when it has no events.
+  Result<uint64_t> ReadHead(std::string_view stream) const;
+  // The first offset in [0, hwm) of the partition whose event has seq > after.
+  Result<Offset> FirstOffsetAfter(const TopicState& topic, PartitionId partition,
+                                  Seq after) const;
+  void NotifyWaiters() {
+    std::lock_guard lock(wait_mu);
+    wait_cv.notify_all();
+  }
+
+  // ---- The group-commit queue (append.cc)
+  // Queues `pending`, making it the leader when the queue was empty. kShuttingDown once closed.
+  Status Enqueue(PendingAppend* pending);
+  // Sleeps until a leader completed `pending` (false) or it reached the front of the queue and
+  // its thread leads (true).
+  bool AwaitTurn(PendingAppend& pending);
+  // Run by the leader `self`: commits a group from the front of the queue and hands leadership
+  // to the next in line.
+  void LeadGroup(PendingAppend& self, const LogOptions& options, SyncMode sync);
+  // Called by a new leader under queue_mu: waits a fraction of an fsync for the last group's
+  // appenders to queue again (LogOptions::max_group_wait_us).
+  void GatherGroup(std::unique_lock<std::mutex>& lock, const LogOptions& options, SyncMode sync);
+  // The appends from the front of the queue that one WriteBatch takes. Under queue_mu.
+  std::vector<PendingAppend*> TakeGroup(const LogOptions& options) const;
+  // Dequeues the committed group, records its write time and wakes the next leader. Under
+  // queue_mu.
+  void PassLeadership(size_t group_size, double write_micros);
+  // Marks every member but `self` done and wakes them.
+  void CompleteGroup(const std::vector<PendingAppend*>& group, const PendingAppend& self);
+};
+
+// Options of sequential reads of the log (partition scans, cursors). They bypass the block
+// cache: a scan reads each block once, and filling the cache costs far more than it saves
+// (allocating and inserting every block made a cold scan ~8x slower on the benchmark VM), and
+// it would evict the read models' hot blocks. Blocks come from the OS page cache instead.
+rocksdb::ReadOptions LogScanOptions();
+
+}  // namespace cairn

@@ -1,0 +1,69 @@
+// Log::Writer: what the group-commit leader does with one group of queued appends (check each
+// against the stream heads and stored ids, stage them into ONE WriteBatch, write it durably,
+// then publish or undo). Built by Log::Rep::LeadGroup (append.cc) for each group; only the
+// current leader touches the writer state in Log::Rep (stream heads cache, next seq).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "cairn/log.h"
+#include "log/log_rep.h"
+#include "log/rocks.h"
+
+namespace cairn {
+
+// What the leader changes while building one group, so a failed write can be undone.
+struct GroupUndo {
+  uint64_t next_seq = 0;
+  std::vector<std::pair<std::string, std::optional<uint64_t>>> stream_heads;
+};
+
+class Log::Writer {
+ public:
+  explicit Writer(Log::Rep* rep) : rep_(rep) {}
+
+  // Checks and writes `group` as one WriteBatch; fills every member's result.
+  void CommitGroup(const std::vector<PendingAppend*>& group);
+
+ private:
+  struct GroupEvent {
+    Position position;
+    StreamVersion version;
+  };
+
+  // Checks one append and adds its writes to `joined`. Returns whether it wrote anything.
+  bool Stage(PendingAppend* p, BatchConcatenation* joined, GroupUndo* undo);
+  // The stream's head when the append's expected version accepts it; otherwise sets the
+  // append's result (the read error or the conflict) and returns nothing.
+  std::optional<uint64_t> AcceptedHead(PendingAppend* p);
+  // Adds the append's stream-index entry, envelopes and id entries to append_batch_, giving
+  // each event its offset, seq and version (and a generated id where it has none). Returns
+  // the stream's new version.
+  uint64_t StageEvents(PendingAppend* p, uint64_t head, AppendResult* result);
+  // Adds the stream's new head to append_batch_ and to the cache, remembering the old one.
+  void StageHead(const std::string& stream, uint64_t version, GroupUndo* undo);
+  // If every event id of the append is already stored (or staged earlier in this group), sets
+  // the original result; if only some are, a conflict; on a read error, that error. Returns
+  // whether it set the result (if not, none of the ids is stored).
+  bool SettledByStoredIds(PendingAppend* p);
+  std::optional<uint64_t> CachedHead(const std::string& stream) const;
+  // The stream's last committed (or staged) version, from the cache or the heads family.
+  Result<uint64_t> StreamHead(const std::string& stream);
+  uint64_t& NextOffset(TopicState* topic, PartitionId partition);
+  void Undo(const GroupUndo& undo);
+  // Makes a committed group visible: high-water marks first, then the global seq, so a reader
+  // that sees seq s also sees every partition's offsets up to it.
+  void Publish(const std::vector<PendingAppend*>& written);
+
+  Log::Rep* rep_;
+  rocksdb::WriteBatch append_batch_;  // one append's log writes, reused
+  std::unordered_map<uint64_t, uint64_t> next_offsets_;  // (topic id, partition) -> next offset
+  std::unordered_map<std::string, GroupEvent> group_ids_;  // event ids staged in this group
+};
+
+}  // namespace cairn

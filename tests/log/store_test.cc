@@ -1,0 +1,105 @@
+// Unit tests of the Store contracts the log and the engine rely on (include/cairn/store.h): one
+// process per data dir, sync modes, and IndexedBatch.
+#include <doctest/doctest.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "cairn/log.h"
+#include "cairn/status.h"
+#include "cairn/store.h"
+#include "cairn/types.h"
+#include "log_test_util.h"
+
+namespace cairn {
+namespace {
+
+using namespace testing;
+
+TEST_CASE("a second Store::Open on an open data dir is busy and names the directory") {
+  TempDir dir;
+  auto first = Store::Open(dir.path(), FastStoreOptions());
+  REQUIRE_MESSAGE(first.ok(), first.status().ToString());
+  auto second = Store::Open(dir.path(), FastStoreOptions());
+  REQUIRE_FALSE(second.ok());
+  CHECK_FAILS_WITH(second, ErrorCode::kBusy);
+  CHECK_MESSAGE(Contains(second.status().message(), dir.path()), second.status().message());
+}
+
+TEST_CASE("ParseSyncMode accepts always, batch and none and refuses anything else") {
+  auto always = ParseSyncMode("always");
+  REQUIRE(always.ok());
+  CHECK(*always == SyncMode::kAlways);
+  auto batch = ParseSyncMode("batch");
+  REQUIRE(batch.ok());
+  CHECK(*batch == SyncMode::kBatch);
+  auto none = ParseSyncMode("none");
+  REQUIRE(none.ok());
+  CHECK(*none == SyncMode::kNone);
+  CHECK_FAILS_WITH(ParseSyncMode("sometimes"), ErrorCode::kInvalidArgument);
+  CHECK_FAILS_WITH(ParseSyncMode(""), ErrorCode::kInvalidArgument);
+  for (SyncMode mode : {SyncMode::kAlways, SyncMode::kBatch, SyncMode::kNone}) {
+    auto parsed = ParseSyncMode(SyncModeName(mode));
+    REQUIRE(parsed.ok());
+    CHECK(*parsed == mode);
+  }
+}
+
+TEST_CASE("an IndexedBatch reads its own writes and commits the same effect as the operations in order") {
+  TestLog t;
+  auto views = t.store->OpenFamily("views", FamilyKind::kOrdered);
+  auto counters = t.store->OpenFamily("counters", FamilyKind::kCounters);
+  REQUIRE(views.ok());
+  REQUIRE(counters.ok());
+  {  // stored before the batch
+    WriteBatch setup;
+    setup.Put(*views, "kept", "old");
+    setup.Put(*views, "deleted", "old");
+    setup.AddCounter(*counters, "stored", 40);
+    REQUIRE(t.store->Write(setup, false).ok());
+  }
+  auto counter = [&](const IndexedBatch& b, std::string_view key) {
+    auto v = b.Get(*counters, key);
+    REQUIRE(v.ok());
+    return v->has_value() ? DecodeCounter(**v) : int64_t{-999};
+  };
+
+  IndexedBatch batch(t.store.get());
+  batch.Put(*views, "new", "v1");
+  batch.Put(*views, "new", "v2");  // the last Put wins
+  batch.Delete(*views, "deleted");
+  batch.AddCounter(*counters, "stored", 1);
+  batch.AddCounter(*counters, "stored", 1);  // adds to the stored 40
+  batch.AddCounter(*counters, "fresh", 5);
+  batch.Put(*counters, "reset", EncodeCounter(100));
+  batch.AddCounter(*counters, "reset", -1);  // a counter Put then added to
+  batch.Delete(*counters, "gone");
+  batch.AddCounter(*counters, "gone", 7);  // after a Delete, counts from 0
+
+  CHECK(*batch.Get(*views, "new") == std::optional<std::string>("v2"));
+  CHECK(*batch.Get(*views, "kept") == std::optional<std::string>("old"));  // from the database
+  CHECK(!batch.Get(*views, "deleted")->has_value());
+  CHECK(counter(batch, "stored") == 42);
+  CHECK(counter(batch, "fresh") == 5);
+  CHECK(counter(batch, "reset") == 99);
+  CHECK(counter(batch, "gone") == 7);
+
+  const int64_t expected_stored = 42;
+
+  // Nothing reached the database before the commit.
+  CHECK(!t.store->Get(*views, "new")->has_value());
+  REQUIRE(batch.Commit(false).ok());
+  CHECK(batch.Count() == 0);
+  CHECK(*t.store->Get(*views, "new") == std::optional<std::string>("v2"));
+  CHECK(!t.store->Get(*views, "deleted")->has_value());
+  CHECK(*t.store->Get(*views, "kept") == std::optional<std::string>("old"));
+  auto stored = [&](std::string_view key) { return DecodeCounter(**t.store->Get(*counters, key)); };
+  CHECK(stored("stored") == expected_stored);
+  CHECK(stored("fresh") == 5);
+  CHECK(stored("reset") == 99);
+  CHECK(stored("gone") == 7);
+}
+
+}  // namespace
+}  // namespace cairn
