@@ -110,33 +110,52 @@ struct Event {
   bool operator==(const Event&) const = default;
 };
 
-// A stored event read in place: views into the envelope, valid only while the callback that
-// received it runs (or while the viewed bytes live). Cheaper than Event for scans. An envelope
-// that is not 8-byte aligned (RocksDB does not align values) is copied once into the view,
-// since flatbuffers reads scalars at their natural alignment.
+// The fields of a stored envelope, as EventView holds them (an implementation detail of
+// EventView; src/log decodes into it). The views point into the envelope, except `id` when the
+// envelope stores it as 16 bytes: then it points into `id_text`.
+struct EnvelopeFields {
+  std::string_view id, type, stream, data;
+  std::string_view command_id, correlation_id, causation_id, user_id;
+  Seq seq;
+  StreamVersion version;
+  int64_t timestamp_us = 0;
+  char id_text[36];
+};
+
+// A stored event read in place: views into the stored envelope and the topic name, valid only
+// while the callback that received it runs (or while the viewed bytes live). Cheaper than Event
+// for scans. The log builds them; the fields come from the log key (topic, partition, offset)
+// and the envelope (the rest), of either on-disk format.
 class EventView {
  public:
-  explicit EventView(std::string_view envelope);
+  // The event at (topic, partition, offset) whose stored envelope is `envelope`.
+  EventView(std::string_view topic, PartitionId partition, Offset offset,
+            std::string_view envelope);
   EventView(const EventView& other);
   EventView& operator=(const EventView& other);
-  std::string_view id() const;
-  std::string_view type() const;
-  std::string_view topic() const;
-  PartitionId partition() const;
-  Offset offset() const;
-  Seq seq() const;
-  std::string_view stream() const;
-  StreamVersion version() const;
-  int64_t timestamp_us() const;
-  std::string_view data() const;
+  std::string_view id() const { return fields_.id; }
+  std::string_view type() const { return fields_.type; }
+  std::string_view topic() const { return topic_; }
+  PartitionId partition() const { return partition_; }
+  Offset offset() const { return offset_; }
+  Seq seq() const { return fields_.seq; }
+  std::string_view stream() const { return fields_.stream; }
+  StreamVersion version() const { return fields_.version; }
+  int64_t timestamp_us() const { return fields_.timestamp_us; }
+  std::string_view data() const { return fields_.data; }
+  EventMetadata metadata() const;
+  // The stored bytes.
   std::string_view envelope() const { return envelope_; }
   Event ToEvent() const;
 
  private:
-  void Point(std::string_view envelope, bool copy);
+  void Decode(std::string_view envelope, bool copy);
+  std::string_view topic_;
+  PartitionId partition_;
+  Offset offset_;
   std::string_view envelope_;
-  const void* root_ = nullptr;
-  // The copy of a misaligned envelope (or of another view's copy): inline when it fits.
+  EnvelopeFields fields_;
+  // A format 2 envelope that is not 8-byte aligned is copied here (inline when it fits).
   bool owns_copy_ = false;
   uint64_t inline_[64];
   std::vector<uint64_t> heap_;

@@ -52,8 +52,8 @@ Status ValidateAppend(const AppendRequest& req, const LogOptions& options) {
   return Status::Ok();
 }
 
-// Fills `pending` for `req` on `topic`, encoding the envelopes in the caller's thread so the
-// leader only patches positions in place. Events without a timestamp get the time of the call.
+// Fills `pending` for `req` on `topic`, encoding the envelopes' bodies in the caller's thread
+// so the leader only adds each one's header (id, seq, version). Events without a timestamp get the time of the call.
 void PrepareAppend(AppendRequest* req, TopicState* topic, PendingAppend* pending) {
   pending->request = req;
   pending->topic = topic;
@@ -63,7 +63,7 @@ void PrepareAppend(AppendRequest* req, TopicState* topic, PendingAppend* pending
   for (NewEvent& e : req->events) {
     pending->has_caller_ids |= !e.id.empty();  // the writer names the others
     if (e.timestamp_us == 0) e.timestamp_us = now;
-    pending->envelopes.push_back(env::Encode(e, req->topic, req->stream));
+    pending->envelopes.push_back(env::EncodeBody(e, req->stream));
     pending->bytes += pending->envelopes.back().size();
   }
   pending->bytes += req->state_writes.ByteSize();

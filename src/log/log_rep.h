@@ -50,7 +50,7 @@ struct PendingAppend {
   AppendRequest* request = nullptr;
   TopicState* topic = nullptr;
   PartitionId partition;
-  std::vector<std::string> envelopes;  // encoded by the caller, patched by the leader
+  std::vector<std::string> envelopes;  // bodies encoded by the caller; the leader adds headers
   size_t bytes = 0;
   bool has_caller_ids = false;  // only ids a caller chose can already be stored
   Result<AppendResult> result = Status::Internal("append not processed");
@@ -60,6 +60,12 @@ struct PendingAppend {
   std::atomic<bool> done{false};
   // While this append's thread gathers a group, arrivals wake it here (under queue_mu).
   std::condition_variable gather_cv;
+};
+
+// An event as it is stored: its log key and envelope.
+struct StoredEvent {
+  std::string key;
+  std::string envelope;
 };
 
 struct Log::Rep {
@@ -121,12 +127,18 @@ struct Log::Rep {
     for (const auto& [name, t] : topics) out.push_back(t.get());
     return out;
   }
+  TopicState* TopicById(TopicId id) const {
+    std::shared_lock lock(topics_mu);
+    return id.value() < topics_by_id.size() ? topics_by_id[id.value()] : nullptr;
+  }
   Result<std::optional<std::string>> GetEnvelope(std::string_view log_key) const {
     return store->Get(log_cf, log_key);
   }
-  // The envelope of the stored event with this id, or nothing. A generated id holds the event's
-  // position; any other id (and a generated one that did not fit) is in the ids family.
-  Result<std::optional<std::string>> FindEnvelopeById(std::string_view id) const;
+  // The stored event with this id, or nothing. A generated id holds the event's position; any
+  // other id (and a generated one that did not fit) is in the ids family.
+  Result<std::optional<StoredEvent>> FindEventById(std::string_view id) const;
+  // A view of a stored event, its topic named from the key. REQUIRES: the key's topic exists.
+  EventView ViewOf(const StoredEvent& stored) const;
   // The stream's last committed version, 0 when it has no events.
   Result<uint64_t> ReadHead(std::string_view stream) const;
   // The first offset in [0, hwm) of the partition whose event has seq > after.

@@ -41,7 +41,7 @@ Status RestoreHighWaterMarks(const Store& store, Family* log_cf, TopicState* top
         log_cf, env::LogKey(topic->id, pid, Offset(0)), env::LogKeyPartitionEnd(topic->id, pid),
         [&](std::string_view key, std::string_view envelope) {
           hwm = env::LogKeyOffset(key).value() + 1;
-          *last_seq = std::max(*last_seq, EventView(envelope).seq().value());
+          *last_seq = std::max(*last_seq, env::SeqOf(envelope).value());
           return false;
         },
         /*reverse=*/true));
