@@ -42,6 +42,9 @@ struct LogOptions {
   // the recent fsync time, so it only ever trades a fraction of an fsync for a larger group.
   // A single writer never waits. 0 turns it off. Default: 1,000 µs.
   uint32_t max_group_wait_us = 1000;
+  // Most AppendAsync appends in flight at once (queued, being written, or waiting for their
+  // callback); past it AppendAsync refuses with kBusy at once. Default: 16,384.
+  size_t max_pending_async = 16'384;
   // Streams whose last version the writer keeps in memory for the expected-version check (about
   // 100 bytes each); past that the cache starts over from the `heads` family. Default: 1,000,000.
   size_t max_cached_stream_heads = 1'000'000;
@@ -81,6 +84,10 @@ struct AppendRequest {
   // aggregate's new state. Families must have been opened on the same Store.
   WriteBatch state_writes;
 };
+
+struct AppendResult;
+// Called exactly once with how an AppendAsync ended: what Append would have returned.
+using AppendCallback = std::function<void(Result<AppendResult>)>;
 
 struct AppendResult {
   // The stream's version after the append (the version of its last event).
@@ -228,6 +235,21 @@ class Log {
   // unknown and auto-create off), kConflict, kShuttingDown, kIOError.
   Result<AppendResult> Append(AppendRequest req);
 
+  // Append without a thread per append: queues `req` for the group-commit writer and returns
+  // at once. For event loops (the Kafka listener) and embedders with many appends in flight.
+  // - Ok: `done` will be called exactly once, after the append's group was written durably
+  //   (StoreOptions::sync) or failed, with exactly what Append would have returned (positions,
+  //   kConflict, duplicate, kIOError...). An append queued before Close still completes.
+  // - Callbacks run on the log's own callback thread, one at a time, never under a lock of the
+  //   log, in commit order: the callbacks of one stream come in version order. A callback may
+  //   append again (AppendAsync or Append); it must not block for long (it delays every later
+  //   callback), must not throw, and must not call Close or destroy the Log.
+  // - Not ok, and `done` is never called: what Append refuses before queueing
+  //   (kInvalidArgument, kTooLarge, kNotFound), kBusy when LogOptions::max_pending_async
+  //   appends are in flight, kShuttingDown after Close.
+  // The first call starts the log's two async threads (a group leader and the callback thread).
+  Status AppendAsync(AppendRequest req, AppendCallback done);
+
   // Reads events of one partition with offsets in [from, ...), at most `max_events` and about
   // `max_bytes` of envelopes (at least one event when one exists).
   Result<std::vector<Event>> ReadPartition(std::string_view topic, PartitionId partition,
@@ -270,7 +292,9 @@ class Log {
   // Blocks until partition `partition` of `topic` has an event at `offset`, or `timeout`.
   bool WaitFor(std::string_view topic, PartitionId partition, Offset offset,
                std::chrono::milliseconds timeout) const;
-  // Wakes every waiter and makes further appends fail with kShuttingDown.
+  // Makes further appends fail with kShuttingDown and wakes every waiter. Appends already
+  // queued are still written (or failed) and every AppendAsync callback has run when it
+  // returns. Idempotent. REQUIRES: not called from an AppendAsync callback.
   void Close();
 
   // Counters for /metrics. Monotonic since open.
@@ -292,6 +316,8 @@ class Log {
   class Writer;  // the group-commit leader's work on one group (src/log/writer.h)
   struct Rep;    // the rest of the log's state (src/log/log_rep.h)
   Log(Store* store, const LogOptions& options);
+  // Ok when `topic` exists or was created now (LogOptions::auto_create_topics), else kNotFound.
+  Status EnsureTopic(const std::string& topic);
   friend class LogCursor;
   Store* store_;
   LogOptions options_;

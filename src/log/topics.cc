@@ -75,6 +75,7 @@ Result<std::unique_ptr<Log>> Log::Open(Store* store, const LogOptions& options) 
   rep.store = store;
   rep.db = store->db();
   rep.max_cached_heads = options.max_cached_stream_heads;
+  rep.options = options;
   CAIRN_RETURN_IF_ERROR(rep.OpenFamilies());
   CAIRN_RETURN_IF_ERROR(CheckAndRecordFormat(store));
   CAIRN_ASSIGN_OR_RETURN(const uint64_t last_seq, rep.RestoreTopics());
