@@ -1,6 +1,6 @@
 // `cairn import`: appends events read as NDJSON (stdin or --file) to a data dir. Each line is a
 // Cairn event as `cairn export` writes it, or a Kafka record as `kcat -C -J` prints it
-// (cli/kafka_record.h). Import is idempotent by event id: an event already in the dir is
+// (interop/kafka_record.h). Import is idempotent by event id: an event already in the dir is
 // skipped, so an interrupted import can simply be run again.
 //
 // How it works, and what it promises:
@@ -35,9 +35,9 @@
 
 #include "cairn/orders.h"
 #include "cli/commands.h"
-#include "cli/kafka_record.h"
 #include "cli/offline.h"
 #include "cli/progress.h"
+#include "interop/kafka_record.h"
 #include "log/event_json.h"
 
 namespace cairn::cli {
@@ -93,10 +93,10 @@ struct ImportState {
 Result<Candidate> ParseLine(std::string_view text, size_t line, const ImportFlags& flags) {
   Candidate c;
   c.line = line;
-  if (IsKcatRecord(text)) {
-    KafkaRecordOptions options;
+  if (interop::IsKcatRecord(text)) {
+    interop::KafkaRecordOptions options;
     options.stream_prefix = flags.stream_prefix;
-    Result<KafkaEvent> record = ParseKcatRecord(text, options);
+    Result<interop::KafkaEvent> record = interop::ParseKcatRecord(text, options);
     if (!record.ok()) return Status::InvalidArgument("kcat record: " + record.status().message());
     c.kafka = true;
     c.topic = record->topic;
