@@ -1,7 +1,7 @@
 // The Order aggregate: which events a command produces in a given state (Decide, the table of
 // DESIGN.md §3), how an event changes the state (Evolve), who may run a command (Authorize),
 // and the stored form of the state in the write model.
-#include "cairn/orders.h"
+#include "cairn/orders/aggregate.h"
 #include "base/json_reader.h"
 #include "base/json_writer.h"
 

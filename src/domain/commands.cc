@@ -2,7 +2,7 @@
 // set of field checks (ValidateCommand) every command passes before anything is decided.
 #include <algorithm>
 
-#include "cairn/orders.h"
+#include "cairn/orders/commands.h"
 #include "domain/order_json.h"
 #include "base/json_reader.h"
 

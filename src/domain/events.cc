@@ -1,6 +1,6 @@
 // The order events: their types, topics and data JSON in the seed's shapes (DESIGN.md §3), so
 // events imported from the seed's Kafka topics and events Cairn writes read the same way.
-#include "cairn/orders.h"
+#include "cairn/orders/events.h"
 #include "domain/order_json.h"
 #include "base/iso_time.h"
 #include "base/json_reader.h"

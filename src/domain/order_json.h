@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "cairn/orders.h"
+#include "cairn/orders/values.h"
 #include "cairn/status.h"
 #include "base/json_reader.h"
 #include "base/json_writer.h"

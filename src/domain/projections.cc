@@ -7,7 +7,9 @@
 #include <set>
 #include <utility>
 
-#include "cairn/orders.h"
+#include "cairn/orders/events.h"
+#include "cairn/orders/projections.h"
+#include "cairn/orders/views.h"
 #include "domain/keys.h"
 #include "domain/search_terms.h"
 #include "base/iso_time.h"

@@ -4,7 +4,9 @@
 #include <map>
 #include <unordered_map>
 
-#include "cairn/orders.h"
+#include "cairn/orders/commands.h"
+#include "cairn/orders/queries.h"
+#include "cairn/orders/views.h"
 #include "domain/keys.h"
 #include "domain/search_terms.h"
 #include "base/bytes.h"

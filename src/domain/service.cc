@@ -3,7 +3,8 @@
 // idempotency record (no "publish, then save" dual write: all of it commits or none does).
 #include <cstdio>
 
-#include "cairn/orders.h"
+#include "cairn/orders/events.h"
+#include "cairn/orders/service.h"
 #include "base/json_reader.h"
 #include "base/json_writer.h"
 #include "base/clock.h"

@@ -1,7 +1,8 @@
 // The order domain's small value types: roles, statuses, money totals and money formatting.
 #include <array>
 
-#include "cairn/orders.h"
+#include "cairn/orders/actor.h"
+#include "cairn/orders/values.h"
 
 namespace cairn {
 

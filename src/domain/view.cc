@@ -1,6 +1,6 @@
 // The order view: what the "orders" projection stores per order and GET /api/orders/{id}
 // returns. ApplyToView is the one place that decides how an event changes it.
-#include "cairn/orders.h"
+#include "cairn/orders/views.h"
 #include "domain/order_json.h"
 #include "base/iso_time.h"
 #include "base/json_reader.h"
