@@ -18,8 +18,9 @@
 //                          ▼
 //          OrderQueries: order by id, list, dashboard, search (read models only)
 //
-// Who calls what: the HTTP layer parses a request body into a typed command, hands it to
-// OrderService, and answers queries with OrderQueries; it passes the authenticated Actor in, and
+// Who calls what: the HTTP layer parses a request body into a typed command
+// (src/http/order_wire.h), hands it to OrderService, answers queries with OrderQueries and
+// writes their typed results as JSON; it passes the authenticated Actor in, and
 // maps ErrorCode to HTTP status (kInvalidArgument 400 with field(), kPermissionDenied 403,
 // kNotFound 404, kConflict 409, kRuleViolation 422).
 //

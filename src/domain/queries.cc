@@ -11,45 +11,24 @@
 #include "domain/search_terms.h"
 #include "base/bytes.h"
 #include "base/iso_time.h"
-#include "base/json_reader.h"
-#include "base/json_writer.h"
 
 namespace cairn {
 namespace {
 
 using namespace domain;
 
-constexpr uint32_t kMaxPage = 1'000'000;
-constexpr uint32_t kMaxLimit = 100;
 constexpr size_t kMaxQueryBytes = 256;
 constexpr size_t kMaxQueryTerms = 8;
 
 Status CheckPaging(uint32_t page, uint32_t limit) {
-  if (page < 1 || page > kMaxPage) {
+  if (page < 1 || page > kMaxListPage) {
     return Status::InvalidArgument("page must be between 1 and 1000000", "page");
   }
-  if (limit < 1 || limit > kMaxLimit) {
+  if (limit < 1 || limit > kMaxQueryLimit) {
     return Status::InvalidArgument("limit must be between 1 and 100", "limit");
   }
   return Status::Ok();
 }
-
-// A number parameter of `min`..`max`, all digits.
-Result<uint32_t> ParseBounded(std::string_view text, std::string_view field, uint32_t min,
-                              uint32_t max) {
-  const std::string message = std::string(field) + " must be an integer between " +
-                              std::to_string(min) + " and " + std::to_string(max);
-  if (text.empty() || text.size() > 9 ||
-      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return Status::InvalidArgument(message, std::string(field));
-  }
-  const uint32_t value = static_cast<uint32_t>(std::stoul(std::string(text)));
-  if (value < min || value > max) return Status::InvalidArgument(message, std::string(field));
-  return value;
-}
-
-// A parameter that is absent or empty counts as not given.
-bool Given(const std::optional<std::string>& param) { return param && !param->empty(); }
 
 // The view JSON of each id, in order. An id without a view is skipped (a search index may run
 // ahead of the views while both catch up).
@@ -117,24 +96,6 @@ Result<DashboardFigures> SumFigures(const ReadModel& stats, bool all, int64_t fi
     if (amount != 0) figures.revenue_by_currency.emplace_back(currency, amount);
   }
   return figures;
-}
-
-void WriteTrend(json::JsonWriter& out, std::string_view key, int64_t current,
-                std::optional<int64_t> previous) {
-  out.Key(key).BeginObject().Key("current").Int(current).Key("previous");
-  if (previous) {
-    out.Int(*previous);
-  } else {
-    out.Null();
-  }
-  out.Key("changePercent");
-  if (previous && *previous != 0) {
-    out.Fixed(100.0 * static_cast<double>(current - *previous) / static_cast<double>(*previous),
-              1);
-  } else {
-    out.Null();
-  }
-  out.EndObject();
 }
 
 // The (created_at, user) of every order under `term` (exactly, or as a prefix).
@@ -208,39 +169,6 @@ Result<bool> FilterByLookup(const ReadModel& search, const std::string& term, bo
 
 }  // namespace
 
-Result<ListQuery> ParseListQuery(const ListParams& params) {
-  ListQuery query;
-  if (Given(params.status)) {
-    CAIRN_RETURN_IF_ERROR(json::Assign(ParseOrderStatus(*params.status, "status"), &query.status));
-  }
-  if (Given(params.date_from)) {
-    Result<json::ParsedTime> from = json::ParseIsoTime(*params.date_from, "dateFrom");
-    if (!from.ok()) return from.status();
-    query.created_from_us = from->micros;
-  }
-  if (Given(params.date_to)) {
-    Result<json::ParsedTime> to = json::ParseIsoTime(*params.date_to, "dateTo");
-    if (!to.ok()) return to.status();
-    // Inclusive for the user: a date covers its whole day, a time itself.
-    query.created_to_us = to->micros + (to->date_only ? json::kMicrosPerDay : 1);
-  }
-  if (Given(params.user_id)) {
-    if (params.user_id->size() > kMaxIdBytes) {
-      return Status::InvalidArgument("userId must be at most 64 bytes", "userId");
-    }
-    query.user_id = *params.user_id;
-  }
-  if (Given(params.page)) {
-    CAIRN_RETURN_IF_ERROR(json::Assign(ParseBounded(*params.page, "page", 1, kMaxPage),
-                                       &query.page));
-  }
-  if (Given(params.limit)) {
-    CAIRN_RETURN_IF_ERROR(json::Assign(ParseBounded(*params.limit, "limit", 1, kMaxLimit),
-                                       &query.limit));
-  }
-  return query;
-}
-
 Result<DashboardPeriod> ParseDashboardPeriod(std::string_view text) {
   for (DashboardPeriod period : {DashboardPeriod::kToday, DashboardPeriod::k7Days,
                                  DashboardPeriod::k30Days, DashboardPeriod::kAll}) {
@@ -264,53 +192,6 @@ int64_t DashboardFigures::Revenue(std::string_view currency) const {
     if (code == currency) return amount;
   }
   return 0;
-}
-
-std::string OrderPage::ToJson() const {
-  json::JsonWriter out;
-  out.BeginObject().Key("orders").BeginArray();
-  for (const std::string& view : orders) out.Raw(view);
-  out.EndArray().Key("total").Uint(total).Key("page").Uint(page).Key("limit").Uint(limit);
-  return out.EndObject().Take();
-}
-
-std::string SearchResults::ToJson() const {
-  json::JsonWriter out;
-  out.BeginObject().Key("results").BeginArray();
-  for (const std::string& view : results) out.Raw(view);
-  out.EndArray().Key("total").Uint(total);
-  return out.EndObject().Take();
-}
-
-std::string Dashboard::ToJson() const {
-  json::JsonWriter out;
-  const int64_t revenue = current.Revenue(kDefaultCurrency);
-  out.BeginObject().Key("total").Uint(current.orders).Key("byStatus").BeginObject();
-  for (OrderStatus status : kAllOrderStatuses) {
-    out.Key(OrderStatusName(status)).Uint(current.by_status[static_cast<int>(status)]);
-  }
-  out.EndObject()
-      .Key("paidOrders").Uint(current.paid_orders)
-      .Key("revenue").Int(revenue)
-      .Key("currency").String(kDefaultCurrency)
-      .Key("formattedRevenue").String(FormatMoney(revenue, kDefaultCurrency))
-      .Key("revenueByCurrency").BeginObject();
-  for (const auto& [code, amount] : current.revenue_by_currency) out.Key(code).Int(amount);
-  out.EndObject().Key("period").BeginObject().Key("name").String(DashboardPeriodName(period));
-  out.Key("from");
-  if (from_us) {
-    out.String(json::FormatIsoTime(*from_us));
-  } else {
-    out.Null();
-  }
-  out.Key("to").String(json::FormatIsoTime(to_us)).EndObject();
-  out.Key("trends").BeginObject();
-  WriteTrend(out, "orders", static_cast<int64_t>(current.orders),
-             previous ? std::optional<int64_t>(previous->orders) : std::nullopt);
-  WriteTrend(out, "revenue", revenue,
-             previous ? std::optional<int64_t>(previous->Revenue(kDefaultCurrency)) : std::nullopt);
-  out.EndObject().EndObject();
-  return out.Take();
 }
 
 Result<std::shared_ptr<const ReadModel>> OrderQueries::Read(std::string_view projection) const {
@@ -430,7 +311,7 @@ Result<SearchResults> OrderQueries::Search(std::string_view q, uint32_t limit,
   if (terms.size() > kMaxQueryTerms) {
     return Status::InvalidArgument("q must have at most 8 words", "q");
   }
-  if (limit < 1 || limit > kMaxLimit) {
+  if (limit < 1 || limit > kMaxQueryLimit) {
     return Status::InvalidArgument("limit must be between 1 and 100", "limit");
   }
   Result<std::shared_ptr<const ReadModel>> search = Read(kOrderSearchProjection);

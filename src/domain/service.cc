@@ -126,16 +126,6 @@ Result<AppendRequest> BuildAppend(const CommandMeta& meta, const OrderState& sta
 
 }  // namespace
 
-std::string CommandResult::ToJson() const {
-  return json::JsonWriter()
-      .BeginObject()
-      .Key("orderId").String(order_id)
-      .Key("version").Uint(version.value())
-      .Key("position").String(position.ToString())
-      .EndObject()
-      .Take();
-}
-
 OrderService::OrderService(Log* log, OrderServiceOptions options, Family* states,
                            Family* commands)
     : log_(log), options_(std::move(options)), states_(states), commands_(commands) {}

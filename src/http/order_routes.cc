@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "http/api.h"
+#include "http/order_wire.h"
 #include "base/clock.h"
 #include "base/iso_time.h"
 
@@ -26,7 +27,7 @@ void HandleCommand(Api& api, const httplib::Request& req, httplib::Response& res
   Result<CommandResult> result = api.services.orders->Handle(OrderCommand(std::move(*command)));
   if (!result.ok()) return SendError(res, result.status());
   if (result->replayed) res.set_header("Idempotent-Replayed", "true");
-  SendJson(res, success_status, result->ToJson());
+  SendJson(res, success_status, CommandResultToJson(*result));
 }
 
 std::optional<std::string> Param(const httplib::Request& req, const char* name) {
@@ -86,7 +87,7 @@ void RegisterOrderRoutes(httplib::Server& server, Api& api) {
     if (!WaitForAfter(api, req, res, {kOrdersProjection})) return;
     Result<OrderPage> page = api.services.queries->ListOrders(*query, *actor);
     if (!page.ok()) return SendError(res, page.status());
-    SendJson(res, 200, page->ToJson());
+    SendJson(res, 200, OrderPageToJson(*page));
   });
 
   AddRoute(server, api, "GET", "/api/dashboard", "/api/dashboard", [&api](const auto& req, auto& res) {
@@ -98,19 +99,19 @@ void RegisterOrderRoutes(httplib::Server& server, Api& api) {
     if (!WaitForAfter(api, req, res, {kOrderStatsProjection})) return;
     Result<Dashboard> dashboard = api.services.queries->GetDashboard(*period, NowMicros(), *actor);
     if (!dashboard.ok()) return SendError(res, dashboard.status());
-    SendJson(res, 200, dashboard->ToJson());
+    SendJson(res, 200, DashboardToJson(*dashboard));
   });
 
   AddRoute(server, api, "GET", "/api/search", "/api/search", [&api](const auto& req, auto& res) {
     std::optional<Actor> actor = Authenticate(api, req, res, {Role::kCustomer, Role::kAdmin});
     if (!actor) return;
-    Result<uint64_t> limit = ParseUintParam(req, "limit", 20, 1, 100);
+    Result<uint64_t> limit = ParseUintParam(req, "limit", 20, 1, kMaxQueryLimit);
     if (!limit.ok()) return SendError(res, limit.status());
     if (!WaitForAfter(api, req, res, {kOrderSearchProjection, kOrdersProjection})) return;
     Result<SearchResults> results = api.services.queries->Search(
         req.get_param_value("q"), static_cast<uint32_t>(*limit), *actor);
     if (!results.ok()) return SendError(res, results.status());
-    SendJson(res, 200, results->ToJson());
+    SendJson(res, 200, SearchResultsToJson(*results));
   });
 }
 

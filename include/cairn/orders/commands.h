@@ -1,7 +1,7 @@
 // The order commands as typed values, and the one set of field checks every command passes
-// (ValidateCommand) before anything is decided. Commands come from request bodies (Parse*) or
-// are built in C++ by programs that embed Cairn; either way OrderService::Handle validates them
-// again.
+// (ValidateCommand) before anything is decided. Commands come from the HTTP layer's request
+// parsers (src/http/order_wire.h) or are built in C++ by programs that embed Cairn; either way
+// OrderService::Handle validates them again.
 #pragma once
 
 #include <cstdint>
@@ -58,28 +58,6 @@ using OrderCommand = std::variant<CreateOrder, ApproveOrder, ShipOrder, Complete
 // Checks the actor and the Idempotency-Key and builds the meta. Errors: kInvalidArgument
 // ("Idempotency-Key" for a bad key), kUnauthenticated for an empty actor user id.
 Result<CommandMeta> MakeCommandMeta(std::string_view idempotency_key, Actor actor);
-
-// Request bodies (DESIGN.md §4) to validated commands. Unknown fields, duplicate fields,
-// wrong types, fractions where integers belong, out-of-range values and over-long strings are
-// kInvalidArgument with field() set, e.g. "items[0].price" or "shippingAddress.city".
-//
-// CreateOrder body: {items: [{productId, name, price, quantity}], shippingAddress: {street,
-// city, zipCode, country, express?}, currency?, userId?, totalAmount?}. userId: an admin may
-// name any user; anyone else may only name itself (else kPermissionDenied, field "userId");
-// absent means the actor. totalAmount, if sent, must equal Σ price × quantity. `country` is
-// required (issue 5 lists it without "?"; DESIGN.md §4 marks it optional: the issue wins).
-Result<CreateOrder> ParseCreateOrder(std::string_view body, CommandMeta meta);
-// `order_id` comes from the URL path; `body` may be empty, "{}" or, per command:
-// approve {}, ship {trackingNumber?}, pay {method, amount}, cancel {reason?}. null counts as
-// absent for optional fields.
-Result<ApproveOrder> ParseApproveOrder(std::string_view order_id, std::string_view body,
-                                       CommandMeta meta);
-Result<ShipOrder> ParseShipOrder(std::string_view order_id, std::string_view body,
-                                 CommandMeta meta);
-Result<CompletePayment> ParseCompletePayment(std::string_view order_id, std::string_view body,
-                                             CommandMeta meta);
-Result<CancelOrder> ParseCancelOrder(std::string_view order_id, std::string_view body,
-                                     CommandMeta meta);
 
 // The field checks of every command: text lengths and characters, item counts, quantities,
 // prices, the total's overflow, the currency code, the order id. kInvalidArgument with field()

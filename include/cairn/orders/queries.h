@@ -22,31 +22,23 @@ namespace cairn {
 
 class Engine;
 
+inline constexpr uint32_t kMaxListPage = 1'000'000;  // the last page ListOrders serves
+inline constexpr uint32_t kMaxQueryLimit = 100;      // most orders on a page or in search results
+
 struct ListQuery {
   std::optional<OrderStatus> status;
   std::optional<int64_t> created_from_us;  // inclusive
   std::optional<int64_t> created_to_us;    // exclusive
   std::optional<std::string> user_id;
-  uint32_t page = 1;    // 1 ..
-  uint32_t limit = 20;  // 1 .. 100
+  uint32_t page = 1;    // 1 .. kMaxListPage
+  uint32_t limit = 20;  // 1 .. kMaxQueryLimit
 };
-// The query string of GET /api/orders, unparsed; absent parameters stay nullopt.
-struct ListParams {
-  std::optional<std::string> status, date_from, date_to, user_id, page, limit;
-};
-// Validates and converts: status a status name; dateFrom/dateTo ISO-8601 (a date-only dateTo
-// includes that whole day; a timestamp dateTo is inclusive); page 1..1,000,000; limit 1..100.
-// Errors name the parameter ("status", "dateFrom", "page", ...).
-Result<ListQuery> ParseListQuery(const ListParams& params);
-
 // One page of GET /api/orders. `orders` holds each view's JSON as stored.
 struct OrderPage {
   std::vector<std::string> orders;
   uint64_t total = 0;  // orders matching the filters, over all pages
   uint32_t page = 1;
   uint32_t limit = 20;
-  // {"orders":[…],"total":…,"page":…,"limit":…}
-  std::string ToJson() const;
 };
 
 enum class DashboardPeriod { kToday, k7Days, k30Days, kAll };
@@ -71,19 +63,11 @@ struct Dashboard {
   int64_t to_us = 0;               // end of the period (exclusive): midnight after `now`
   DashboardFigures current;
   std::optional<DashboardFigures> previous;  // nullopt for all
-  // {total, byStatus:{CREATED:…}, paidOrders, revenue, currency, formattedRevenue,
-  //  revenueByCurrency:{KRW:…}, period:{name, from, to}, trends:{orders:{current, previous,
-  //  changePercent}, revenue:{…}}}. revenue is in KRW (the default currency; other currencies
-  //  appear only in revenueByCurrency); changePercent is null without a previous period or
-  //  when the previous value is 0.
-  std::string ToJson() const;
 };
 
 struct SearchResults {
   std::vector<std::string> results;  // views' JSON, newest first, at most the limit
   uint64_t total = 0;                // every match
-  // {"results":[…],"total":…}
-  std::string ToJson() const;
 };
 
 // Answers the order queries from the read models only (never the log). Thread-safe. Each call

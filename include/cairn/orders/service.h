@@ -27,8 +27,6 @@ struct CommandResult {
   StreamVersion version;  // of the order's stream after the command
   Position position;      // of the command's last event: the key to read-your-writes
   bool replayed = false;  // true when an Idempotency-Key repeat returned the original result
-  // {"orderId":…,"version":3,"position":"order-events/2/17"}
-  std::string ToJson() const;
 };
 
 struct OrderServiceOptions {

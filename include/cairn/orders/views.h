@@ -32,6 +32,8 @@ struct PaymentDetails {
 //  formattedTotal, shippingAddress, estimatedDelivery, trackingNumber?, shippedAt?, payment?
 //  {method, amount, paidAt}, cancellationReason?, createdAt, updatedAt, version,
 //  history: [{status, at}]} with ISO-8601 UTC timestamps with microseconds.
+// The view's JSON stays in the domain, unlike the other response shapes (src/http/order_wire.h):
+// it is what the read model stores, so the projection writes it and the queries answer it as is.
 struct OrderView {
   std::string order_id;
   std::string user_id;
