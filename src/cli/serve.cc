@@ -123,8 +123,7 @@ int RunServe(const ServeOptions& o) {
   server_options.port = listen->second;
   server_options.max_body_bytes = o.max_body_bytes;
   server_options.max_streams = o.max_streams;
-  http::Services services{&(*db)->store(), &(*db)->log(),     &(*db)->engine(),
-                          &(*db)->orders(), &(*db)->queries(), &*tokens};
+  http::Services services{db->get(), &*tokens};
   http::HttpServer server(services, server_options);
   if (Status s = server.Bind(); !s.ok()) return Fail("serve", s);
 

@@ -17,9 +17,9 @@ namespace {
 constexpr std::initializer_list<Role> kAdminOnly = {Role::kAdmin};
 
 void StartRebuild(Api& api, httplib::Response& res, std::vector<std::string> projections) {
-  Result<uint64_t> job = api.services.engine->StartRebuild(std::move(projections));
+  Result<uint64_t> job = api.db().engine().StartRebuild(std::move(projections));
   if (!job.ok()) return SendError(res, job.status());
-  Result<RebuildProgress> progress = api.services.engine->GetRebuild(*job);
+  Result<RebuildProgress> progress = api.db().engine().GetRebuild(*job);
   if (!progress.ok()) return SendError(res, progress.status());
   res.set_header("Location", "/api/admin/jobs/" + std::to_string(*job));
   SendJson(res, 202, json::RebuildJobToJson(*progress));
@@ -59,7 +59,7 @@ void RegisterAdminRoutes(httplib::Server& server, Api& api) {
   AddRoute(server, api, "GET", "/api/admin/projections", "/api/admin/projections",
            [&api](const auto& req, auto& res) {
              if (!Authenticate(api, req, res, kAdminOnly)) return;
-             SendJson(res, 200, json::ProjectionStatusesToJson(api.services.engine->Statuses()));
+             SendJson(res, 200, json::ProjectionStatusesToJson(api.db().engine().Statuses()));
            });
 
   AddRoute(server, api, "POST", "/api/admin/projections/([^/]+)/rebuild",
@@ -80,7 +80,7 @@ void RegisterAdminRoutes(httplib::Server& server, Api& api) {
              const std::string text = req.matches[1].str();
              const std::optional<uint64_t> id = ParseNumber<uint64_t>(text);
              if (!id) return SendError(res, Status::NotFound("no rebuild job " + text));
-             Result<RebuildProgress> progress = api.services.engine->GetRebuild(*id);
+             Result<RebuildProgress> progress = api.db().engine().GetRebuild(*id);
              if (!progress.ok()) return SendError(res, progress.status());
              SendJson(res, 200, json::RebuildJobToJson(*progress));
            });
@@ -94,7 +94,7 @@ void RegisterAdminRoutes(httplib::Server& server, Api& api) {
              }
              CheckOptions options;
              options.repair = repair == "true";
-             Result<CheckReport> report = api.services.engine->Check(options);
+             Result<CheckReport> report = api.db().engine().Check(options);
              if (!report.ok()) return SendError(res, report.status());
              SendJson(res, 200, json::CheckReportToJson(*report));
            });
@@ -104,7 +104,7 @@ void RegisterAdminRoutes(httplib::Server& server, Api& api) {
              if (!Authenticate(api, req, res, kAdminOnly) || !RequireJsonBody(req, res, true)) return;
              Result<std::string> target = ParseBackupTarget(req.body);
              if (!target.ok()) return SendError(res, target.status());
-             Status s = api.services.store->Checkpoint(*target);
+             Status s = api.db().store().Checkpoint(*target);
              if (!s.ok()) return SendError(res, s);
              json::JsonWriter w;
              w.BeginObject().Key("backup").String(*target).EndObject();
@@ -114,7 +114,7 @@ void RegisterAdminRoutes(httplib::Server& server, Api& api) {
   // Prometheus scrapes without a token from this machine; from elsewhere it needs an admin one.
   AddRoute(server, api, "GET", "/metrics", "/metrics", [&api](const auto& req, auto& res) {
     if (!IsLoopback(req.remote_addr) && !Authenticate(api, req, res, kAdminOnly)) return;
-    res.set_content(api.metrics.Render(*api.services.log, *api.services.engine),
+    res.set_content(api.metrics.Render(api.db().log(), api.db().engine()),
                     "text/plain; version=0.0.4");
   });
 

@@ -140,7 +140,7 @@ bool WaitForAfter(Api& api, const httplib::Request& req, httplib::Response& res,
     return false;
   }
   Result<Event> event =
-      api.services.log->ReadAt(position->topic, position->partition, position->offset);
+      api.db().log().ReadAt(position->topic, position->partition, position->offset);
   if (!event.ok()) {
     SendError(res, 400, "validation_failed", field + " names no event in the log", field);
     return false;
@@ -149,7 +149,7 @@ bool WaitForAfter(Api& api, const httplib::Request& req, httplib::Response& res,
   for (std::string_view projection : projections) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    Status s = api.services.engine->WaitForSeq(std::string(projection), event->seq,
+    Status s = api.db().engine().WaitForSeq(std::string(projection), event->seq,
                                                std::max(left, std::chrono::milliseconds(0)));
     if (!s.ok()) {
       if (s.code() == ErrorCode::kTimeout) {

@@ -21,6 +21,8 @@ struct Api {
   Metrics metrics;
   std::atomic<bool> stopping{false};
   std::atomic<int64_t> open_streams{0};
+
+  Db& db() const { return *services.db; }
 };
 
 using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;

@@ -166,12 +166,20 @@ Result<AppendRequest> ParseAppend(const std::string& body, std::string stream,
   return req;
 }
 
+// "the orders domain": who owns `topic`. REQUIRES: db.IsOwnedTopic(topic).
+std::string OwnerOf(const Db& db, std::string_view topic) {
+  for (const DomainSpec& domain : db.domains()) {
+    if (domain.Owns(topic)) return "the " + domain.name + " domain";
+  }
+  return "a domain";
+}
+
 }  // namespace
 
 void RegisterLogRoutes(httplib::Server& server, Api& api) {
   AddRoute(server, api, "GET", "/api/topics", "/api/topics", [&api](const auto& req, auto& res) {
     if (!Authenticate(api, req, res, kServiceRoles)) return;
-    SendJson(res, 200, TopicsJson(api.services.log->Topics()));
+    SendJson(res, 200, TopicsJson(api.db().log().Topics()));
   });
 
   AddRoute(server, api, "POST", "/api/topics", "/api/topics", [&api](const auto& req, auto& res) {
@@ -181,8 +189,8 @@ void RegisterLogRoutes(httplib::Server& server, Api& api) {
     if (Status valid = ValidateTopicName(parsed->first); !valid.ok()) {
       return SendError(res, Status::InvalidArgument(valid.message(), "name"));
     }
-    const bool existed = api.services.log->GetTopic(parsed->first).ok();
-    Result<TopicInfo> topic = api.services.log->CreateTopic(parsed->first, parsed->second);
+    const bool existed = api.db().log().GetTopic(parsed->first).ok();
+    Result<TopicInfo> topic = api.db().log().CreateTopic(parsed->first, parsed->second);
     if (!topic.ok()) return SendError(res, topic.status());
     json::JsonWriter w;
     w.BeginObject().Key("name").String(topic->name).Key("partitions").Uint(topic->partitions).EndObject();
@@ -199,17 +207,15 @@ void RegisterLogRoutes(httplib::Server& server, Api& api) {
              }
              Result<AppendRequest> append = ParseAppend(req.body, req.matches[1].str(), key);
              if (!append.ok()) return SendError(res, append.status());
-             // The order topics are written only by the order commands: a raw event there could
-             // break the aggregates' rules and stop the order projections.
-             for (std::string_view owned : {kOrderEventsTopic, kPaymentEventsTopic, kShippingEventsTopic}) {
-               if (append->topic == owned) {
-                 return SendError(res, 403, "permission_denied",
-                                  "topic " + append->topic +
-                                      " is written by the order commands (POST /api/orders...)",
-                                  "topic");
-               }
+             // A domain's topics are written only by its commands: a raw event there could break
+             // the aggregates' rules and stop the domain's projections.
+             if (api.db().IsOwnedTopic(append->topic)) {
+               return SendError(res, 403, "permission_denied",
+                                "topic " + append->topic + " is written only by the commands of " +
+                                    OwnerOf(api.db(), append->topic),
+                                "topic");
              }
-             Result<AppendResult> result = api.services.log->Append(std::move(*append));
+             Result<AppendResult> result = api.db().log().Append(std::move(*append));
              if (!result.ok()) return SendError(res, result.status());
              json::JsonWriter w;
              w.BeginObject().Key("stream").String(req.matches[1].str());
@@ -229,13 +235,13 @@ void RegisterLogRoutes(httplib::Server& server, Api& api) {
              Result<uint64_t> limit = ParseUintParam(req, "limit", 100, 1, kMaxReadEvents);
              if (!limit.ok()) return SendError(res, limit.status());
              const std::string stream = req.matches[1].str();
-             Result<StreamVersion> head = api.services.log->StreamHead(stream);
+             Result<StreamVersion> head = api.db().log().StreamHead(stream);
              if (!head.ok()) return SendError(res, head.status());
              if (head->value() == 0) {
                return SendError(res, Status::NotFound("stream " + stream + " has no events"));
              }
              Result<std::vector<Event>> events =
-                 api.services.log->ReadStream(stream, StreamVersion(*from), *limit);
+                 api.db().log().ReadStream(stream, StreamVersion(*from), *limit);
              if (!events.ok()) return SendError(res, events.status());
              json::JsonWriter w;
              w.BeginObject().Key("stream").String(stream).Key("version").Uint(head->value());
@@ -249,7 +255,7 @@ void RegisterLogRoutes(httplib::Server& server, Api& api) {
            "/api/topics/{topic}/partitions/{partition}", [&api](const auto& req, auto& res) {
              if (!Authenticate(api, req, res, kServiceRoles)) return;
              const std::string topic = req.matches[1].str();
-             Result<TopicInfo> info = api.services.log->GetTopic(topic);
+             Result<TopicInfo> info = api.db().log().GetTopic(topic);
              if (!info.ok()) return SendError(res, info.status());
              const std::string ptext = req.matches[2].str();
              const std::optional<uint32_t> number = ParseNumber<uint32_t>(ptext);
@@ -261,12 +267,12 @@ void RegisterLogRoutes(httplib::Server& server, Api& api) {
              if (!from.ok()) return SendError(res, from.status());
              Result<uint64_t> limit = ParseUintParam(req, "limit", 100, 1, kMaxReadEvents);
              if (!limit.ok()) return SendError(res, limit.status());
-             Result<std::vector<Event>> events = api.services.log->ReadPartition(
+             Result<std::vector<Event>> events = api.db().log().ReadPartition(
                  topic, partition, Offset(*from), *limit);
              if (!events.ok()) return SendError(res, events.status());
              json::JsonWriter w;
              w.BeginObject().Key("topic").String(topic).Key("partition").Uint(*number);
-             w.Key("highWaterMark").Uint(api.services.log->HighWaterMark(topic, partition).value());
+             w.Key("highWaterMark").Uint(api.db().log().HighWaterMark(topic, partition).value());
              w.Key("events").BeginArray();
              for (const Event& e : *events) w.Raw(json::EventToJson(e));
              w.EndArray().EndObject();

@@ -24,7 +24,7 @@ void HandleCommand(Api& api, const httplib::Request& req, httplib::Response& res
   if (!meta.ok()) return SendError(res, meta.status());
   auto command = parse(std::move(*meta));
   if (!command.ok()) return SendError(res, command.status());
-  Result<CommandResult> result = api.services.orders->Handle(OrderCommand(std::move(*command)));
+  Result<CommandResult> result = api.db().orders().Handle(OrderCommand(std::move(*command)));
   if (!result.ok()) return SendError(res, result.status());
   if (result->replayed) res.set_header("Idempotent-Replayed", "true");
   SendJson(res, success_status, CommandResultToJson(*result));
@@ -72,7 +72,7 @@ void RegisterOrderRoutes(httplib::Server& server, Api& api) {
   AddRoute(server, api, "GET", action, "/api/orders/{id}", [&api](const auto& req, auto& res) {
     std::optional<Actor> actor = Authenticate(api, req, res, {Role::kCustomer, Role::kAdmin});
     if (!actor || !WaitForAfter(api, req, res, {kOrdersProjection})) return;
-    Result<std::string> view = api.services.queries->GetOrder(req.matches[1].str(), *actor);
+    Result<std::string> view = api.db().queries().GetOrder(req.matches[1].str(), *actor);
     if (!view.ok()) return SendError(res, view.status());
     SendJson(res, 200, std::move(*view));
   });
@@ -85,7 +85,7 @@ void RegisterOrderRoutes(httplib::Server& server, Api& api) {
     Result<ListQuery> query = ParseListQuery(params);
     if (!query.ok()) return SendError(res, query.status());
     if (!WaitForAfter(api, req, res, {kOrdersProjection})) return;
-    Result<OrderPage> page = api.services.queries->ListOrders(*query, *actor);
+    Result<OrderPage> page = api.db().queries().ListOrders(*query, *actor);
     if (!page.ok()) return SendError(res, page.status());
     SendJson(res, 200, OrderPageToJson(*page));
   });
@@ -97,7 +97,7 @@ void RegisterOrderRoutes(httplib::Server& server, Api& api) {
         ParseDashboardPeriod(req.has_param("period") ? req.get_param_value("period") : "all");
     if (!period.ok()) return SendError(res, period.status());
     if (!WaitForAfter(api, req, res, {kOrderStatsProjection})) return;
-    Result<Dashboard> dashboard = api.services.queries->GetDashboard(*period, NowMicros(), *actor);
+    Result<Dashboard> dashboard = api.db().queries().GetDashboard(*period, NowMicros(), *actor);
     if (!dashboard.ok()) return SendError(res, dashboard.status());
     SendJson(res, 200, DashboardToJson(*dashboard));
   });
@@ -108,7 +108,7 @@ void RegisterOrderRoutes(httplib::Server& server, Api& api) {
     Result<uint64_t> limit = ParseUintParam(req, "limit", 20, 1, kMaxQueryLimit);
     if (!limit.ok()) return SendError(res, limit.status());
     if (!WaitForAfter(api, req, res, {kOrderSearchProjection, kOrdersProjection})) return;
-    Result<SearchResults> results = api.services.queries->Search(
+    Result<SearchResults> results = api.db().queries().Search(
         req.get_param_value("q"), static_cast<uint32_t>(*limit), *actor);
     if (!results.ok()) return SendError(res, results.status());
     SendJson(res, 200, SearchResultsToJson(*results));

@@ -7,10 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "cairn/engine.h"
-#include "cairn/log.h"
-#include "cairn/orders.h"
-#include "cairn/store.h"
+#include "cairn/db.h"
 #include "http/auth.h"
 
 namespace cairn::http {
@@ -36,13 +33,11 @@ struct ServerOptions {
   std::chrono::seconds io_timeout{30};
 };
 
-// What every route handler works with.
+// What every route handler works with: the open data dir (its store, log, engine, order service
+// and queries, and the domains registered on it) and the tokens it accepts. Both must outlive
+// the server. REQUIRES: `db` was opened writable.
 struct Services {
-  Store* store = nullptr;
-  Log* log = nullptr;
-  Engine* engine = nullptr;
-  OrderService* orders = nullptr;
-  const OrderQueries* queries = nullptr;
+  Db* db = nullptr;
   const TokenTable* tokens = nullptr;
 };
 

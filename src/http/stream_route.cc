@@ -33,14 +33,14 @@ Result<Seq> StartingPoint(const Api& api, const httplib::Request& req) {
     Result<Position> position = ParsePosition(last_id, "Last-Event-ID");
     if (!position.ok()) return position.status();
     Result<Event> event =
-        api.services.log->ReadAt(position->topic, position->partition, position->offset);
+        api.db().log().ReadAt(position->topic, position->partition, position->offset);
     if (!event.ok()) {
       return Status::InvalidArgument("Last-Event-ID names no event in the log", "Last-Event-ID");
     }
     return event->seq;
   }
   const std::string from = req.has_param("from") ? req.get_param_value("from") : "now";
-  if (from == "now") return api.services.log->LastSeq();
+  if (from == "now") return api.db().log().LastSeq();
   if (from == "beginning") return Seq(0);
   return Status::InvalidArgument("from must be now or beginning", "from");
 }
@@ -64,7 +64,7 @@ void RegisterStreamRoute(httplib::Server& server, Api& api) {
     if (!Authenticate(api, req, res, {Role::kService, Role::kAdmin})) return;
     std::vector<std::string> topics = SplitTopics(req.get_param_value("topics"));
     for (const std::string& topic : topics) {
-      if (!api.services.log->GetTopic(topic).ok()) {
+      if (!api.db().log().GetTopic(topic).ok()) {
         return SendError(res, Status::NotFound("topic " + topic + " does not exist"));
       }
     }
@@ -78,7 +78,7 @@ void RegisterStreamRoute(httplib::Server& server, Api& api) {
     }
     api.metrics.SetStreamSubscribers(api.open_streams.load());
     std::shared_ptr<StreamSlot> slot(new StreamSlot{&api});
-    Result<std::unique_ptr<LogCursor>> opened = api.services.log->OpenCursor(topics, *after);
+    Result<std::unique_ptr<LogCursor>> opened = api.db().log().OpenCursor(topics, *after);
     if (!opened.ok()) return SendError(res, opened.status());
     auto state = std::make_shared<StreamState>();
     state->cursor = std::move(*opened);
@@ -109,7 +109,7 @@ void RegisterStreamRoute(httplib::Server& server, Api& api) {
               return false;  // the subscriber went away: free its slot now
             } else {
               // Woken by the next append; the slice bounds how long shutdown waits for us.
-              api.services.log->WaitForSeq(Seq(api.services.log->LastSeq().value() + 1), kWaitSlice);
+              api.db().log().WaitForSeq(Seq(api.db().log().LastSeq().value() + 1), kWaitSlice);
               return true;
             }
           }

@@ -1202,6 +1202,19 @@ class RawLogTest(ApiTestCase):
         hwms = {t["name"]: t for t in self.srv.get("/api/topics", SERVICE).json["topics"]}
         self.assertEqual(sum(hwms[name]["highWaterMarks"]), 4)
 
+    def test_raw_appends_to_a_domain_topic_are_403_and_write_nothing(self):
+        # The order topics belong to the orders domain (its DomainSpec): only its commands
+        # write them, even for an admin.
+        for topic, token in [("order-events", SERVICE), ("payment-events", SERVICE),
+                             ("shipping-events", ADMIN)]:
+            with self.subTest(topic=topic), self.nothing_written():
+                r = self.srv.post(f"/api/streams/order-{random.randrange(1 << 40)}", {
+                    "topic": topic, "events": [{"type": "ORDER_APPROVED",
+                                                "data": {"orderId": "x"}}]}, token)
+                self.assertError(r, 403, field="topic", code="permission_denied",
+                                 message=f"^topic {topic} is written only by the commands of "
+                                         "the orders domain$")
+
     def test_an_idempotency_key_on_a_raw_append_appends_once(self):
         path = f"/api/streams/retry-{random.randrange(1 << 40)}"
         body = {"topic": "ledger-events", "events": [{"type": "PING", "data": {}}]}
