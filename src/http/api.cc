@@ -24,7 +24,7 @@ void AddRoute(httplib::Server& server, Api& api, std::string_view method, const 
       SendError(res, 503, "shutting_down", "the server is shutting down");
       return;
     }
-    handler(req, res);
+    handler(api, req, res);
   };
   if (method == "GET") server.Get(pattern, wrapped);
   else if (method == "POST") server.Post(pattern, wrapped);

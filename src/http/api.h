@@ -25,10 +25,11 @@ struct Api {
   Db& db() const { return *services.db; }
 };
 
-using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+// A route's handler: it answers `req` in `res`, with the state every route shares.
+using Handler = std::function<void(Api& api, const httplib::Request& req, httplib::Response& res)>;
 
 // Registers `handler` for `method` and the regex `pattern`; `route` names it in metrics and
-// the access log ("/api/orders/{id}").
+// the access log ("/api/orders/{id}"). While the server stops, the route answers 503.
 void AddRoute(httplib::Server& server, Api& api, std::string_view method, const std::string& pattern,
               std::string route, Handler handler);
 // The route name of the request being handled on this thread ("unmatched" before routing).

@@ -16,17 +16,14 @@ struct HttpServer::Rep {
 };
 
 namespace {
+
 thread_local std::chrono::steady_clock::time_point request_started;
 constexpr int kListenBacklog = 1024;
-}  // namespace
 
-HttpServer::HttpServer(Services services, ServerOptions options) : rep_(std::make_unique<Rep>()) {
-  Api& api = rep_->api;
-  api.services = services;
-  if (options.worker_threads == 0) options.worker_threads = 64 + options.max_streams + 8;
-  api.options = options;
-  httplib::Server& s = rep_->server;
-
+// Limits, timeouts, TCP options and the worker pool. `listen_socket` receives the listening
+// socket once it is made.
+void ConfigureConnections(httplib::Server& s, const ServerOptions& options,
+                          socket_t* listen_socket) {
   // Without TCP_NODELAY every response waits ~40 ms for a delayed ACK (Nagle) on Linux.
   s.set_tcp_nodelay(true);
   s.set_keep_alive_max_count(options.keep_alive_max_requests);
@@ -36,21 +33,19 @@ HttpServer::HttpServer(Services services, ServerOptions options) : rep_(std::mak
   s.set_payload_max_length(options.max_body_bytes);
   // cpp-httplib 0.11 listens with a backlog of 5, which resets connections in a burst; keep
   // the socket so Bind() can raise it (a second listen() on Linux only changes the backlog).
-  s.set_socket_options([rep = rep_.get()](socket_t sock) {
+  s.set_socket_options([listen_socket](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    rep->listen_socket = sock;
+    *listen_socket = sock;
   });
   const size_t threads = options.worker_threads;
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+}
 
-  s.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
-    request_started = std::chrono::steady_clock::now();
-    ResetCurrentRoute();
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  // Fills in a JSON error for what httplib answers itself (404 unknown route, 413 too large,
-  // 400 malformed request) and for handlers that set only a status.
+// Fills in a JSON error for what httplib answers itself (404 unknown route, 413 too large,
+// 400 malformed request) and for handlers that set only a status; turns an exception that
+// escaped a handler into a logged 500.
+void InstallErrorPages(httplib::Server& s) {
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     // httplib refuses a multipart body it cannot parse with 400 before routing: the real
@@ -78,6 +73,15 @@ HttpServer::HttpServer(Services services, ServerOptions options) : rep_(std::mak
     spdlog::error("unhandled exception on {} {}: {}", req.method, req.path, what);
     SendError(res, 500, "internal", "internal error");
   });
+}
+
+// Times each request from before routing, and records it in the metrics and the access log.
+void InstallAccessLog(httplib::Server& s, Api& api) {
+  s.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    request_started = std::chrono::steady_clock::now();
+    ResetCurrentRoute();
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   s.set_logger([&api](const httplib::Request& req, const httplib::Response& res) {
     const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - request_started);
@@ -86,7 +90,19 @@ HttpServer::HttpServer(Services services, ServerOptions options) : rep_(std::mak
     spdlog::info("http {} {} {} {}us from {}", req.method, req.path, res.status, latency.count(),
                  req.remote_addr);
   });
+}
 
+}  // namespace
+
+HttpServer::HttpServer(Services services, ServerOptions options) : rep_(std::make_unique<Rep>()) {
+  Api& api = rep_->api;
+  api.services = services;
+  if (options.worker_threads == 0) options.worker_threads = 64 + options.max_streams + 8;
+  api.options = options;
+  httplib::Server& s = rep_->server;
+  ConfigureConnections(s, options, &rep_->listen_socket);
+  InstallErrorPages(s);
+  InstallAccessLog(s, api);
   RegisterOrderRoutes(s, api);
   RegisterLogRoutes(s, api);
   RegisterStreamRoute(s, api);
