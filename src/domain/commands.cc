@@ -81,8 +81,7 @@ Status CheckCreate(const CreateOrder& c) {
         "items must have at most " + std::to_string(kMaxOrderItems) + " items", "items");
   }
   for (size_t i = 0; i < c.items.size(); ++i) CAIRN_RETURN_IF_ERROR(CheckItem(c.items[i], i));
-  Result<int64_t> total = OrderTotal(c.items);
-  if (!total.ok()) return total.status();
+  CAIRN_RETURN_IF_ERROR(OrderTotal(c.items).status());
   CAIRN_RETURN_IF_ERROR(CheckAddress(c.shipping_address));
   return CheckCurrency(c.currency);
 }

@@ -37,9 +37,8 @@ Result<std::vector<std::string>> FetchViews(const ReadModel& orders,
   std::vector<std::string> views;
   views.reserve(ids.size());
   for (const std::string& id : ids) {
-    Result<std::optional<std::string>> view = orders.Get(kViews, id);
-    if (!view.ok()) return view.status();
-    if (view->has_value()) views.push_back(std::move(**view));
+    CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> view, orders.Get(kViews, id));
+    if (view.has_value()) views.push_back(std::move(*view));
   }
   return views;
 }
@@ -147,11 +146,10 @@ Result<bool> FilterByLookup(const ReadModel& search, const std::string& term, bo
   constexpr size_t kMaxPrefixTerms = 64;
   std::vector<std::string> terms = {term};
   if (prefix) {
-    Result<std::optional<std::vector<std::string>>> expanded =
-        TermsWithPrefix(search, term, kMaxPrefixTerms);
-    if (!expanded.ok()) return expanded.status();
-    if (!expanded->has_value()) return false;
-    terms = std::move(**expanded);
+    CAIRN_ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> expanded,
+                           TermsWithPrefix(search, term, kMaxPrefixTerms));
+    if (!expanded.has_value()) return false;
+    terms = std::move(*expanded);
   }
   Status failed;
   std::erase_if(*matches, [&](const auto& match) {
@@ -165,6 +163,91 @@ Result<bool> FilterByLookup(const ReadModel& search, const std::string& term, bo
   });
   if (!failed.ok()) return failed;
   return true;
+}
+
+// The user whose orders a list shows: for an admin the one named, if any (nullopt: everyone);
+// for anyone else itself, and naming another user is kPermissionDenied.
+Result<std::optional<std::string>> ListedUser(const ListQuery& query, const Actor& actor) {
+  if (actor.is_admin()) return query.user_id;
+  if (query.user_id && *query.user_id != actor.user_id) {
+    return Status(ErrorCode::kPermissionDenied, "only an admin may list another user's orders",
+                  "userId");
+  }
+  return std::optional<std::string>(actor.user_id);
+}
+
+// [lower, upper) of `index` holding the orders created within the query's dates, newest first;
+// nullopt when no order can be in it.
+std::optional<std::pair<std::string, std::string>> DateRange(const ListIndex& index,
+                                                             const ListQuery& query) {
+  const std::optional<int64_t>& from = query.created_from_us;
+  const std::optional<int64_t>& to = query.created_to_us;
+  if ((to && *to == INT64_MIN) || (from && to && *from >= *to)) return std::nullopt;
+  return std::pair(index.prefix + (to ? NewestFirst(*to - 1) : ""),
+                   PrefixEnd(index.prefix + (from ? NewestFirst(*from) : "")));
+}
+
+// The order ids on the query's page of `range`, and how many entries the scan passed: every
+// entry of the range when `count_all`, else it stops once the page is full.
+struct PageScan {
+  std::vector<std::string> ids;
+  uint64_t seen = 0;
+};
+Result<PageScan> ScanPage(const ReadModel& model, const ListIndex& index,
+                          const std::pair<std::string, std::string>& range,
+                          const ListQuery& query, bool count_all) {
+  const uint64_t skip = uint64_t{query.page - 1} * query.limit;
+  PageScan scan;
+  CAIRN_RETURN_IF_ERROR(model.Scan(index.table, range.first, range.second,
+                                   [&](std::string_view key, std::string_view) {
+    if (scan.seen >= skip && scan.ids.size() < query.limit) {
+      scan.ids.emplace_back(IndexKeyOrderId(key, index.prefix.size()));
+    }
+    ++scan.seen;
+    return count_all || scan.ids.size() < query.limit;
+  }));
+  return scan;
+}
+
+// The orders under every term of a search: the last term as a prefix, the others exactly. The
+// first term's postings, then each later term either looked up per match (few matches left) or
+// intersected with its postings.
+Result<Postings> MatchEveryTerm(const ReadModel& search, const std::vector<std::string>& terms) {
+  constexpr size_t kMaxLookups = 2'000;
+  Postings matches;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    const bool prefix = i + 1 == terms.size();
+    if (i > 0 && matches.size() <= kMaxLookups) {
+      CAIRN_ASSIGN_OR_RETURN(bool filtered, FilterByLookup(search, terms[i], prefix, &matches));
+      if (filtered) {
+        if (matches.empty()) break;
+        continue;
+      }
+    }
+    CAIRN_ASSIGN_OR_RETURN(Postings postings, ReadPostings(search, terms[i], prefix));
+    if (i == 0) {
+      matches = std::move(postings);
+    } else {
+      std::erase_if(matches, [&](const auto& m) { return !postings.contains(m.first); });
+    }
+    if (matches.empty()) break;
+  }
+  return matches;
+}
+
+// The ids of the matches the actor may see, newest first (ties by id).
+std::vector<std::string> VisibleNewestFirst(const Postings& matches, const Actor& actor) {
+  std::vector<std::pair<int64_t, std::string>> visible;  // (created_at, id)
+  for (const auto& [id, info] : matches) {
+    if (actor.is_admin() || info.second == actor.user_id) visible.emplace_back(info.first, id);
+  }
+  std::sort(visible.begin(), visible.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  std::vector<std::string> ids;
+  ids.reserve(visible.size());
+  for (auto& [created_at, id] : visible) ids.push_back(std::move(id));
+  return ids;
 }
 
 }  // namespace
@@ -200,73 +283,39 @@ Result<std::shared_ptr<const ReadModel>> OrderQueries::Read(std::string_view pro
 
 Result<std::string> OrderQueries::GetOrder(std::string_view order_id, const Actor& actor) const {
   CAIRN_RETURN_IF_ERROR(ValidateOrderId(order_id));
-  Result<std::shared_ptr<const ReadModel>> orders = Read(kOrdersProjection);
-  if (!orders.ok()) return orders.status();
-  Result<std::optional<std::string>> view = (*orders)->Get(kViews, order_id);
-  if (!view.ok()) return view.status();
+  CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<const ReadModel> orders, Read(kOrdersProjection));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> view, orders->Get(kViews, order_id));
   const Status not_found = Status::NotFound("order " + std::string(order_id) + " not found");
-  if (!view->has_value()) return not_found;
+  if (!view.has_value()) return not_found;
   if (!actor.is_admin()) {
-    Result<OrderView> parsed = ParseOrderView(**view);
-    if (!parsed.ok()) return parsed.status();
+    CAIRN_ASSIGN_OR_RETURN(OrderView parsed, ParseOrderView(*view));
     // Another user's order does not exist as far as this actor can tell.
-    if (parsed->user_id != actor.user_id) return not_found;
+    if (parsed.user_id != actor.user_id) return not_found;
   }
-  return std::move(**view);
+  return std::move(*view);
 }
 
 Result<OrderPage> OrderQueries::ListOrders(const ListQuery& query, const Actor& actor) const {
   CAIRN_RETURN_IF_ERROR(CheckPaging(query.page, query.limit));
-  std::optional<std::string> user = query.user_id;
-  if (!actor.is_admin()) {
-    if (user && *user != actor.user_id) {
-      return Status(ErrorCode::kPermissionDenied, "only an admin may list another user's orders",
-                    "userId");
-    }
-    user = actor.user_id;
-  }
-  Result<std::shared_ptr<const ReadModel>> orders = Read(kOrdersProjection);
-  if (!orders.ok()) return orders.status();
-  const ReadModel& model = **orders;
-
-  // Every filter is part of the scanned key range, so paging counts only matching orders.
-  const ListIndex index = ChooseIndex(user, query.status);
-  const bool by_date = query.created_from_us || query.created_to_us;
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> user, ListedUser(query, actor));
+  CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<const ReadModel> orders, Read(kOrdersProjection));
   OrderPage page;
   page.page = query.page;
   page.limit = query.limit;
-  if (query.created_to_us && *query.created_to_us == INT64_MIN) return page;
-  const std::string lower =
-      index.prefix + (query.created_to_us ? NewestFirst(*query.created_to_us - 1) : "");
-  const std::string upper =
-      PrefixEnd(index.prefix + (query.created_from_us ? NewestFirst(*query.created_from_us) : ""));
-  if (query.created_from_us && query.created_to_us &&
-      *query.created_from_us >= *query.created_to_us) {
-    return page;
-  }
-
-  const uint64_t skip = uint64_t{query.page - 1} * query.limit;
-  uint64_t seen = 0;
-  std::vector<std::string> ids;
-  CAIRN_RETURN_IF_ERROR(model.Scan(index.table, lower, upper, [&](std::string_view key,
-                                                                  std::string_view) {
-    if (seen >= skip && ids.size() < query.limit) {
-      ids.emplace_back(IndexKeyOrderId(key, index.prefix.size()));
-    }
-    ++seen;
-    // Without a date range the total is a counter: stop once the page is full.
-    return by_date || ids.size() < query.limit;
-  }));
+  // Every filter is part of the scanned key range, so paging counts only matching orders.
+  const ListIndex index = ChooseIndex(user, query.status);
+  const std::optional<std::pair<std::string, std::string>> range = DateRange(index, query);
+  if (!range) return page;
+  // Without a date range the total is a counter, and the scan stops once the page is full.
+  const bool by_date = query.created_from_us || query.created_to_us;
+  CAIRN_ASSIGN_OR_RETURN(PageScan scan, ScanPage(*orders, index, *range, query, by_date));
   if (by_date) {
-    page.total = seen;
+    page.total = scan.seen;
   } else {
-    Result<int64_t> total = model.GetCounter(kCounts, index.count_key);
-    if (!total.ok()) return total.status();
-    page.total = static_cast<uint64_t>(std::max<int64_t>(*total, 0));
+    CAIRN_ASSIGN_OR_RETURN(int64_t total, orders->GetCounter(kCounts, index.count_key));
+    page.total = static_cast<uint64_t>(std::max<int64_t>(total, 0));
   }
-  Result<std::vector<std::string>> views = FetchViews(model, ids);
-  if (!views.ok()) return views.status();
-  page.orders = std::move(views).value();
+  CAIRN_ASSIGN_OR_RETURN(page.orders, FetchViews(*orders, scan.ids));
   return page;
 }
 
@@ -275,29 +324,23 @@ Result<Dashboard> OrderQueries::GetDashboard(DashboardPeriod period, int64_t now
   if (!actor.is_admin()) {
     return Status(ErrorCode::kPermissionDenied, "only an admin may see the dashboard");
   }
-  Result<std::shared_ptr<const ReadModel>> stats = Read(kOrderStatsProjection);
-  if (!stats.ok()) return stats.status();
+  CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<const ReadModel> stats, Read(kOrderStatsProjection));
   Dashboard dashboard;
   dashboard.period = period;
   const int64_t end_day = json::DayOf(now_us) + 1;
   dashboard.to_us = end_day * json::kMicrosPerDay;
   if (period == DashboardPeriod::kAll) {
-    Result<DashboardFigures> all = SumFigures(**stats, true, 0, 0);
-    if (!all.ok()) return all.status();
-    dashboard.current = std::move(all).value();
+    CAIRN_ASSIGN_OR_RETURN(dashboard.current, SumFigures(*stats, true, 0, 0));
     return dashboard;
   }
   const int64_t days = period == DashboardPeriod::kToday ? 1
                        : period == DashboardPeriod::k7Days ? 7
                                                            : 30;
   dashboard.from_us = (end_day - days) * json::kMicrosPerDay;
-  Result<DashboardFigures> current = SumFigures(**stats, false, end_day - days, end_day);
-  if (!current.ok()) return current.status();
-  Result<DashboardFigures> previous =
-      SumFigures(**stats, false, end_day - 2 * days, end_day - days);
-  if (!previous.ok()) return previous.status();
-  dashboard.current = std::move(current).value();
-  dashboard.previous = std::move(previous).value();
+  CAIRN_ASSIGN_OR_RETURN(dashboard.current,
+                         SumFigures(*stats, false, end_day - days, end_day));
+  CAIRN_ASSIGN_OR_RETURN(dashboard.previous,
+                         SumFigures(*stats, false, end_day - 2 * days, end_day - days));
   return dashboard;
 }
 
@@ -314,51 +357,14 @@ Result<SearchResults> OrderQueries::Search(std::string_view q, uint32_t limit,
   if (limit < 1 || limit > kMaxQueryLimit) {
     return Status::InvalidArgument("limit must be between 1 and 100", "limit");
   }
-  Result<std::shared_ptr<const ReadModel>> search = Read(kOrderSearchProjection);
-  if (!search.ok()) return search.status();
-
-  // Orders under every term: the last term as a prefix, the others exactly.
-  // The first term's postings, then each later term either looked up per match (few matches
-  // left) or intersected with its postings.
-  constexpr size_t kMaxLookups = 2'000;
-  Postings matches;
-  for (size_t i = 0; i < terms.size(); ++i) {
-    const bool prefix = i + 1 == terms.size();
-    if (i > 0 && matches.size() <= kMaxLookups) {
-      Result<bool> filtered = FilterByLookup(**search, terms[i], prefix, &matches);
-      if (!filtered.ok()) return filtered.status();
-      if (*filtered) {
-        if (matches.empty()) break;
-        continue;
-      }
-    }
-    Result<Postings> postings = ReadPostings(**search, terms[i], prefix);
-    if (!postings.ok()) return postings.status();
-    if (i == 0) {
-      matches = std::move(postings).value();
-    } else {
-      std::erase_if(matches, [&](const auto& m) { return !postings->contains(m.first); });
-    }
-    if (matches.empty()) break;
-  }
-  // (created_at, id) of each match the actor may see, newest first.
-  std::vector<std::pair<int64_t, std::string>> visible;
-  for (const auto& [id, info] : matches) {
-    if (actor.is_admin() || info.second == actor.user_id) visible.emplace_back(info.first, id);
-  }
-  std::sort(visible.begin(), visible.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first > b.first : a.second < b.second;
-  });
-
+  CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<const ReadModel> search, Read(kOrderSearchProjection));
+  CAIRN_ASSIGN_OR_RETURN(Postings matches, MatchEveryTerm(*search, terms));
+  std::vector<std::string> ids = VisibleNewestFirst(matches, actor);
   SearchResults results;
-  results.total = visible.size();
-  std::vector<std::string> ids;
-  for (size_t i = 0; i < visible.size() && i < limit; ++i) ids.push_back(visible[i].second);
-  Result<std::shared_ptr<const ReadModel>> orders = Read(kOrdersProjection);
-  if (!orders.ok()) return orders.status();
-  Result<std::vector<std::string>> views = FetchViews(**orders, ids);
-  if (!views.ok()) return views.status();
-  results.results = std::move(views).value();
+  results.total = ids.size();
+  if (ids.size() > limit) ids.resize(limit);
+  CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<const ReadModel> orders, Read(kOrdersProjection));
+  CAIRN_ASSIGN_OR_RETURN(results.results, FetchViews(*orders, ids));
   return results;
 }
 

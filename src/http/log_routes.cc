@@ -143,7 +143,8 @@ Result<AppendRequest> ParseAppend(const std::string& body, std::string stream,
       if (field.value.get_array().get(events)) return FieldError("events", "must be an array");
       size_t i = 0;
       for (simdjson::dom::element e : events) {
-        CAIRN_ASSIGN_OR_RETURN(NewEvent event, ParseNewEvent(e, "events[" + std::to_string(i++) + "]"));
+        CAIRN_ASSIGN_OR_RETURN(NewEvent event,
+                               ParseNewEvent(e, "events[" + std::to_string(i++) + "]"));
         req.events.push_back(std::move(event));
       }
       has_events = true;

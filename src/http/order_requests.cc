@@ -51,7 +51,7 @@ Result<CreateBody> ReadCreateBody(std::string_view body) {
   CreateOrder& c = read.command;
   bool has_items = false, has_address = false;
   CAIRN_RETURN_IF_ERROR(json::ForEachField(root, "", [&](std::string_view key,
-                                                          json::Value v) -> Status {
+                                                         json::Value v) -> Status {
     if (key == "items") {
       has_items = true;
       return domain::ReadItems(v, "items", Strictness::kRequest, &c.items);
@@ -65,7 +65,9 @@ Result<CreateBody> ReadCreateBody(std::string_view body) {
       return json::Assign(json::ReadString(v, "currency"), &c.currency);
     }
     if (key == "userId") return ReadOptionalString(v, "userId", &read.user_id);
-    if (key == "totalAmount") return json::Assign(json::ReadInt(v, "totalAmount"), &read.total_amount);
+    if (key == "totalAmount") {
+      return json::Assign(json::ReadInt(v, "totalAmount"), &read.total_amount);
+    }
     return json::UnknownField("", key);
   }));
   CAIRN_RETURN_IF_ERROR(input.ExpectEnd());
@@ -176,7 +178,8 @@ Result<ListQuery> ParseListQuery(const ListParams& params) {
     CAIRN_RETURN_IF_ERROR(json::Assign(ParseOrderStatus(*params.status, "status"), &query.status));
   }
   if (Given(params.date_from)) {
-    CAIRN_ASSIGN_OR_RETURN(json::ParsedTime from, json::ParseIsoTime(*params.date_from, "dateFrom"));
+    CAIRN_ASSIGN_OR_RETURN(json::ParsedTime from,
+                           json::ParseIsoTime(*params.date_from, "dateFrom"));
     query.created_from_us = from.micros;
   }
   if (Given(params.date_to)) {

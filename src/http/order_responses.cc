@@ -67,7 +67,8 @@ void WriteTrends(json::JsonWriter& out, const Dashboard& d) {
 }
 
 // "key": [view…], the views' JSON as stored.
-void WriteViews(json::JsonWriter& out, std::string_view key, const std::vector<std::string>& views) {
+void WriteViews(json::JsonWriter& out, std::string_view key,
+                const std::vector<std::string>& views) {
   out.Key(key).BeginArray();
   for (const std::string& view : views) out.Raw(view);
   out.EndArray();
