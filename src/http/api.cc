@@ -77,13 +77,13 @@ void SendError(httplib::Response& res, const Status& status) {
 std::optional<Actor> Authenticate(const Api& api, const httplib::Request& req,
                                   httplib::Response& res, std::initializer_list<Role> allowed) {
   const std::string header = req.get_header_value("Authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() <= kBearer.size() || header.compare(0, kBearer.size(), kBearer) != 0) {
+  const std::optional<std::string_view> token = BearerToken(header);
+  if (!token) {
     res.set_header("WWW-Authenticate", "Bearer");
     SendError(res, 401, "unauthenticated", "send Authorization: Bearer <token>");
     return std::nullopt;
   }
-  std::optional<Actor> actor = api.services.tokens->Find(std::string_view(header).substr(kBearer.size()));
+  std::optional<Actor> actor = api.services.tokens->Find(*token);
   if (!actor) {
     res.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
     SendError(res, 401, "unauthenticated", "unknown token");
