@@ -98,7 +98,7 @@ Status ReadViewField(std::string_view key, json::Value v, OrderView& view) {
     return Status::Ok();
   }
   if (key == "history") return ReadHistory(v, &view.history);
-  return Status::Ok();  // derived (itemCount, formattedTotal) or unknown
+  return Status::Ok();  // derived (itemCount, unitCount, formattedTotal) or unknown
 }
 
 void ApplyCreated(std::optional<OrderView>& view, const OrderCreated& e, int64_t at) {
@@ -135,6 +135,7 @@ std::string OrderView::ToJson() const {
   out.Key("totalAmount").Int(total_amount)
       .Key("currency").String(currency)
       .Key("itemCount").Int(ItemCount(items))
+      .Key("unitCount").Int(UnitCount(items))
       .Key("formattedTotal").String(FormatMoney(total_amount, currency))
       .Key("shippingAddress");
   domain::WriteAddress(out, shipping_address);

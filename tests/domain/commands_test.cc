@@ -56,7 +56,9 @@ TEST_CASE("order totals are exact integers with overflow checks") {
   Result<int64_t> total = OrderTotal({{"a", "A", 39000, 2}, {"b", "B", 25000, 2}});
   REQUIRE_OK(total);
   CHECK(*total == 128000);
-  CHECK(ItemCount({{"a", "A", 39000, 2}, {"b", "B", 25000, 3}}) == 5);
+  CHECK(ItemCount({{"a", "A", 39000, 2}, {"b", "B", 25000, 3}}) == 2);  // lines, as the seed
+  CHECK(UnitCount({{"a", "A", 39000, 2}, {"b", "B", 25000, 3}}) == 5);
+  CHECK(ItemCount({}) == 0);
   CHECK(OrderTotal({{"a", "A", INT64_MAX, 1}}).ok());
   CHECK(OrderTotal({{"a", "A", INT64_MAX, 2}}).status().field() == "items[0]");
   CHECK(OrderTotal({{"a", "A", INT64_MAX, 1}, {"b", "B", 1, 1}}).status().field() == "items");

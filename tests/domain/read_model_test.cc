@@ -87,7 +87,8 @@ TEST_CASE("lifecycle create -> approve -> pay -> ship, as the order screen sees 
                                                   {OrderStatus::kShipped, created_at + 3 * kMinute}});
   auto json = h.queries().GetOrder(id, Customer("user-1"));
   REQUIRE_OK(json);
-  CHECK(json->find(R"("itemCount":3,"formattedTotal":"₩103,000")") != std::string::npos);
+  CHECK(json->find(R"("itemCount":2,"unitCount":3,"formattedTotal":"₩103,000")") !=
+        std::string::npos);
 }
 
 TEST_CASE("lifecycle create -> cancel") {
@@ -301,6 +302,71 @@ TEST_CASE("the dashboard answers today, 7d, 30d and all with trends from per-day
   CHECK_FALSE(all.from_us.has_value());
   CHECK(ParseDashboardPeriod("7d").ok());
   CHECK(ParseDashboardPeriod("week").status().field() == "period");
+}
+
+// Writes `json` as the stored view of `order_id`, behind the engine's back, as a data dir
+// written before a view field changed holds it.
+void StoreViewBehindTheEngine(Harness& h, const std::string& order_id, const std::string& json) {
+  auto status = h.engine().GetStatus(std::string(kOrdersProjection));
+  REQUIRE_OK(status);
+  auto views = h.store()->OpenFamily("rm.orders." + std::to_string(status->generation) + ".views",
+                                     FamilyKind::kOrdered);
+  REQUIRE_OK(views);
+  WriteBatch batch;
+  batch.Put(*views, order_id, json);
+  REQUIRE(h.store()->Write(batch, false).ok());
+}
+
+TEST_CASE("views stored with the old itemCount read and update, and the check reports them") {
+  Harness h;
+  const std::string stale = h.Create("user-1");  // 2 lines: 2 + 1 pieces
+  const std::string touched = h.Create("user-1");
+  h.CatchUp();
+  auto current = h.queries().GetOrder(stale, Admin());
+  REQUIRE_OK(current);
+  const std::string fields = R"("itemCount":2,"unitCount":3,)";
+  REQUIRE(current->find(fields) != std::string::npos);
+  // Before unitCount, itemCount was the sum of the quantities.
+  std::string old = *current;
+  old.replace(old.find(fields), fields.size(), R"("itemCount":3,)");
+  StoreViewBehindTheEngine(h, stale, old);
+  auto touched_json = h.queries().GetOrder(touched, Admin());
+  REQUIRE_OK(touched_json);
+  std::string touched_old = *touched_json;
+  touched_old.replace(touched_old.find(fields), fields.size(), R"("itemCount":3,)");
+  StoreViewBehindTheEngine(h, touched, touched_old);
+
+  // Queries answer the stored JSON as it is; it still parses to the same view.
+  CHECK(*h.queries().GetOrder(stale, Admin()) == old);
+  CHECK(h.View(stale) == *ParseOrderView(*current));
+  // The next event of an order rewrites its view in the new shape.
+  h.Approve(touched);
+  h.CatchUp();
+  auto approved = h.queries().GetOrder(touched, Admin());
+  REQUIRE_OK(approved);
+  CHECK(approved->find(fields) != std::string::npos);
+
+  // The check replays the log and reports the stale view as drift, without failing.
+  auto report = h.engine().Check(CheckOptions{});
+  REQUIRE_OK(report);
+  CHECK_FALSE(report->consistent);
+  CHECK(report->drifted == std::vector<std::string>{"orders"});
+  REQUIRE(report->differences.size() == 1);
+  CHECK(report->differences[0].table == "views");
+  CHECK(report->differences[0].key == stale);
+  CHECK(report->differences[0].actual == old);
+  CHECK(report->differences[0].expected == *current);
+
+  // A rebuild (here: the check's repair) writes every view in the new shape.
+  CheckOptions repair;
+  repair.repair = true;
+  auto repaired = h.engine().Check(repair);
+  REQUIRE_OK(repaired);
+  CHECK(repaired->repaired == std::vector<std::string>{"orders"});
+  CHECK(*h.queries().GetOrder(stale, Admin()) == *current);
+  auto after = h.engine().Check(CheckOptions{});
+  REQUIRE_OK(after);
+  CHECK(after->consistent);
 }
 
 TEST_CASE("seed defect: estimatedDelivery comes from the event time, identical after a rebuild") {

@@ -381,7 +381,8 @@ class OrderLifecycleTest(ApiTestCase):
         self.assertEqual((v["status"], v["paymentStatus"]), ("CREATED", "PENDING"))
         self.assertEqual(v["totalAmount"], 12000)
         self.assertEqual(v["currency"], "KRW")
-        self.assertEqual(v["itemCount"], 2)
+        self.assertEqual(v["itemCount"], 1)  # item lines, as the seed counted them
+        self.assertEqual(v["unitCount"], 2)  # pieces
         self.assertEqual(v["formattedTotal"], "₩12,000")
         self.assertEqual(v["version"], 1)
         self.assertEqual(v["items"], order_body()["items"])
@@ -1548,7 +1549,8 @@ class ConcurrencyTest(ApiTestCase):
             self.assertEqual(self.total_orders(last, CUSTOMERS[i]), before_user[i] + per_client)
             for o in orders:
                 v = self.view(o["orderId"], o["position"], CUSTOMERS[i])
-                self.assertEqual((v["userId"], v["itemCount"]), (f"cust{i:02d}", i + 1))
+                self.assertEqual((v["userId"], v["itemCount"], v["unitCount"]),
+                                 (f"cust{i:02d}", 1, i + 1))
         self.assertEqual(self.total_orders(acked[-1]["position"]), before + len(acked))
 
     def test_a_burst_of_32_new_connections_is_served_without_resets(self):

@@ -61,8 +61,11 @@ inline constexpr size_t kMaxCommandIdBytes = 64;   // the Idempotency-Key
 // Σ price × quantity with overflow checks. kInvalidArgument naming "items[i]" (the product
 // overflows) or "items" (the sum overflows).
 Result<int64_t> OrderTotal(const std::vector<OrderItem>& items);
-// Σ quantity (the view's itemCount). REQUIRES: items validated (no overflow possible then).
+// The number of item lines: the view's itemCount, as the seed's read model counts it
+// (items.length), so imported seed orders read as the seed showed them.
 int64_t ItemCount(const std::vector<OrderItem>& items);
+// Σ quantity: the view's unitCount. REQUIRES: items validated (no overflow possible then).
+int64_t UnitCount(const std::vector<OrderItem>& items);
 
 // Minor units of one major unit's exponent: 0 for KRW and JPY, 2 for most others.
 int CurrencyExponent(std::string_view currency);

@@ -28,7 +28,7 @@ struct PaymentDetails {
 };
 
 // Stored in the "orders" projection as the JSON the API returns (ToJson):
-// {orderId, userId, status, paymentStatus, items, totalAmount, currency, itemCount,
+// {orderId, userId, status, paymentStatus, items, totalAmount, currency, itemCount, unitCount,
 //  formattedTotal, shippingAddress, estimatedDelivery, trackingNumber?, shippedAt?, payment?
 //  {method, amount, paidAt}, cancellationReason?, createdAt, updatedAt, version,
 //  history: [{status, at}]} with ISO-8601 UTC timestamps with microseconds.
@@ -56,7 +56,8 @@ struct OrderView {
   std::string ToJson() const;
   bool operator==(const OrderView&) const = default;
 };
-// Reads a view back (the derived itemCount and formattedTotal are ignored).
+// Reads a view back (the derived itemCount, unitCount and formattedTotal are ignored, so a view
+// stored before unitCount existed reads too).
 Result<OrderView> ParseOrderView(std::string_view json);
 // Applies one event with its log timestamp and stream version to a view, deterministically
 // (only the event's own time is used). `view` is nullopt before ORDER_CREATED. kInvalidArgument
