@@ -58,13 +58,17 @@ void SendJson(httplib::Response& res, int status, std::string body) {
   res.set_content(std::move(body), "application/json");
 }
 
-void SendError(httplib::Response& res, int http_status, std::string_view code,
-               std::string_view message, std::string_view field) {
+std::string ErrorJson(std::string_view code, std::string_view message, std::string_view field) {
   json::JsonWriter w;
   w.BeginObject().Key("error").BeginObject().Key("code").String(code).Key("message").String(message);
   if (!field.empty()) w.Key("field").String(field);
   w.EndObject().EndObject();
-  SendJson(res, http_status, w.Take());
+  return w.Take();
+}
+
+void SendError(httplib::Response& res, int http_status, std::string_view code,
+               std::string_view message, std::string_view field) {
+  SendJson(res, http_status, ErrorJson(code, message, field));
 }
 
 void SendError(httplib::Response& res, const Status& status) {

@@ -40,6 +40,8 @@ void ResetCurrentRoute();
 // The one table from ErrorCode to HTTP status.
 int HttpStatusFor(ErrorCode code);
 void SendJson(httplib::Response& res, int status, std::string body);
+// {"error": {"code", "message", "field"?}}: the body of every error response.
+std::string ErrorJson(std::string_view code, std::string_view message, std::string_view field = {});
 // {"error": {"code", "message", "field"?}} with HttpStatusFor(status.code()).
 void SendError(httplib::Response& res, const Status& status);
 void SendError(httplib::Response& res, int http_status, std::string_view code,

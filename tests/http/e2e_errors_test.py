@@ -14,8 +14,8 @@ import sys
 import urllib.parse
 
 import e2e_util
-from e2e_util import (ADMIN, SERVICE, ALICE, BOB, ANY, order_body, ApiTestCase, setUpModule,
-                       tearDownModule)
+from e2e_util import (ADMIN, SERVICE, ALICE, BOB, ANY, order_body, Response, ApiTestCase,
+                       setUpModule, tearDownModule)
 # setUpModule starts the server this file's tests share (e2e_util.main_server());
 # tearDownModule stops it and checks its log holds no token.
 
@@ -264,6 +264,37 @@ class ClientErrorTest(ApiTestCase):
             under = order_body(name="x" * 15000)
             self.assertError(self.srv.post("/api/orders", under, ALICE), 400,
                              field="items[0].name")
+
+    def test_a_body_announced_over_the_limit_is_413_before_it_is_sent(self):
+        # Headers that announce 64 MiB, then 1 MiB of it: the answer comes from the headers, and
+        # the connection closes, instead of a worker thread waiting for the rest of the body (or
+        # the 30 s I/O timeout). 5 s is a generous bound, not a measurement.
+        announced = 64 << 20
+        head = (f"POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Bearer {ALICE}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {announced}\r\n\r\n").encode()
+        with self.nothing_written():
+            with socket.create_connection(("127.0.0.1", self.srv.port), timeout=5) as sock:
+                sock.sendall(head)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    sock.sendall(b"x" * (1 << 20))  # the server may have answered and closed
+                raw = b""
+                try:
+                    while chunk := sock.recv(65536):
+                        raw += chunk
+                except TimeoutError:
+                    self.fail(f"no answer and no close within 5 s; got {raw[:300]!r}")
+                except ConnectionResetError:
+                    pass  # closed with the unread body still queued: the answer came first
+            status_line, _, rest = raw.partition(b"\r\n")
+            header_text, _, body = rest.partition(b"\r\n\r\n")
+            headers = [tuple(h.decode().split(": ", 1)) for h in header_text.split(b"\r\n") if h]
+            r = Response(int(status_line.split()[1]), headers, body)
+            self.assertError(r, 413, code="too_large", field=None)
+            self.assertEqual((r.header("Connection") or "").lower(), "close", r.headers)
+        # The server serves the next request, and the next create, as usual.
+        self.assertEqual(self.srv.get("/healthz", None).status, 200)
+        self.create()
 
     def test_unknown_routes_and_ids_are_404(self):
         missing = "0badc0de-0000-4000-8000-000000000000"
