@@ -16,7 +16,8 @@ struct ServerOptions {
   // Address to listen on. Default: 127.0.0.1:8080 (port 0: any free port).
   std::string host = "127.0.0.1";
   int port = 8080;
-  // Largest request body, in bytes; larger is 413. Default: 1 MiB.
+  // Largest request body, in bytes; larger is 413, answered from the Content-Length header
+  // before the body is read, and the connection closed. Default: 1 MiB.
   size_t max_body_bytes = 1u << 20;
   // Most concurrent GET /api/stream subscribers; one more is 503. Default: 32.
   size_t max_streams = 32;
