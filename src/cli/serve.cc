@@ -160,8 +160,7 @@ int RunServe(const ServeOptions& o) {
   Result<http::TokenTable> tokens = LoadTokens(o);
   if (!tokens.ok()) return Fail("serve", tokens.status());
 
-  http::Services services{&(*db)->store(), &(*db)->log(),     &(*db)->engine(),
-                          &(*db)->orders(), &(*db)->queries(), &*tokens};
+  http::Services services{db->get(), &*tokens};
   http::HttpServer server(services, ServerOptionsOf(o, *listen));
   if (Status s = server.Bind(); !s.ok()) return Fail("serve", s);
   std::thread signal_thread = StopOnSignal(server, signals);

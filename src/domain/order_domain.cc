@@ -1,6 +1,8 @@
 // The order domain as it registers with Cairn (OrderDomain, include/cairn/orders.h): its
 // projections, its three topics, and the import rules that keep its projections running.
-#include "cairn/orders.h"
+#include "cairn/orders/events.h"
+#include "cairn/orders/projections.h"
+#include "cairn/orders/views.h"
 
 namespace cairn {
 
