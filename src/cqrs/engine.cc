@@ -1,8 +1,9 @@
 // The Engine's front (include/cairn/engine.h): Open (validating the specs, restoring each
 // projection's active generation and checkpoint, dropping leftovers of interrupted rebuilds),
-// Stop, and what callers read: statuses with lag, read models and waits. The live threads are
-// in runner.cc, rebuilds in rebuild.cc, the consistency check in check.cc; the state they share
-// and its locking rules in engine_rep.h.
+// Stop, what callers read (statuses with lag, read models, waits), and the pieces rebuilds and
+// checks share: choosing targets, scratch generations and replaying into them. The live
+// threads are in runner.cc, rebuilds in rebuild.cc, the consistency check in check.cc; the
+// state they share and its locking rules in engine_rep.h.
 #include "cairn/engine.h"
 
 #include <spdlog/spdlog.h>
@@ -93,12 +94,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(Log* log, std::vector<ProjectionSpe
   rep->log = log;
   rep->store = log->store();
   rep->options = options;
-  Result<Family*> checkpoints = rep->store->OpenFamily("checkpoints", FamilyKind::kPointLookup);
-  if (!checkpoints.ok()) return checkpoints.status();
-  rep->checkpoints_cf = *checkpoints;
-  Result<Family*> generations = rep->store->OpenFamily("generations", FamilyKind::kPointLookup);
-  if (!generations.ok()) return generations.status();
-  rep->generations_cf = *generations;
+  CAIRN_ASSIGN_OR_RETURN(rep->checkpoints_cf,
+                         rep->store->OpenFamily("checkpoints", FamilyKind::kPointLookup));
+  CAIRN_ASSIGN_OR_RETURN(rep->generations_cf,
+                         rep->store->OpenFamily("generations", FamilyKind::kPointLookup));
 
   for (ProjectionSpec& spec : specs) {
     auto p = std::make_unique<ProjectionRuntime>();
@@ -120,10 +119,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(Log* log, std::vector<ProjectionSpe
 Status Engine::Rep::OpenProjection(ProjectionRuntime& p) {
   const std::string& name = p.spec.name;
   uint32_t active = 1;
-  Result<std::optional<std::string>> stored = store->Get(generations_cf, name);
-  if (!stored.ok()) return stored.status();
-  if (stored->has_value() && (*stored)->size() == 4) {
-    active = bytes::GetBigEndian32(**stored);
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored, store->Get(generations_cf, name));
+  if (stored.has_value() && stored->size() == 4) {
+    active = bytes::GetBigEndian32(*stored);
   } else {
     WriteBatch batch;
     batch.Put(generations_cf, name, GenerationValue(active));
@@ -141,26 +139,20 @@ Status Engine::Rep::OpenProjection(ProjectionRuntime& p) {
     CAIRN_RETURN_IF_ERROR(store->Write(batch, /*durable=*/false));
   }
   p.next_generation = highest + 1;
-  Result<std::shared_ptr<Generation>> generation = Generation::Open(store, p.spec, active);
-  if (!generation.ok()) return generation.status();
-  return LoadLive(p, *generation);
+  CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<Generation> generation,
+                         Generation::Open(store, p.spec, active));
+  return LoadLive(p, std::move(generation));
 }
 
-// (Re)positions the live sink and cursor of `p` on `generation` at its stored checkpoint.
-// REQUIRES: apply_mu held, or p not yet shared.
 Status Engine::Rep::LoadLive(ProjectionRuntime& p, std::shared_ptr<Generation> generation) {
   Checkpoint checkpoint;
-  Result<std::optional<std::string>> stored =
-      store->Get(checkpoints_cf, CheckpointKey(p.spec.name, generation->generation()));
-  if (!stored.ok()) return stored.status();
-  if (stored->has_value()) {
-    Result<Checkpoint> decoded = Checkpoint::Decode(**stored);
-    if (!decoded.ok()) return decoded.status();
-    checkpoint = std::move(*decoded);
+  CAIRN_ASSIGN_OR_RETURN(
+      std::optional<std::string> stored,
+      store->Get(checkpoints_cf, CheckpointKey(p.spec.name, generation->generation())));
+  if (stored.has_value()) {
+    CAIRN_ASSIGN_OR_RETURN(checkpoint, Checkpoint::Decode(*stored));
   }
-  Result<std::unique_ptr<LogCursor>> cursor = log->OpenCursor(p.spec.topics, checkpoint.seq);
-  if (!cursor.ok()) return cursor.status();
-  p.cursor = std::move(*cursor);
+  CAIRN_ASSIGN_OR_RETURN(p.cursor, log->OpenCursor(p.spec.topics, checkpoint.seq));
   p.live = Sink{&p.spec, generation, checkpoint, Seq(UINT64_MAX)};
   {
     std::lock_guard lock(p.read_mu);
@@ -171,6 +163,7 @@ Status Engine::Rep::LoadLive(ProjectionRuntime& p, std::shared_ptr<Generation> g
   p.applied_through = std::max(p.applied_through, checkpoint.seq);
   return Status::Ok();
 }
+
 void Engine::Stop() {
   if (rep_->stopping.exchange(true)) return;
   for (auto& p : rep_->projections) {
@@ -191,6 +184,92 @@ void Engine::Stop() {
   }
   for (auto& t : threads) t.join();
 }
+
+// ---- Targets of rebuilds and checks ------------------------------------------------------------
+
+ProjectionRuntime* Engine::Rep::Find(std::string_view name) const {
+  for (const auto& p : projections) {
+    if (p->spec.name == name) return p.get();
+  }
+  return nullptr;
+}
+
+Result<Targets> Engine::Rep::Select(const std::vector<std::string>& names) const {
+  for (const std::string& name : names) {
+    if (!Find(name)) return Status::NotFound("no projection " + name);
+  }
+  Targets targets;
+  for (const auto& p : projections) {
+    if (names.empty() || std::find(names.begin(), names.end(), p->spec.name) != names.end()) {
+      targets.push_back(p.get());
+    }
+  }
+  return targets;
+}
+
+std::vector<std::unique_lock<std::mutex>> LockApply(const Targets& targets) {
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (ProjectionRuntime* p : targets) locks.emplace_back(p->apply_mu);
+  return locks;
+}
+
+std::vector<std::string> TopicsRead(const Targets& targets) {
+  std::set<std::string> topics;
+  for (const ProjectionRuntime* p : targets) {
+    if (p->spec.topics.empty()) return {};
+    topics.insert(p->spec.topics.begin(), p->spec.topics.end());
+  }
+  return {topics.begin(), topics.end()};
+}
+
+Result<std::shared_ptr<Generation>> Engine::Rep::NewGeneration(ProjectionRuntime& p) {
+  uint32_t number;
+  {
+    std::lock_guard lock(p.state_mu);
+    number = p.next_generation++;
+  }
+  CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<Generation> generation,
+                         Generation::Open(store, p.spec, number));
+  // Until a switch adopts it, a new generation is scratch: dropped when released.
+  generation->SetDropWhenReleased(true);
+  return generation;
+}
+
+Status Engine::Rep::OpenScratchSinks(const Targets& targets, const std::vector<Seq>& until,
+                                     std::vector<Sink>* sinks) {
+  for (size_t i = 0; i < targets.size(); ++i) {
+    CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<Generation> generation, NewGeneration(*targets[i]));
+    sinks->push_back(Sink{&targets[i]->spec, std::move(generation), Checkpoint{}, until[i]});
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> Engine::Rep::ApplyToHead(LogCursor& cursor, const std::vector<Sink*>& sinks) {
+  uint64_t consumed = 0;
+  for (;;) {
+    CAIRN_ASSIGN_OR_RETURN(BatchOutcome outcome,
+                           ApplyBatch(store, checkpoints_cf, cursor, sinks, kRebuildBatchEvents,
+                                      /*durable=*/false));
+    if (outcome.failed) return outcome.error;
+    if (outcome.consumed == 0) return consumed;
+    consumed += outcome.consumed;
+  }
+}
+
+std::vector<Sink*> SinkPointers(std::vector<Sink>& sinks) {
+  std::vector<Sink*> pointers;
+  for (Sink& s : sinks) pointers.push_back(&s);
+  return pointers;
+}
+
+Status Engine::Rep::DeleteCheckpoints(const std::vector<Sink>& sinks) {
+  WriteBatch batch;
+  for (const Sink& s : sinks) {
+    batch.Delete(checkpoints_cf, CheckpointKey(s.spec->name, s.generation->generation()));
+  }
+  return store->Write(batch, /*durable=*/false);
+}
+
 // ---- Status and reads --------------------------------------------------------------------------
 
 namespace {

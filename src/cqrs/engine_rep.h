@@ -6,7 +6,7 @@
 // Locking: each projection's apply_mu serialises everything that moves its live generation or
 // cursor (a batch of its thread, a rebuild's switch, a check taking its snapshot). Readers never
 // take it: they copy the `current` generation pointer under read_mu. Code that holds the
-// apply_mu of several projections takes them in the order of Rep::projections.
+// apply_mu of several projections takes them in the order of Rep::projections (LockApply).
 #pragma once
 
 #include <atomic>
@@ -72,6 +72,20 @@ struct RebuildJob {
   std::thread thread;
 };
 
+// Projections an operation works on, always in the order of Engine::Rep::projections (the
+// order their apply_mu are locked in).
+using Targets = std::vector<ProjectionRuntime*>;
+
+// The topics the targets read, sorted and unique: what one cursor feeding all of them reads.
+// Empty when one of them reads every topic (LogCursor's "every topic").
+std::vector<std::string> TopicsRead(const Targets& targets);
+
+std::vector<cqrs::Sink*> SinkPointers(std::vector<cqrs::Sink>& sinks);
+
+// Holds the apply_mu of every target, taken in the targets' order (that of
+// Engine::Rep::projections, so no two holders deadlock).
+std::vector<std::unique_lock<std::mutex>> LockApply(const Targets& targets);
+
 struct Engine::Rep {
   Log* log = nullptr;
   Store* store = nullptr;
@@ -86,34 +100,44 @@ struct Engine::Rep {
   std::map<uint64_t, std::unique_ptr<RebuildJob>> jobs;  // GUARDED_BY(jobs_mu)
   uint64_t next_job = 1;                                 // GUARDED_BY(jobs_mu)
 
-  ProjectionRuntime* Find(std::string_view name) const {
-    for (const auto& p : projections) {
-      if (p->spec.name == name) return p.get();
-    }
-    return nullptr;
-  }
-
-  // engine.cc: opening a projection and (re)positioning its live sink.
+  // engine.cc: opening, and the targets of rebuilds and checks.
+  ProjectionRuntime* Find(std::string_view name) const;
   Status OpenProjection(ProjectionRuntime& p);
   // (Re)positions the live sink and cursor of `p` on `generation` at its stored checkpoint.
   // REQUIRES: apply_mu held, or p not yet shared.
   Status LoadLive(ProjectionRuntime& p, std::shared_ptr<cqrs::Generation> generation);
+  // The projections called `names` (every projection when empty); kNotFound names the first
+  // unknown one.
+  Result<Targets> Select(const std::vector<std::string>& names) const;
+  // A new generation of `p`, scratch (dropped when released) until a switch adopts it.
+  Result<std::shared_ptr<cqrs::Generation>> NewGeneration(ProjectionRuntime& p);
+  // Appends to *sinks one sink per target on a new scratch generation, which applies the events
+  // with seq <= until[i]. On error, *sinks holds the ones opened so far.
+  Status OpenScratchSinks(const Targets& targets, const std::vector<Seq>& until,
+                          std::vector<cqrs::Sink>* sinks);
+  // Applies every committed event after `cursor` to `sinks` (unsynced batches of
+  // kRebuildBatchEvents, each sink up to its `until`); returns the events consumed. A handler's
+  // failure is returned as it is.
+  Result<uint64_t> ApplyToHead(LogCursor& cursor, const std::vector<cqrs::Sink*>& sinks);
+  // Deletes the stored checkpoints of scratch generations that will not be adopted.
+  Status DeleteCheckpoints(const std::vector<cqrs::Sink>& sinks);
 
   // runner.cc: the live threads.
   Result<size_t> ApplyLive(ProjectionRuntime& p);
   void RunProjection(ProjectionRuntime& p);
   void MarkFailed(ProjectionRuntime& p, const Status& error, std::optional<Position> at);
 
-  // rebuild.cc: new generations and rebuild jobs.
-  // A new generation of `p`, scratch (dropped when released) until a switch adopts it.
-  Result<std::shared_ptr<cqrs::Generation>> NewGeneration(ProjectionRuntime& p);
-  void RunRebuild(RebuildJob* job, std::vector<ProjectionRuntime*> targets);
-  // Adds the events it applies while switching to *done.
-  Status SwitchTo(const std::vector<ProjectionRuntime*>& targets,
-                  std::vector<cqrs::Sink>& sinks, LogCursor& cursor, uint64_t* done);
+  // rebuild.cc: rebuild jobs.
+  void RunRebuild(RebuildJob* job, Targets targets);
+  // Builds the sinks' generations from the log and switches to them; adds the events applied
+  // to *done as it goes.
+  Status BuildAndSwitch(RebuildJob* job, const Targets& targets, std::vector<cqrs::Sink>& sinks,
+                        uint64_t* done);
+  Status SwitchTo(const Targets& targets, std::vector<cqrs::Sink>& sinks, LogCursor& cursor,
+                  uint64_t* done);
   void UpdateJob(RebuildJob* job, uint64_t done, RebuildProgress::State state, std::string error);
   // Events in the topics the projections read (what a rebuild of them goes through).
-  uint64_t EventsIn(const std::vector<ProjectionRuntime*>& targets) const;
+  uint64_t EventsIn(const Targets& targets) const;
 };
 
 }  // namespace cairn

@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <set>
 
 #include "cairn/engine.h"
 #include "cqrs/engine_rep.h"
@@ -14,43 +13,23 @@ namespace cairn {
 
 using cqrs::ApplyBatch;
 using cqrs::BatchOutcome;
-using cqrs::Checkpoint;
 using cqrs::CheckpointKey;
-using cqrs::Generation;
 using cqrs::Sink;
 
-Result<std::shared_ptr<Generation>> Engine::Rep::NewGeneration(ProjectionRuntime& p) {
-  uint32_t number;
-  {
-    std::lock_guard lock(p.state_mu);
-    number = p.next_generation++;
-  }
-  Result<std::shared_ptr<Generation>> generation = Generation::Open(store, p.spec, number);
-  // Until a switch adopts it, a new generation is scratch: dropped when released.
-  if (generation.ok()) (*generation)->SetDropWhenReleased(true);
-  return generation;
+namespace {
+
+// A handler's failure during a rebuild, naming the projection and the event.
+Status HandlerFailure(const BatchOutcome& outcome) {
+  return Status(outcome.error.code(), "projection " + outcome.failed->spec->name + " failed at " +
+                                          outcome.failed_at->ToString() + ": " +
+                                          outcome.error.message());
 }
 
+}  // namespace
+
 Result<uint64_t> Engine::StartRebuild(std::vector<std::string> names) {
-  std::vector<ProjectionRuntime*> targets;
-  if (names.empty()) {
-    for (auto& p : rep_->projections) targets.push_back(p.get());
-  }
-  for (const std::string& name : names) {
-    ProjectionRuntime* p = rep_->Find(name);
-    if (!p) return Status::NotFound("no projection " + name);
-    if (std::find(targets.begin(), targets.end(), p) == targets.end()) targets.push_back(p);
-  }
+  CAIRN_ASSIGN_OR_RETURN(Targets targets, rep_->Select(names));
   if (rep_->stopping.load()) return Status(ErrorCode::kShuttingDown, "the engine is stopping");
-  // Locks are always taken in declaration order (see SwitchTo and Check): no deadlock.
-  auto position = [&](ProjectionRuntime* p) {
-    for (size_t i = 0; i < rep_->projections.size(); ++i) {
-      if (rep_->projections[i].get() == p) return i;
-    }
-    return rep_->projections.size();
-  };
-  std::sort(targets.begin(), targets.end(),
-            [&](ProjectionRuntime* a, ProjectionRuntime* b) { return position(a) < position(b); });
   // jobs_mu makes "none is rebuilding, now all are" one step.
   std::lock_guard lock(rep_->jobs_mu);
   for (ProjectionRuntime* p : targets) {
@@ -74,16 +53,12 @@ Result<uint64_t> Engine::StartRebuild(std::vector<std::string> names) {
   return id;
 }
 
-uint64_t Engine::Rep::EventsIn(const std::vector<ProjectionRuntime*>& targets) const {
-  std::set<std::string> topics;
-  bool every_topic = false;
-  for (const ProjectionRuntime* p : targets) {
-    every_topic |= p->spec.topics.empty();
-    topics.insert(p->spec.topics.begin(), p->spec.topics.end());
-  }
+uint64_t Engine::Rep::EventsIn(const Targets& targets) const {
+  if (targets.empty()) return 0;
+  const std::vector<std::string> topics = TopicsRead(targets);
   uint64_t total = 0;
   for (const TopicInfo& t : log->Topics()) {
-    if (!every_topic && !topics.count(t.name)) continue;
+    if (!topics.empty() && !std::binary_search(topics.begin(), topics.end(), t.name)) continue;
     for (const PartitionInfo& part : t.partition_info) total += part.high_water_mark.value();
   }
   return total;
@@ -107,67 +82,23 @@ void Engine::Rep::UpdateJob(RebuildJob* job, uint64_t done, RebuildProgress::Sta
   if (state != RebuildProgress::State::kRunning) jobs_cv.notify_all();
 }
 
-// Builds a new generation of every target from seq 0 in one pass over the log, then switches.
-void Engine::Rep::RunRebuild(RebuildJob* job, std::vector<ProjectionRuntime*> targets) {
+// The job's thread: builds, switches, and reports how it ended. A failed job leaves the live
+// generations as they were and drops what it built.
+void Engine::Rep::RunRebuild(RebuildJob* job, Targets targets) {
   std::vector<Sink> sinks;
-  std::vector<std::string> topics;
-  bool every_topic = false;
-  Status status;
-  for (ProjectionRuntime* p : targets) {
-    Result<std::shared_ptr<Generation>> generation = NewGeneration(*p);
-    if (!generation.ok()) {
-      status = generation.status();
-      break;
-    }
-    sinks.push_back(Sink{&p->spec, *generation, Checkpoint{}, Seq(UINT64_MAX)});
-    every_topic |= p->spec.topics.empty();
-    topics.insert(topics.end(), p->spec.topics.begin(), p->spec.topics.end());
-  }
-  std::sort(topics.begin(), topics.end());
-  topics.erase(std::unique(topics.begin(), topics.end()), topics.end());
-  if (every_topic) topics.clear();
-
-  std::vector<Sink*> sink_ptrs;
-  for (Sink& s : sinks) sink_ptrs.push_back(&s);
-  std::unique_ptr<LogCursor> cursor;
-  if (status.ok()) {
-    Result<std::unique_ptr<LogCursor>> opened = log->OpenCursor(topics, Seq(0));
-    if (opened.ok()) cursor = std::move(*opened);
-    status = opened.status();
-  }
   uint64_t done = 0;
-  while (status.ok()) {
-    if (stopping.load()) {
-      status = Status(ErrorCode::kShuttingDown, "the engine stopped during the rebuild");
-      break;
-    }
-    Result<BatchOutcome> outcome = ApplyBatch(store, checkpoints_cf, *cursor, sink_ptrs,
-                                              kRebuildBatchEvents, /*durable=*/false);
-    if (!outcome.ok()) {
-      status = outcome.status();
-    } else if (outcome->failed) {
-      status = Status(outcome->error.code(),
-                      "projection " + outcome->failed->spec->name + " failed at " +
-                          outcome->failed_at->ToString() + ": " + outcome->error.message());
-    } else {
-      done += outcome->consumed;
-      UpdateJob(job, done, RebuildProgress::State::kRunning, "");
-      if (outcome->consumed < kRebuildBatchEvents) {
-        status = SwitchTo(targets, sinks, *cursor, &done);
-        break;
-      }
-    }
-  }
+  const Status status = BuildAndSwitch(job, targets, sinks, &done);
   for (ProjectionRuntime* p : targets) {
     std::lock_guard lock(p->state_mu);
     p->rebuilding = false;
   }
   if (!status.ok()) {
     spdlog::error("rebuild job {} failed: {}", job->progress.id, status.ToString());
-    for (const Sink& s : sinks) {
-      WriteBatch batch;
-      batch.Delete(checkpoints_cf, CheckpointKey(s.spec->name, s.generation->generation()));
-      store->Write(batch, false).ok();
+    // A leftover checkpoint is harmless: a generation's checkpoint is rewritten when a switch
+    // adopts it, and Engine::Open deletes those of the families it drops.
+    if (Status deleted = DeleteCheckpoints(sinks); !deleted.ok()) {
+      spdlog::warn("rebuild job {}: the checkpoints of its generations stay behind: {}",
+                   job->progress.id, deleted.ToString());
     }
     sinks.clear();  // releases the half-built generations: their tables are dropped now
     UpdateJob(job, done, RebuildProgress::State::kFailed, status.ToString());
@@ -177,31 +108,48 @@ void Engine::Rep::RunRebuild(RebuildJob* job, std::vector<ProjectionRuntime*> ta
   UpdateJob(job, done, RebuildProgress::State::kDone, "");
 }
 
+// One pass over the log for every target: a new generation each, filled from seq 0 in batches
+// (reporting progress, stopping when the engine stops), then the switch.
+Status Engine::Rep::BuildAndSwitch(RebuildJob* job, const Targets& targets,
+                                   std::vector<Sink>& sinks, uint64_t* done) {
+  CAIRN_RETURN_IF_ERROR(
+      OpenScratchSinks(targets, std::vector<Seq>(targets.size(), Seq(UINT64_MAX)), &sinks));
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<LogCursor> cursor,
+                         log->OpenCursor(TopicsRead(targets), Seq(0)));
+  const std::vector<Sink*> sink_ptrs = SinkPointers(sinks);
+  for (;;) {
+    if (stopping.load()) {
+      return Status(ErrorCode::kShuttingDown, "the engine stopped during the rebuild");
+    }
+    CAIRN_ASSIGN_OR_RETURN(BatchOutcome outcome,
+                           ApplyBatch(store, checkpoints_cf, *cursor, sink_ptrs,
+                                      kRebuildBatchEvents, /*durable=*/false));
+    if (outcome.failed) return HandlerFailure(outcome);
+    *done += outcome.consumed;
+    UpdateJob(job, *done, RebuildProgress::State::kRunning, "");
+    if (outcome.consumed < kRebuildBatchEvents) return SwitchTo(targets, sinks, *cursor, done);
+  }
+}
+
 // Pauses the targets' live threads, applies what was appended meanwhile, and makes the new
 // generations live in one durable write. The old generations are dropped once no query holds
 // them.
-Status Engine::Rep::SwitchTo(const std::vector<ProjectionRuntime*>& targets,
-                             std::vector<Sink>& sinks, LogCursor& cursor, uint64_t* done) {
-  std::vector<std::unique_lock<std::mutex>> locks;
-  for (ProjectionRuntime* p : targets) locks.emplace_back(p->apply_mu);
-  std::vector<Sink*> sink_ptrs;
-  for (Sink& s : sinks) sink_ptrs.push_back(&s);
-  for (;;) {
-    Result<BatchOutcome> outcome = ApplyBatch(store, checkpoints_cf, cursor, sink_ptrs,
-                                              kRebuildBatchEvents, /*durable=*/false);
-    if (!outcome.ok()) return outcome.status();
-    if (outcome->failed) return outcome->error;
-    if (outcome->consumed == 0) break;
-    *done += outcome->consumed;
-  }
+Status Engine::Rep::SwitchTo(const Targets& targets, std::vector<Sink>& sinks, LogCursor& cursor,
+                             uint64_t* done) {
+  const auto locks = LockApply(targets);
+  CAIRN_ASSIGN_OR_RETURN(const uint64_t caught_up, ApplyToHead(cursor, SinkPointers(sinks)));
+  *done += caught_up;
   // This write is fsynced, and the WAL is sequential: the new tables written before it are
-  // durable once it is.
+  // durable once it is. It also stores each new generation's checkpoint, so the checkpoint a
+  // generation goes live with is the one it was built to (a build that applied nothing has
+  // stored none).
   WriteBatch batch;
   for (size_t i = 0; i < targets.size(); ++i) {
-    batch.Put(generations_cf, targets[i]->spec.name,
-              GenerationValue(sinks[i].generation->generation()));
-    batch.Delete(checkpoints_cf,
-                 CheckpointKey(targets[i]->spec.name, targets[i]->live.generation->generation()));
+    const std::string& name = targets[i]->spec.name;
+    const uint32_t number = sinks[i].generation->generation();
+    batch.Put(generations_cf, name, GenerationValue(number));
+    batch.Put(checkpoints_cf, CheckpointKey(name, number), sinks[i].checkpoint.Encode());
+    batch.Delete(checkpoints_cf, CheckpointKey(name, targets[i]->live.generation->generation()));
   }
   CAIRN_RETURN_IF_ERROR(store->Write(batch, /*durable=*/true));
   if (store->options().sync != SyncMode::kAlways) CAIRN_RETURN_IF_ERROR(store->SyncWal());
@@ -219,8 +167,7 @@ Status Engine::Rep::SwitchTo(const std::vector<ProjectionRuntime*>& targets,
     }
     p.applied_through = std::max(p.applied_through, cursor.caught_up_to());
     p.state_cv.notify_all();
-    spdlog::info("projection {} switched to generation {}", p.spec.name,
-                 sinks[i].generation->generation());
+    spdlog::info("projection {} switched to generation {}", p.spec.name, sinks[i].generation->generation());
   }
   return Status::Ok();
 }
