@@ -126,7 +126,9 @@ Result<CheckReport> Engine::Check(const CheckOptions& options) {
   }
   CAIRN_RETURN_IF_ERROR(compared);
   report.consistent = report.differences_total == 0;
-  if (options.repair && !report.drifted.empty()) CAIRN_RETURN_IF_ERROR(RepairDrifted(*this, &report));
+  if (options.repair && !report.drifted.empty()) {
+    CAIRN_RETURN_IF_ERROR(RepairDrifted(*this, &report));
+  }
   return report;
 }
 

@@ -1,7 +1,7 @@
 // The inside of the Engine (include/cairn/engine.h), shared by the files that implement it:
-// engine.cc (open, stop, status, reads), runner.cc (the live projection threads), rebuild.cc
-// (blue/green rebuild jobs) and check.cc (the consistency check). Nothing outside src/cqrs
-// includes it.
+// engine.cc (open, stop, status, reads, and what rebuilds and checks share), runner.cc (the live
+// projection threads), rebuild.cc (blue/green rebuild jobs) and check.cc (the consistency
+// check). Nothing outside src/cqrs includes it.
 //
 // Locking: each projection's apply_mu serialises everything that moves its live generation or
 // cursor (a batch of its thread, a rebuild's switch, a check taking its snapshot). Readers never

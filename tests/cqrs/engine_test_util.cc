@@ -304,7 +304,9 @@ std::shared_ptr<const ReadModel> Harness::Read(const std::string& name) const {
   return *model;
 }
 
-Tables Harness::DumpOf(const ProjectionSpec& spec) const { return Dump(*Read(spec.name), spec.tables); }
+Tables Harness::DumpOf(const ProjectionSpec& spec) const {
+  return Dump(*Read(spec.name), spec.tables);
+}
 
 ProjectionStatus Harness::StatusOf(const std::string& name) const {
   auto s = engine->GetStatus(name);

@@ -37,7 +37,9 @@ struct PlainRocksDb {
     status = rocksdb::DB::ListColumnFamilies(options, dir, &names);
     if (!status.ok()) return;
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    for (const std::string& name : names) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
     rocksdb::DB* raw = nullptr;
     status = rocksdb::DB::OpenForReadOnly(options, dir, families, &handles, &raw);
     db.reset(raw);
