@@ -21,6 +21,8 @@ constexpr uint32_t kMaxPage = 1'000'000;
 constexpr uint32_t kMaxLimit = 100;
 constexpr size_t kMaxQueryBytes = 256;
 constexpr size_t kMaxQueryTerms = 8;
+// The days of the dashboard period `30d`; `all` charts as many.
+constexpr int64_t kMonthDays = 30;
 
 Status CheckPaging(uint32_t page, uint32_t limit) {
   if (page < 1 || page > kMaxPage) {
@@ -115,6 +117,28 @@ Result<DashboardFigures> SumFigures(const ReadModel& stats, bool all, int64_t fi
     if (amount != 0) figures.revenue_by_currency.emplace_back(currency, amount);
   }
   return figures;
+}
+
+// The figures of each day of [first_day, end_day), oldest first.
+Result<std::vector<DashboardDay>> DailyFigures(const ReadModel& stats, int64_t first_day,
+                                               int64_t end_day) {
+  std::vector<DashboardDay> days;
+  for (int64_t day = first_day; day < end_day; ++day) {
+    Result<DashboardFigures> figures = SumFigures(stats, false, day, day + 1);
+    if (!figures.ok()) return figures.status();
+    days.push_back({day, figures->orders, figures->Revenue(kDefaultCurrency)});
+  }
+  return days;
+}
+
+void WriteDays(json::JsonWriter& out, const std::vector<DashboardDay>& days) {
+  out.Key("days").BeginArray();
+  for (const DashboardDay& day : days) {
+    const std::string date = json::FormatIsoTime(day.day * json::kMicrosPerDay).substr(0, 10);
+    out.BeginObject().Key("date").String(date).Key("orders").Uint(day.orders);
+    out.Key("revenue").Int(day.revenue).EndObject();
+  }
+  out.EndArray();
 }
 
 void WriteTrend(json::JsonWriter& out, std::string_view key, int64_t current,
@@ -307,7 +331,9 @@ std::string Dashboard::ToJson() const {
              previous ? std::optional<int64_t>(previous->orders) : std::nullopt);
   WriteTrend(out, "revenue", revenue,
              previous ? std::optional<int64_t>(previous->Revenue(kDefaultCurrency)) : std::nullopt);
-  out.EndObject().EndObject();
+  out.EndObject();
+  WriteDays(out, days);
+  out.EndObject();
   return out.Take();
 }
 
@@ -398,15 +424,18 @@ Result<Dashboard> OrderQueries::GetDashboard(DashboardPeriod period, int64_t now
   dashboard.period = period;
   const int64_t end_day = json::DayOf(now_us) + 1;
   dashboard.to_us = end_day * json::kMicrosPerDay;
+  const int64_t days = period == DashboardPeriod::kToday ? 1
+                       : period == DashboardPeriod::k7Days ? 7
+                                                           : kMonthDays;
+  Result<std::vector<DashboardDay>> daily = DailyFigures(**stats, end_day - days, end_day);
+  if (!daily.ok()) return daily.status();
+  dashboard.days = std::move(daily).value();
   if (period == DashboardPeriod::kAll) {
     Result<DashboardFigures> all = SumFigures(**stats, true, 0, 0);
     if (!all.ok()) return all.status();
     dashboard.current = std::move(all).value();
     return dashboard;
   }
-  const int64_t days = period == DashboardPeriod::kToday ? 1
-                       : period == DashboardPeriod::k7Days ? 7
-                                                           : 30;
   dashboard.from_us = (end_day - days) * json::kMicrosPerDay;
   Result<DashboardFigures> current = SumFigures(**stats, false, end_day - days, end_day);
   if (!current.ok()) return current.status();
