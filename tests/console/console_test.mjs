@@ -307,9 +307,8 @@ await check('the live page shows events as they arrive, filtered by topic', asyn
   await page.goto(`${BASE}/#/live`);
   await page.locator('#live-topic-order-events').waitFor();
   await page.locator('#live-counter', { hasText: 'waiting' }).waitFor();
-  await page.locator('#live-topic-payment-events').uncheck();
+  await page.locator('#live-topic-payment-events').uncheck();  // reconnects: "Connecting…"
   await page.locator('#live-counter', { hasText: 'waiting' }).waitFor();
-  await sleep(300);
   await makeOrder(BOB, 'Paper Clips', 1000, 4, ['pay']);
   await page.locator('#live-events li', { hasText: 'ORDER_CREATED' }).waitFor({ timeout: 5000 });
   await sleep(500);

@@ -57,12 +57,14 @@ export async function api(path, options = {}) {
 }
 
 // Reads GET /api/stream (Server-Sent Events) until it ends or `signal` aborts, calling
+// `onOpen()` once the server has answered (its starting point is fixed from then on) and
 // `onEvent({id, type, data})` per event (data parsed). `lastEventId` resumes after a position.
-export async function readEventStream(path, { signal, lastEventId, onEvent }) {
+export async function readEventStream(path, { signal, lastEventId, onOpen, onEvent }) {
   const headers = { Accept: 'text/event-stream' };
   if (lastEventId) headers['Last-Event-ID'] = lastEventId;
   const res = await send(path, { signal, headers });
   if (!res.ok) throw await failure(res, session.token);
+  onOpen?.();
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   for (;;) {

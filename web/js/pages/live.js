@@ -51,11 +51,12 @@ export function mount({ main, params, signal }) {
     }
     const query = new URLSearchParams({ from: state.from });
     if (state.topics) query.set('topics', state.topics.join(','));
-    counter.textContent = 'Connected; waiting for events…';
+    counter.textContent = 'Connecting…';
     try {
       await readEventStream(`/api/stream?${query}`, {
         signal: controller.signal,
         lastEventId: state.lastId,
+        onOpen: () => { counter.textContent = 'Connected; waiting for events…'; },
         onEvent: (frame) => show(frame),
       });
       throw new Error('the server closed the stream');

@@ -105,7 +105,7 @@ export function ordersTable(orders) {
     [{ label: 'Order' }, { label: 'User' }, { label: 'Status' }, { label: 'Payment' }, { label: 'Items', num: true },
       { label: 'Total', num: true }, { label: 'Created' }],
     orders.map((o) => [
-      h('a', { href: `#/orders/${encodeURIComponent(o.orderId)}`, class: 'mono', title: o.orderId }, o.orderId.slice(0, 8)),
+      h('a', { href: `#/orders/${encodeURIComponent(o.orderId)}`, class: 'mono order-id' }, o.orderId),
       o.userId, badge(o.status), badge(o.paymentStatus), fmtInt(o.itemCount), o.formattedTotal, timeEl(o.createdAt),
     ]),
     { caption: 'Orders, newest first' });
