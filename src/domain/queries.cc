@@ -19,6 +19,8 @@ using namespace domain;
 
 constexpr size_t kMaxQueryBytes = 256;
 constexpr size_t kMaxQueryTerms = 8;
+// The days of the dashboard period `30d`; `all` charts as many.
+constexpr int64_t kMonthDays = 30;
 
 Status CheckPaging(uint32_t page, uint32_t limit) {
   if (page < 1 || page > kMaxListPage) {
@@ -95,6 +97,17 @@ Result<DashboardFigures> SumFigures(const ReadModel& stats, bool all, int64_t fi
     if (amount != 0) figures.revenue_by_currency.emplace_back(currency, amount);
   }
   return figures;
+}
+
+// The figures of each day of [first_day, end_day), oldest first.
+Result<std::vector<DashboardDay>> DailyFigures(const ReadModel& stats, int64_t first_day,
+                                               int64_t end_day) {
+  std::vector<DashboardDay> days;
+  for (int64_t day = first_day; day < end_day; ++day) {
+    CAIRN_ASSIGN_OR_RETURN(const DashboardFigures figures, SumFigures(stats, false, day, day + 1));
+    days.push_back({day, figures.orders, figures.Revenue(kDefaultCurrency)});
+  }
+  return days;
 }
 
 // The (created_at, user) of every order under `term` (exactly, or as a prefix).
@@ -329,13 +342,14 @@ Result<Dashboard> OrderQueries::GetDashboard(DashboardPeriod period, int64_t now
   dashboard.period = period;
   const int64_t end_day = json::DayOf(now_us) + 1;
   dashboard.to_us = end_day * json::kMicrosPerDay;
+  const int64_t days = period == DashboardPeriod::kToday ? 1
+                       : period == DashboardPeriod::k7Days ? 7
+                                                           : kMonthDays;
+  CAIRN_ASSIGN_OR_RETURN(dashboard.days, DailyFigures(*stats, end_day - days, end_day));
   if (period == DashboardPeriod::kAll) {
     CAIRN_ASSIGN_OR_RETURN(dashboard.current, SumFigures(*stats, true, 0, 0));
     return dashboard;
   }
-  const int64_t days = period == DashboardPeriod::kToday ? 1
-                       : period == DashboardPeriod::k7Days ? 7
-                                                           : 30;
   dashboard.from_us = (end_day - days) * json::kMicrosPerDay;
   CAIRN_ASSIGN_OR_RETURN(dashboard.current,
                          SumFigures(*stats, false, end_day - days, end_day));

@@ -70,5 +70,6 @@ void RegisterOrderRoutes(httplib::Server& server, Api& api);
 void RegisterLogRoutes(httplib::Server& server, Api& api);
 void RegisterStreamRoute(httplib::Server& server, Api& api);
 void RegisterAdminRoutes(httplib::Server& server, Api& api);
+void RegisterConsoleRoutes(httplib::Server& server, Api& api);
 
 }  // namespace cairn::http

@@ -102,12 +102,24 @@ std::string SearchResultsToJson(const SearchResults& results) {
   return out.EndObject().Take();
 }
 
+// days: [{date: "2026-12-01", orders, revenue}], oldest first.
+void WriteDays(json::JsonWriter& out, const std::vector<DashboardDay>& days) {
+  out.Key("days").BeginArray();
+  for (const DashboardDay& day : days) {
+    const std::string date = json::FormatIsoTime(day.day * json::kMicrosPerDay).substr(0, 10);
+    out.BeginObject().Key("date").String(date).Key("orders").Uint(day.orders);
+    out.Key("revenue").Int(day.revenue).EndObject();
+  }
+  out.EndArray();
+}
+
 std::string DashboardToJson(const Dashboard& dashboard) {
   json::JsonWriter out;
   out.BeginObject();
   WriteFigures(out, dashboard.current);
   WritePeriod(out, dashboard);
   WriteTrends(out, dashboard);
+  WriteDays(out, dashboard.days);
   return out.EndObject().Take();
 }
 

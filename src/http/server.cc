@@ -144,6 +144,7 @@ HttpServer::HttpServer(Services services, ServerOptions options) : rep_(std::mak
   RegisterLogRoutes(s, api);
   RegisterStreamRoute(s, api);
   RegisterAdminRoutes(s, api);
+  RegisterConsoleRoutes(s, api);
 }
 
 HttpServer::~HttpServer() { Stop(); }

@@ -369,6 +369,56 @@ TEST_CASE("views stored with the old itemCount read and update, and the check re
   CHECK(after->consistent);
 }
 
+TEST_CASE("the dashboard lists each day of its period, oldest first, with orders and revenue") {
+  Harness h;
+  // Day 35: one paid order; day 38: one paid, one unpaid, one paid then cancelled; day 40
+  // (today): one paid. Day 5 is older than any period's chart.
+  const auto create_on = [&](int day, bool pay, bool cancel) {
+    h.now = kDay0 + day * kDay + 9 * 60 * kMinute;
+    const std::string id = h.Create("user-1");
+    if (pay) h.Pay(id);
+    if (cancel) h.Cancel(id);
+  };
+  create_on(5, true, false);
+  create_on(35, true, false);
+  create_on(38, true, false);
+  create_on(38, false, false);
+  create_on(38, true, true);
+  create_on(40, true, false);
+  h.CatchUp();
+  const int64_t now = kDay0 + 40 * kDay + 20 * 60 * kMinute;
+  const auto days_of = [&](DashboardPeriod period) {
+    auto d = h.queries().GetDashboard(period, now, Admin());
+    REQUIRE_OK(d);
+    return *d;
+  };
+
+  const Dashboard week = days_of(DashboardPeriod::k7Days);  // days 34..40
+  REQUIRE(week.days.size() == 7);
+  const std::vector<uint64_t> orders = {0, 1, 0, 0, 3, 0, 1};
+  const std::vector<int64_t> revenue = {0, kSampleTotal, 0, 0, kSampleTotal, 0, kSampleTotal};
+  for (size_t i = 0; i < 7; ++i) {
+    CAPTURE(i);
+    CHECK(week.days[i].day == kDay0 / kDay + 34 + int64_t(i));
+    CHECK(week.days[i].orders == orders[i]);
+    CHECK(week.days[i].revenue == revenue[i]);
+  }
+
+  const Dashboard today = days_of(DashboardPeriod::kToday);
+  REQUIRE(today.days.size() == 1);
+  CHECK(today.days[0].orders == 1);
+  CHECK(days_of(DashboardPeriod::k30Days).days.size() == 30);
+  // all: the last 30 days, so day 5's order is counted in the totals but not charted.
+  const Dashboard all = days_of(DashboardPeriod::kAll);
+  REQUIRE(all.days.size() == 30);
+  CHECK(all.days.front().day == kDay0 / kDay + 11);
+  CHECK(all.days.back().day == kDay0 / kDay + 40);
+  uint64_t charted = 0;
+  for (const DashboardDay& day : all.days) charted += day.orders;
+  CHECK(charted == 5);
+  CHECK(all.current.orders == 6);
+}
+
 TEST_CASE("seed defect: estimatedDelivery comes from the event time, identical after a rebuild") {
   Harness h;
   const int64_t created_at = h.now;

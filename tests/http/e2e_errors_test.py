@@ -297,7 +297,7 @@ class ClientErrorTest(ApiTestCase):
         with self.nothing_written():
             for method, path, token in [
                     ("GET", "/api/nothing-here", ADMIN),
-                    ("GET", "/", None),
+                    ("GET", "/no-such-page", None),  # "/" is the web console
                     ("POST", "/api/orders/x/refund", ADMIN),
                     ("GET", "/api/orders/x/y/z", ADMIN),
                     ("GET", f"/api/orders/{missing}", ADMIN),

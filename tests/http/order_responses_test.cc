@@ -88,6 +88,18 @@ TEST_CASE("the dashboard's trends compare with the previous period, null without
             R"("orders":{"current":6,"previous":0,"changePercent":null})") != std::string::npos);
 }
 
+TEST_CASE("the dashboard lists its days with their date, orders and KRW revenue") {
+  Dashboard week;
+  week.period = DashboardPeriod::k7Days;
+  for (int64_t i = 0; i < 7; ++i) {
+    week.days.push_back({kDay0 / kDay + 34 + i, i == 1 ? 1u : 0u, i == 1 ? kSampleTotal : 0});
+  }
+  const std::string json = DashboardToJson(week);
+  CHECK(json.find(R"("days":[{"date":"2026-12-05","orders":0,"revenue":0},)"
+                  R"({"date":"2026-12-06","orders":1,"revenue":103000},)") != std::string::npos);
+  CHECK(json.find(R"({"date":"2026-12-11","orders":0,"revenue":0}]})") != std::string::npos);
+}
+
 TEST_CASE("revenue in other currencies shows only in revenueByCurrency") {
   Dashboard dashboard;
   dashboard.current.orders = 2;

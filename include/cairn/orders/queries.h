@@ -57,12 +57,20 @@ struct DashboardFigures {
   std::vector<std::pair<std::string, int64_t>> revenue_by_currency;  // sorted by currency
   int64_t Revenue(std::string_view currency) const;
 };
+// One day's orders and KRW revenue (as in DashboardFigures), for the dashboard's chart.
+struct DashboardDay {
+  int64_t day = 0;  // UTC days since 1970
+  uint64_t orders = 0;
+  int64_t revenue = 0;  // in KRW, the default currency
+};
 struct Dashboard {
   DashboardPeriod period = DashboardPeriod::kAll;
   std::optional<int64_t> from_us;  // start of the period (nullopt for all)
   int64_t to_us = 0;               // end of the period (exclusive): midnight after `now`
   DashboardFigures current;
   std::optional<DashboardFigures> previous;  // nullopt for all
+  // Each day of the period, oldest first; for all, the last 30 days (today included).
+  std::vector<DashboardDay> days;
 };
 
 struct SearchResults {
