@@ -236,12 +236,8 @@ std::vector<ImportEvent> AppendOrder(Planning* p) {
 }  // namespace
 
 StreamCheckerSource CheckersOf(std::vector<DomainSpec> domains) {
-  return [domains = std::move(domains)](std::string_view stream) -> std::unique_ptr<StreamChecker> {
-    for (const DomainSpec& d : domains) {
-      if (!d.new_checker) continue;
-      if (std::unique_ptr<StreamChecker> checker = d.new_checker(stream)) return checker;
-    }
-    return nullptr;
+  return [domains = std::move(domains)](std::string_view stream) {
+    return NewStreamChecker(domains, stream);
   };
 }
 

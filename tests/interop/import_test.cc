@@ -256,6 +256,52 @@ TEST_CASE("CheckersOf asks each domain in turn, and a stream no domain checks go
   CHECK(AppendedIds(plan) == std::vector<std::string>{"o1"});
 }
 
+std::vector<std::string> SeedLines() {
+  std::vector<std::string> lines;
+  FILE* in = std::fopen(CAIRN_SAMPLES_DIR "/seed-kafka-export.kcat.jsonl", "r");
+  REQUIRE(in != nullptr);
+  char* buffer = nullptr;
+  size_t capacity = 0;
+  for (ssize_t n; (n = getline(&buffer, &capacity, in)) > 0;) {
+    lines.emplace_back(buffer, size_t(n) - (buffer[n - 1] == '\n' ? 1 : 0));
+  }
+  std::free(buffer);
+  std::fclose(in);
+  return lines;
+}
+
+TEST_CASE("the order domain's rules accept the seed's orders under any stream prefix, even none") {
+  for (const std::string prefix : {"order", "shop", ""}) {
+    CAPTURE(prefix);
+    ImportReadOptions options;
+    options.stream_prefix = prefix;
+    ImportTarget target;
+    target.new_checker = CheckersOf({OrderDomain()});
+    Result<ImportPlan> plan = PlanImport(Read(SeedLines(), options), target);
+    REQUIRE(plan.ok());
+    CHECK(Reasons(*plan).empty());
+    CHECK(plan->appends.size() == 78);
+  }
+  // An order event whose data names another order is refused, with or without a prefix.
+  std::vector<std::string> lines = SeedLines();
+  const std::string created = lines[0];
+  // The first character of the order id after "orderId", inside the payload's data.
+  const size_t at = created.find("6415479c", created.find("orderId"));
+  REQUIRE(at != std::string::npos);
+  lines = {created.substr(0, at) + "X" + created.substr(at + 1)};
+  for (const std::string prefix : {"order", ""}) {
+    CAPTURE(prefix);
+    ImportReadOptions options;
+    options.stream_prefix = prefix;
+    ImportTarget target;
+    target.new_checker = CheckersOf({OrderDomain()});
+    Result<ImportPlan> plan = PlanImport(Read(lines, options), target);
+    REQUIRE(plan.ok());
+    REQUIRE(plan->rejections.size() == 1);
+    CHECK(plan->rejections[0].reason.find("payload.data.orderId X") != std::string::npos);
+  }
+}
+
 // A Cairn line of stream `stream` that recorded partition `partition`.
 std::string InPartition(const std::string& id, const std::string& stream, uint32_t partition) {
   return CairnLine({.id = id, .stream = stream, .extra = ",\"partition\":" + std::to_string(partition)});

@@ -22,5 +22,6 @@ std::vector<ProjectionSpec> OrderProjections();
 // (owned: raw appends to them are refused), and a checker that refuses an imported event of an
 // order stream that the projections could not apply.
 DomainSpec OrderDomain();
+inline constexpr std::string_view kOrderDomainName = "orders";  // OrderDomain().name
 
 }  // namespace cairn
