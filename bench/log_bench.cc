@@ -41,6 +41,7 @@
 #include <utility>
 #include <vector>
 
+#include "cairn/db.h"
 #include "cairn/log.h"
 #include "cairn/status.h"
 #include "cairn/store.h"
@@ -136,29 +137,28 @@ Result<Flags> ParseFlags(int argc, char** argv) {
       std::exit(0);
     } else if (arg == "--dir" || arg == "--events" || arg == "--rounds" || arg == "--only" ||
                arg == "--payload" || arg == "--group-wait-us") {
-      auto v = take_value();
-      if (!v.ok()) return v.status();
+      CAIRN_ASSIGN_OR_RETURN(const std::string v, take_value());
       if (arg == "--dir") {
-        flags.dir = *v;
+        flags.dir = v;
       } else if (arg == "--payload") {
-        if (*v != "json" && *v != "random") {
-          return Status::InvalidArgument("--payload is json or random, got '" + *v + "'", arg);
+        if (v != "json" && v != "random") {
+          return Status::InvalidArgument("--payload is json or random, got '" + v + "'", arg);
         }
-        flags.json_payload = *v == "json";
+        flags.json_payload = v == "json";
       } else if (arg == "--only") {
-        flags.only = *v;
+        flags.only = v;
       } else {
-        // --group-wait-us 0 is meaningful (no gathering): parse "0" as itself.
-        auto n = (arg == "--group-wait-us" && *v == "0") ? Result<uint64_t>(uint64_t{0})
-                                                          : ParsePositive(arg, v->c_str());
-        if (!n.ok()) return n.status();
+        uint64_t n = 0;  // --group-wait-us 0 is meaningful (no gathering): "0" is itself
+        if (arg != "--group-wait-us" || v != "0") {
+          CAIRN_ASSIGN_OR_RETURN(n, ParsePositive(arg, v.c_str()));
+        }
         if (arg == "--events") {
-          flags.events = *n;
+          flags.events = n;
           events_given = true;
         } else if (arg == "--group-wait-us") {
-          flags.group_wait_us = static_cast<int64_t>(*n);
+          flags.group_wait_us = static_cast<int64_t>(n);
         } else {
-          flags.rounds = static_cast<int>(std::min<uint64_t>(*n, 100));
+          flags.rounds = static_cast<int>(std::min<uint64_t>(n, 100));
           rounds_given = true;
         }
       }
@@ -320,31 +320,18 @@ Result<std::unique_ptr<rocksdb::DB>> OpenRaw(const std::string& dir,
   return std::unique_ptr<rocksdb::DB>(db);
 }
 
-// A Store and the Log on it; members in this order so the Log is destroyed first.
-struct Cairn {
-  std::unique_ptr<Store> store;
-  std::unique_ptr<Log> log;
-
-  void Close() {
-    if (log) log->Close();
-    log.reset();
-    store.reset();
-  }
-};
-
 LogOptions g_log_options;  // --group-wait-us changes it before any workload runs
 
-Result<Cairn> OpenCairn(const std::string& dir, SyncMode sync) {
-  StoreOptions store_options;
-  store_options.sync = sync;
-  auto store = Store::Open(dir, store_options);
-  if (!store.ok()) return store.status();
-  Cairn cairn;
-  cairn.store = std::move(store).value();
-  auto log = Log::Open(cairn.store.get(), g_log_options);
-  if (!log.ok()) return log.status();
-  cairn.log = std::move(log).value();
-  return cairn;
+// Opens `dir` through the front door with no domain: the log alone is measured, with no
+// projections, no order topics and no threads beside its own.
+Result<std::unique_ptr<Db>> OpenCairn(const std::string& dir, SyncMode sync) {
+  DbOptions options;
+  options.store.sync = sync;
+  options.log = g_log_options;
+  options.engine.start_threads = false;
+  options.domains.clear();
+  options.create_owned_topics = false;
+  return Db::Open(dir, std::move(options));
 }
 
 std::string StatsDetail(const Log& log) {
@@ -387,9 +374,8 @@ Result<Timing> RawDurable(const std::string& dir, uint64_t events, const Payload
   // RocksDB group-commits concurrent sync writes itself: count its WAL syncs to show how many
   // Puts each one carried (the bound on what Cairn's group commit can add on top).
   std::shared_ptr<rocksdb::Statistics> stats = rocksdb::CreateDBStatistics();
-  auto db = OpenRaw(dir, stats);
-  if (!db.ok()) return db.status();
-  rocksdb::DB* raw = db->get();
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db, OpenRaw(dir, stats));
+  rocksdb::DB* raw = db.get();
   SettleDisk();
   auto seconds = RunConcurrently(kDurableWriters, [&](size_t t) -> Status {
     rocksdb::WriteOptions wo;
@@ -412,10 +398,9 @@ Result<Timing> RawDurable(const std::string& dir, uint64_t events, const Payload
 }
 
 Result<Timing> CairnDurable(const std::string& dir, uint64_t events, const Payloads& payloads) {
-  auto cairn = OpenCairn(dir, SyncMode::kAlways);
-  if (!cairn.ok()) return cairn.status();
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<Db> cairn, OpenCairn(dir, SyncMode::kAlways));
   const std::string topic = "durable";
-  if (auto t = cairn->log->CreateTopic(topic, kDurablePartitions); !t.ok()) return t.status();
+  CAIRN_RETURN_IF_ERROR(cairn->log().CreateTopic(topic, kDurablePartitions).status());
   // Stream ids "dur-w<writer>s<k>": the partition key is "w<writer>s<k>", spread over partitions.
   std::vector<std::vector<std::string>> streams(kDurableWriters);
   for (size_t t = 0; t < kDurableWriters; ++t) {
@@ -423,7 +408,7 @@ Result<Timing> CairnDurable(const std::string& dir, uint64_t events, const Paylo
       streams[t].push_back("dur-w" + std::to_string(t) + "s" + std::to_string(k));
     }
   }
-  Log* log = cairn->log.get();
+  Log* log = &cairn->log();
   SettleDisk();
   auto seconds = RunConcurrently(kDurableWriters, [&](size_t t) -> Status {
     uint64_t n = ShareOf(events, kDurableWriters, t);
@@ -435,7 +420,7 @@ Result<Timing> CairnDurable(const std::string& dir, uint64_t events, const Paylo
   });
   if (!seconds.ok()) return seconds.status();
   Timing timing{events, *seconds, StatsDetail(*log)};
-  cairn->Close();
+  cairn.reset();
   return timing;
 }
 
@@ -480,25 +465,23 @@ std::vector<std::string> BatchStreams(std::string_view prefix) {
 }
 
 Result<Timing> RawBatch(const std::string& dir, uint64_t events, const Payloads& payloads) {
-  auto db = OpenRaw(dir);
-  if (!db.ok()) return db.status();
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db, OpenRaw(dir));
   SettleDisk();
   auto start = Clock::now();
-  CAIRN_RETURN_IF_ERROR(RawLoadBatches(db->get(), events, payloads));
+  CAIRN_RETURN_IF_ERROR(RawLoadBatches(db.get(), events, payloads));
   return Timing{events, Seconds(start), {}};
 }
 
 Result<Timing> CairnBatch(const std::string& dir, uint64_t events, const Payloads& payloads) {
-  auto cairn = OpenCairn(dir, SyncMode::kNone);
-  if (!cairn.ok()) return cairn.status();
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<Db> cairn, OpenCairn(dir, SyncMode::kNone));
   const std::string topic = "batch";
-  if (auto t = cairn->log->CreateTopic(topic, kBatchPartitions); !t.ok()) return t.status();
+  CAIRN_RETURN_IF_ERROR(cairn->log().CreateTopic(topic, kBatchPartitions).status());
   auto streams = BatchStreams("batch");
   SettleDisk();
   auto start = Clock::now();
-  CAIRN_RETURN_IF_ERROR(CairnLoadBatches(cairn->log.get(), topic, events, streams, payloads));
-  Timing timing{events, Seconds(start), StatsDetail(*cairn->log)};
-  cairn->Close();
+  CAIRN_RETURN_IF_ERROR(CairnLoadBatches(&cairn->log(), topic, events, streams, payloads));
+  Timing timing{events, Seconds(start), StatsDetail(cairn->log())};
+  cairn.reset();
   return timing;
 }
 
@@ -510,24 +493,22 @@ Result<Timing> CairnBatch(const std::string& dir, uint64_t events, const Payload
 constexpr std::string_view kScanTopic = "scan";
 
 Status PrepareRawScan(const std::string& dir, uint64_t events, const Payloads& payloads) {
-  auto db = OpenRaw(dir);
-  if (!db.ok()) return db.status();
-  CAIRN_RETURN_IF_ERROR(RawLoadBatches(db->get(), events, payloads));
-  rocksdb::Status s = (*db)->Flush(rocksdb::FlushOptions());
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db, OpenRaw(dir));
+  CAIRN_RETURN_IF_ERROR(RawLoadBatches(db.get(), events, payloads));
+  rocksdb::Status s = db->Flush(rocksdb::FlushOptions());
   if (!s.ok()) return FromRocks(s, "rocksdb flush");
-  s = (*db)->Close();
+  s = db->Close();
   if (!s.ok()) return FromRocks(s, "rocksdb close");
   return Status::Ok();
 }
 
 Status PrepareCairnScan(const std::string& dir, uint64_t events, const Payloads& payloads) {
-  auto cairn = OpenCairn(dir, SyncMode::kNone);
-  if (!cairn.ok()) return cairn.status();
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<Db> cairn, OpenCairn(dir, SyncMode::kNone));
   const std::string topic(kScanTopic);
-  if (auto t = cairn->log->CreateTopic(topic, 1); !t.ok()) return t.status();
+  CAIRN_RETURN_IF_ERROR(cairn->log().CreateTopic(topic, 1).status());
   CAIRN_RETURN_IF_ERROR(
-      CairnLoadBatches(cairn->log.get(), topic, events, BatchStreams("scan"), payloads));
-  cairn->Close();  // reopening replays the WAL into SST files (RocksDB flushes on recovery)
+      CairnLoadBatches(&cairn->log(), topic, events, BatchStreams("scan"), payloads));
+  cairn.reset();  // reopening replays the WAL into SST files (RocksDB flushes on recovery)
   return Status::Ok();
 }
 
@@ -551,9 +532,8 @@ Status CheckScanned(std::string_view side, uint64_t seen, uint64_t bytes, uint64
 
 // One timed iterator pass over a freshly opened raw database (cold block cache).
 Result<Timing> RawScanOnce(const std::string& dir, uint64_t events, bool fill_cache) {
-  auto db = OpenRaw(dir);
-  if (!db.ok()) return db.status();
-  std::string detail = "memtable bytes after reopen " + std::to_string(MemtableBytes(db->get()));
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db, OpenRaw(dir));
+  std::string detail = "memtable bytes after reopen " + std::to_string(MemtableBytes(db.get()));
   const std::string lower = BigEndianKey(0);
   const std::string upper = BigEndianKey(events);
   rocksdb::Slice upper_slice(upper);
@@ -564,7 +544,7 @@ Result<Timing> RawScanOnce(const std::string& dir, uint64_t events, bool fill_ca
   uint64_t bytes = 0;
   auto start = Clock::now();
   {
-    std::unique_ptr<rocksdb::Iterator> it((*db)->NewIterator(ro));
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
     for (it->Seek(lower); it->Valid(); it->Next()) {
       bytes += it->value().size();
       ++seen;
@@ -581,35 +561,33 @@ Result<Timing> RawScanOnce(const std::string& dir, uint64_t events, bool fill_ca
 Result<Timing> RawScan(const std::string& dir, uint64_t events) {
   Result<Timing> timing = RawScanOnce(dir, events, /*fill_cache=*/true);
   if (!timing.ok()) return timing;
-  Result<Timing> bypass = RawScanOnce(dir, events, /*fill_cache=*/false);
-  if (!bypass.ok()) return bypass.status();
+  CAIRN_ASSIGN_OR_RETURN(const Timing bypass, RawScanOnce(dir, events, /*fill_cache=*/false));
   char rate[80];
-  std::snprintf(rate, sizeof rate, "; with fill_cache=false like Cairn %.0f ev/s", bypass->rate());
+  std::snprintf(rate, sizeof rate, "; with fill_cache=false like Cairn %.0f ev/s", bypass.rate());
   timing->detail += rate;
   return timing;
 }
 
 Result<Timing> CairnScan(const std::string& dir, uint64_t events) {
-  auto cairn = OpenCairn(dir, SyncMode::kNone);
-  if (!cairn.ok()) return cairn.status();
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<Db> cairn, OpenCairn(dir, SyncMode::kNone));
   // Read-only look at the store's RocksDB (Store::db() is meant for src/log): it confirms the
   // scan reads SST files like the baseline's, not a memtable rebuilt from the WAL.
-  uint64_t memtable = MemtableBytes(cairn->store->db());
+  uint64_t memtable = MemtableBytes(cairn->store().db());
   std::string detail = "memtable bytes after reopen " + std::to_string(memtable);
   if (memtable > (1u << 20)) detail += " (NOT all in SST files: the comparison flatters Cairn)";
   uint64_t seen = 0;
   uint64_t bytes = 0;
   auto start = Clock::now();
-  Status s = cairn->log->ScanPartition(kScanTopic, PartitionId(0), Offset(0), Offset(events),
-                                       [&](const EventView& ev) {
-                                         bytes += ev.data().size();
-                                         ++seen;
-                                         return true;
-                                       });
+  Status s = cairn->log().ScanPartition(kScanTopic, PartitionId(0), Offset(0), Offset(events),
+                                         [&](const EventView& ev) {
+                                           bytes += ev.data().size();
+                                           ++seen;
+                                           return true;
+                                         });
   double seconds = Seconds(start);
   if (!s.ok()) return Status(s.code(), "cairn scan: " + s.message());
   CAIRN_RETURN_IF_ERROR(CheckScanned("cairn", seen, bytes, events));
-  cairn->Close();
+  cairn.reset();
   return Timing{events, seconds, detail};
 }
 

@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "cairn/db.h"
 #include "cairn/engine.h"
 #include "cairn/log.h"
 #include "cairn/orders.h"
@@ -99,33 +100,37 @@ void PrintHeader(const Flags& f) {
 
 // ---- A data dir ---------------------------------------------------------------------------
 
-struct Db {
-  std::string path;
-  std::unique_ptr<Store> store;
-  std::unique_ptr<Log> log;
-  std::unique_ptr<OrderService> service;
-
-  Db(const std::string& root, SyncMode sync, OrderServiceOptions options = {}) {
+// A fresh data dir under `root`, opened through the front door with the order domain and its
+// topics (8 partitions) but no projection threads: the create workloads time the command path
+// alone, and BenchQueries catches the projections up itself. Removed when done.
+class BenchDir {
+ public:
+  BenchDir(const std::string& root, SyncMode sync, OrderServiceOptions options = {}) {
     std::string pattern = root + "/cairn-order-bench-XXXXXX";
     if (!mkdtemp(pattern.data())) Die(Status::IOError("mkdtemp"), "data dir");
-    path = pattern;
-    StoreOptions store_options;
-    store_options.sync = sync;
-    store = Must(Store::Open(path, store_options), "open store");
-    log = Must(Log::Open(store.get(), LogOptions{}), "open log");
-    for (std::string_view topic : {kOrderEventsTopic, kPaymentEventsTopic, kShippingEventsTopic}) {
-      Must(log->CreateTopic(std::string(topic), 8), "create topic");
-    }
-    service = Must(OrderService::Open(log.get(), std::move(options)), "open service");
+    path_ = pattern;
+    DbOptions db_options;
+    db_options.store.sync = sync;
+    db_options.engine.start_threads = false;
+    db_options.orders = std::move(options);
+    db_ = Must(Db::Open(path_, std::move(db_options)), "open data dir");
   }
-  ~Db() {
-    service.reset();
-    log->Close();
-    log.reset();
-    store.reset();
+  ~BenchDir() {
+    db_.reset();
     std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
+    std::filesystem::remove_all(path_, ignored);
   }
+  BenchDir(const BenchDir&) = delete;
+  BenchDir& operator=(const BenchDir&) = delete;
+
+  Log& log() { return db_->log(); }
+  OrderService& orders() { return db_->orders(); }
+  Engine& engine() { return db_->engine(); }
+  const OrderQueries& queries() { return db_->queries(); }
+
+ private:
+  std::string path_;
+  std::unique_ptr<Db> db_;
 };
 
 CreateOrder SampleCreate(std::mt19937_64& rng) {
@@ -164,7 +169,7 @@ double RunParallel(int threads, uint64_t per_thread, const std::function<void(in
 // ---- create_order_64w ------------------------------------------------------------------------
 
 double LogAppendRate(const Flags& f) {
-  Db db(f.dir, SyncMode::kAlways);
+  BenchDir dir(f.dir, SyncMode::kAlways);
   std::mt19937_64 rng(1);
   const CreateOrder sample = SampleCreate(rng);
   const std::string data = OrderEventData(
@@ -178,13 +183,13 @@ double LogAppendRate(const Flags& f) {
     req.stream = "order-" + std::to_string(t) + "-" + std::to_string(i);
     req.expected = ExpectedVersion::NoStream();
     req.events.push_back(NewEvent{"", "ORDER_CREATED", data, {}, 0});
-    Must(db.log->Append(std::move(req)), "append");
+    Must(dir.log().Append(std::move(req)), "append");
   });
   return static_cast<double>(per_thread * kWriters) / seconds;
 }
 
 double CreateOrderRate(const Flags& f) {
-  Db db(f.dir, SyncMode::kAlways);
+  BenchDir dir(f.dir, SyncMode::kAlways);
   const uint64_t per_thread = f.commands / kWriters;
   std::vector<std::vector<CreateOrder>> commands(kWriters);
   for (int t = 0; t < kWriters; ++t) {
@@ -196,7 +201,7 @@ double CreateOrderRate(const Flags& f) {
   }
   sync();
   const double seconds = RunParallel(kWriters, per_thread, [&](int t, uint64_t i) {
-    Must(db.service->Handle(commands[t][i]), "create order");
+    Must(dir.orders().Handle(commands[t][i]), "create order");
   });
   return static_cast<double>(per_thread * kWriters) / seconds;
 }
@@ -233,7 +238,7 @@ struct Dataset {
 
 // Creates `orders` orders spread over kLoadDays days ending now, and moves them through the
 // lifecycle: ~60% approved, ~50% paid, ~25% shipped, ~10% cancelled.
-Dataset Load(Db& db, std::atomic<int64_t>& clock, uint64_t orders) {
+Dataset Load(BenchDir& dir, std::atomic<int64_t>& clock, uint64_t orders) {
   Dataset data;
   data.ids.resize(orders);
   data.users.resize(orders);
@@ -242,27 +247,27 @@ Dataset Load(Db& db, std::atomic<int64_t>& clock, uint64_t orders) {
     thread_local std::mt19937_64 rng(static_cast<uint64_t>(t) * 7919 + 17);
     const uint64_t n = static_cast<uint64_t>(t) * per_thread + i;
     CreateOrder c = SampleCreate(rng);
-    const std::string id = Must(db.service->Handle(c), "create").order_id;
+    const std::string id = Must(dir.orders().Handle(c), "create").order_id;
     data.ids[n] = id;
     data.users[n] = c.user_id;
     const Actor admin{"admin", Role::kAdmin};
     const int64_t total = *OrderTotal(c.items);
     const uint64_t fate = rng() % 100;
     if (fate < 10) {
-      Must(db.service->Handle(CancelOrder{{"", admin}, id, std::nullopt}), "cancel");
+      Must(dir.orders().Handle(CancelOrder{{"", admin}, id, std::nullopt}), "cancel");
       return;
     }
-    if (fate < 60) Must(db.service->Handle(CompletePayment{{"", admin}, id, "card", total}), "pay");
+    if (fate < 60) Must(dir.orders().Handle(CompletePayment{{"", admin}, id, "card", total}), "pay");
     if (fate < 70) {
-      Must(db.service->Handle(ApproveOrder{{"", admin}, id}), "approve");
-      if (fate < 35) Must(db.service->Handle(ShipOrder{{"", admin}, id, "TRK"}), "ship");
+      Must(dir.orders().Handle(ApproveOrder{{"", admin}, id}), "approve");
+      if (fate < 35) Must(dir.orders().Handle(ShipOrder{{"", admin}, id, "TRK"}), "ship");
     }
   });
   data.ids.resize(per_thread * kLoadWriters);
   data.users.resize(per_thread * kLoadWriters);
   data.now_us = clock.load();
   std::printf("# loaded      %zu orders, %" PRIu64 " events in %.1f s (sync none, %d threads)\n",
-              data.ids.size(), db.log->LastSeq().value(), seconds, kLoadWriters);
+              data.ids.size(), dir.log().LastSeq().value(), seconds, kLoadWriters);
   std::fflush(stdout);
   return data;
 }
@@ -287,28 +292,19 @@ void Measure(const char* name, uint64_t samples, Query query) {
   PrintLatency(name, std::move(micros));
 }
 
-void BenchQueries(const Flags& f) {
-  // Commands are stamped by a clock that covers kLoadDays days over the load.
-  const int64_t today = json::DayOf(std::time(nullptr) * json::kMicrosPerSecond);
-  const int64_t start = (today - kLoadDays) * json::kMicrosPerDay;
-  std::atomic<int64_t> clock{start};
-  const int64_t step = std::max<int64_t>(1, kLoadDays * json::kMicrosPerDay / (f.orders * 2));
-  OrderServiceOptions options;
-  options.clock = [&clock, step] { return clock.fetch_add(step); };
-  Db db(f.dir, SyncMode::kNone, std::move(options));
-  const Dataset data = Load(db, clock, f.orders);
-
-  EngineOptions engine_options;
-  engine_options.start_threads = false;
-  auto engine = Must(Engine::Open(db.log.get(), OrderProjections(), engine_options), "engine");
+// Catches the three order projections up over everything loaded, timed.
+void ProjectOrders(BenchDir& dir) {
   const auto project_start = Clock::now();
-  if (Status s = engine->CatchUp(); !s.ok()) Die(s, "catch up");
+  if (Status s = dir.engine().CatchUp(); !s.ok()) Die(s, "catch up");
   const double project_seconds = Seconds(Clock::now() - project_start);
   std::printf("project_orders       %9.0f ev/s   (3 projections, %" PRIu64 " events, %.1f s)\n",
-              static_cast<double>(db.log->LastSeq().value()) / project_seconds,
-              db.log->LastSeq().value(), project_seconds);
+              static_cast<double>(dir.log().LastSeq().value()) / project_seconds,
+              dir.log().LastSeq().value(), project_seconds);
+}
 
-  OrderQueries queries(*engine);
+// One latency line per query shape; `start` is when the load's clock began.
+void MeasureQueries(const OrderQueries& queries, const Dataset& data, const Flags& f,
+                    int64_t start) {
   const Actor admin{"admin", Role::kAdmin};
   std::mt19937_64 rng(42);
   const auto pick = [&] { return rng() % data.ids.size(); };
@@ -354,7 +350,20 @@ void BenchQueries(const Flags& f) {
   Measure("query_search_user", std::max<uint64_t>(f.samples / 10, 10), [&](uint64_t) {
     need(queries.Search(data.users[pick()] + " keyboard", 20, admin), "search");
   });
-  engine->Stop();
+}
+
+void BenchQueries(const Flags& f) {
+  // Commands are stamped by a clock that covers kLoadDays days over the load.
+  const int64_t today = json::DayOf(std::time(nullptr) * json::kMicrosPerSecond);
+  const int64_t start = (today - kLoadDays) * json::kMicrosPerDay;
+  std::atomic<int64_t> clock{start};
+  const int64_t step = std::max<int64_t>(1, kLoadDays * json::kMicrosPerDay / (f.orders * 2));
+  OrderServiceOptions options;
+  options.clock = [&clock, step] { return clock.fetch_add(step); };
+  BenchDir dir(f.dir, SyncMode::kNone, std::move(options));
+  const Dataset data = Load(dir, clock, f.orders);
+  ProjectOrders(dir);
+  MeasureQueries(dir.queries(), data, f, start);
 }
 
 Flags ParseFlags(int argc, char** argv) {

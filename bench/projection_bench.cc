@@ -48,6 +48,7 @@
 #include <utility>
 #include <vector>
 
+#include "cairn/db.h"
 #include "cairn/engine.h"
 #include "cairn/log.h"
 #include "cairn/projection.h"
@@ -142,34 +143,27 @@ Result<Flags> ParseFlags(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       std::exit(0);
     } else if (arg == "--dir") {
-      auto v = take();
-      if (!v.ok()) return v.status();
-      flags.dir = *v;
+      CAIRN_ASSIGN_OR_RETURN(flags.dir, take());
     } else if (arg == "--sync") {
-      auto v = take();
-      if (!v.ok()) return v.status();
-      auto mode = ParseSyncMode(*v);
-      if (!mode.ok()) return mode.status();
-      flags.sync = *mode;
+      CAIRN_ASSIGN_OR_RETURN(const std::string v, take());
+      CAIRN_ASSIGN_OR_RETURN(flags.sync, ParseSyncMode(v));
     } else if (arg == "--events" || arg == "--rounds" || arg == "--lag-rate" ||
                arg == "--lag-seconds" || arg == "--lag-writers") {
-      auto v = take();
-      if (!v.ok()) return v.status();
-      auto n = ParsePositive(arg, *v);
-      if (!n.ok()) return n.status();
+      CAIRN_ASSIGN_OR_RETURN(const std::string v, take());
+      CAIRN_ASSIGN_OR_RETURN(const uint64_t n, ParsePositive(arg, v));
       if (arg == "--events") {
-        flags.events = *n;
+        flags.events = n;
         events_given = true;
       } else if (arg == "--rounds") {
-        flags.rounds = static_cast<int>(std::min<uint64_t>(*n, 100));
+        flags.rounds = static_cast<int>(std::min<uint64_t>(n, 100));
         rounds_given = true;
       } else if (arg == "--lag-rate") {
-        flags.lag_rate = *n;
+        flags.lag_rate = n;
       } else if (arg == "--lag-seconds") {
-        flags.lag_seconds = *n;
+        flags.lag_seconds = n;
         seconds_given = true;
       } else {
-        flags.lag_writers = std::min<uint64_t>(*n, 256);
+        flags.lag_writers = std::min<uint64_t>(n, 256);
       }
     } else {
       return Status::InvalidArgument("unknown argument '" + arg + "'", arg);
@@ -273,47 +267,28 @@ ProjectionSpec CheapSpec(std::string name, std::string_view topic, ProjectionHan
                         std::move(handler)};
 }
 
-// A Store, the Log on it and maybe an Engine; destroyed in reverse order.
-struct Cairn {
-  std::unique_ptr<Store> store;
-  std::unique_ptr<Log> log;
-  std::unique_ptr<Engine> engine;
-
-  void Close() {
-    if (engine) engine->Stop();
-    engine.reset();
-    if (log) log->Close();
-    log.reset();
-    store.reset();
+// Opens `dir` through the front door with `projections` as the benchmark's one domain (none: the
+// log alone), without the order domain, its topics or its service's work.
+Result<std::unique_ptr<Db>> OpenCairn(const std::string& dir, SyncMode sync,
+                                      std::vector<ProjectionSpec> projections = {},
+                                      bool start_threads = false) {
+  DbOptions options;
+  options.store.sync = sync;
+  options.engine.start_threads = start_threads;
+  options.domains.clear();
+  if (!projections.empty()) {
+    DomainSpec bench;
+    bench.name = "bench";
+    bench.projections = std::move(projections);
+    options.domains.push_back(std::move(bench));
   }
-  ~Cairn() { Close(); }
-};
-
-Status OpenCairn(const std::string& dir, SyncMode sync, Cairn* c) {
-  StoreOptions store_options;
-  store_options.sync = sync;
-  auto store = Store::Open(dir, store_options);
-  if (!store.ok()) return store.status();
-  c->store = std::move(store).value();
-  auto log = Log::Open(c->store.get(), LogOptions{});
-  if (!log.ok()) return log.status();
-  c->log = std::move(log).value();
-  return Status::Ok();
-}
-
-Status OpenEngine(Cairn* c, std::vector<ProjectionSpec> specs, bool start_threads) {
-  EngineOptions options;
-  options.start_threads = start_threads;
-  auto engine = Engine::Open(c->log.get(), std::move(specs), options);
-  if (!engine.ok()) return engine.status();
-  c->engine = std::move(engine).value();
-  return Status::Ok();
+  return Db::Open(dir, std::move(options));
 }
 
 // Writes the backlog: `events` events in appends of kLoadBatch, rotating over kStreams streams
 // and the event types.
 Result<double> LoadBacklog(Log* log, uint64_t events, const Payloads& payloads) {
-  if (auto t = log->CreateTopic(std::string(kTopic), kPartitions); !t.ok()) return t.status();
+  CAIRN_RETURN_IF_ERROR(log->CreateTopic(std::string(kTopic), kPartitions).status());
   auto start = Clock::now();
   uint64_t call = 0;
   for (uint64_t first = 0; first < events; first += kLoadBatch, ++call) {
@@ -327,8 +302,7 @@ Result<double> LoadBacklog(Log* log, uint64_t events, const Payloads& payloads) 
       e.data = payloads.For(i);
       req.events.push_back(std::move(e));
     }
-    auto r = log->Append(std::move(req));
-    if (!r.ok()) return r.status();
+    CAIRN_RETURN_IF_ERROR(log->Append(std::move(req)).status());
   }
   return Seconds(start);
 }
@@ -338,11 +312,10 @@ Result<double> LoadBacklog(Log* log, uint64_t events, const Payloads& payloads) 
 // files, the OS page cache warm for all three) and times only its own work.
 
 Result<double> RawRead(const std::string& dir, uint64_t events) {
-  Cairn c;
-  CAIRN_RETURN_IF_ERROR(OpenCairn(dir, SyncMode::kNone, &c));
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, OpenCairn(dir, SyncMode::kNone));
   uint64_t seen = 0, bytes = 0;
   auto start = Clock::now();
-  Status s = c.log->ScanInSeqOrder({std::string(kTopic)}, Seq(0), SIZE_MAX,
+  Status s = db->log().ScanInSeqOrder({std::string(kTopic)}, Seq(0), SIZE_MAX,
                                    [&](const EventView& e) {
                                      bytes += e.data().size();
                                      ++seen;
@@ -357,14 +330,12 @@ Result<double> RawRead(const std::string& dir, uint64_t events) {
 }
 
 // Sum of the projection's type counters: must be the backlog.
-Status CheckApplied(Engine* engine, const std::string& name, uint64_t events) {
-  auto model = engine->Read(name);
-  if (!model.ok()) return model.status();
+Status CheckApplied(const Engine& engine, const std::string& name, uint64_t events) {
+  CAIRN_ASSIGN_OR_RETURN(const std::shared_ptr<const ReadModel> model, engine.Read(name));
   int64_t total = 0;
   for (const char* type : kTypes) {
-    auto n = (*model)->GetCounter("by_type", type);
-    if (!n.ok()) return n.status();
-    total += *n;
+    CAIRN_ASSIGN_OR_RETURN(const int64_t n, model->GetCounter("by_type", type));
+    total += n;
   }
   if (static_cast<uint64_t>(total) != events) {
     return Status::Internal(name + " counted " + std::to_string(total) + " events, want " +
@@ -374,13 +345,12 @@ Status CheckApplied(Engine* engine, const std::string& name, uint64_t events) {
 }
 
 Result<double> Apply(const std::string& dir, const std::string& name, uint64_t events) {
-  Cairn c;
-  CAIRN_RETURN_IF_ERROR(OpenCairn(dir, SyncMode::kNone, &c));
-  CAIRN_RETURN_IF_ERROR(OpenEngine(&c, {CheapSpec(name, kTopic, ApplyCheap)}, false));
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, OpenCairn(dir, SyncMode::kNone,
+                                                           {CheapSpec(name, kTopic, ApplyCheap)}));
   auto start = Clock::now();
-  CAIRN_RETURN_IF_ERROR(c.engine->CatchUp());
+  CAIRN_RETURN_IF_ERROR(db->engine().CatchUp());
   const double seconds = Seconds(start);
-  CAIRN_RETURN_IF_ERROR(CheckApplied(c.engine.get(), name, events));
+  CAIRN_RETURN_IF_ERROR(CheckApplied(db->engine(), name, events));
   return static_cast<double>(events) / seconds;
 }
 
@@ -390,23 +360,21 @@ struct RebuildFigures {
 };
 
 Result<RebuildFigures> Rebuild(const std::string& dir, const std::string& name, uint64_t events) {
-  Cairn c;
-  CAIRN_RETURN_IF_ERROR(OpenCairn(dir, SyncMode::kNone, &c));
-  CAIRN_RETURN_IF_ERROR(OpenEngine(&c, {CheapSpec(name, kTopic, ApplyCheap)}, false));
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, OpenCairn(dir, SyncMode::kNone,
+                                                           {CheapSpec(name, kTopic, ApplyCheap)}));
+  Engine& engine = db->engine();
   auto start = Clock::now();
-  auto job = c.engine->StartRebuild({name});
-  if (!job.ok()) return job.status();
-  auto done = c.engine->WaitForRebuild(*job);
+  CAIRN_ASSIGN_OR_RETURN(const uint64_t job, engine.StartRebuild({name}));
+  CAIRN_ASSIGN_OR_RETURN(const RebuildProgress done, engine.WaitForRebuild(job));
   const double seconds = Seconds(start);
-  if (!done.ok()) return done.status();
-  if (done->state != RebuildProgress::State::kDone) {
-    return Status::Internal("rebuild failed: " + done->error);
+  if (done.state != RebuildProgress::State::kDone) {
+    return Status::Internal("rebuild failed: " + done.error);
   }
-  if (done->events_done != events) {
-    return Status::Internal("rebuild applied " + std::to_string(done->events_done) + " events");
+  if (done.events_done != events) {
+    return Status::Internal("rebuild applied " + std::to_string(done.events_done) + " events");
   }
-  CAIRN_RETURN_IF_ERROR(CheckApplied(c.engine.get(), name, events));
-  return RebuildFigures{static_cast<double>(events) / seconds, done->events_per_second};
+  CAIRN_RETURN_IF_ERROR(CheckApplied(engine, name, events));
+  return RebuildFigures{static_cast<double>(events) / seconds, done.events_per_second};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -479,6 +447,57 @@ class VisibleObserver {
   std::thread thread_;
 };
 
+// The paced load of the lag run: flags.lag_writers threads append `total` single-event appends
+// at flags.lag_rate in all, each writer at its own offset in the schedule so the load is even,
+// not in bursts. Every kVisibleSampleEvery-th append goes to `observer`. Fills in
+// figures->seconds and ->max_behind_ms; returns the first failed append.
+Status RunPacedWriters(Log& log, const Flags& flags, const Payloads& payloads, uint64_t total,
+                       VisibleObserver& observer, LagFigures* figures) {
+  std::mutex mu;
+  Status first_error;  // GUARDED_BY(mu)
+  std::vector<double> behind_ms(flags.lag_writers, 0);
+  std::vector<std::thread> writers;
+  const auto start = Clock::now() + std::chrono::milliseconds(50);
+  const double interval_us = 1e6 * static_cast<double>(flags.lag_writers) /
+                             static_cast<double>(flags.lag_rate);
+  auto write = [&](uint64_t w) {
+    const uint64_t mine = total / flags.lag_writers + (w < total % flags.lag_writers ? 1 : 0);
+    const double offset_us = interval_us * static_cast<double>(w) /
+                             static_cast<double>(flags.lag_writers);
+    for (uint64_t i = 0; i < mine; ++i) {
+      const auto due = start + std::chrono::microseconds(static_cast<int64_t>(
+                                   offset_us + interval_us * static_cast<double>(i)));
+      const auto now = Clock::now();
+      if (now < due) {
+        std::this_thread::sleep_until(due);
+      } else {
+        behind_ms[w] = std::max(behind_ms[w],
+                                std::chrono::duration<double, std::milli>(now - due).count());
+      }
+      AppendRequest req;
+      req.topic = std::string(kLagTopic);
+      req.stream = "lag-w" + std::to_string(w) + "-" + std::to_string(i % kLagStreamsPerWriter);
+      NewEvent e;
+      e.type = kTypes[i % 4];
+      e.data = payloads.For(i);
+      req.events.push_back(std::move(e));
+      const auto called = Clock::now();
+      auto r = log.Append(std::move(req));
+      if (!r.ok()) {
+        std::lock_guard lock(mu);
+        if (first_error.ok()) first_error = r.status();
+        return;
+      }
+      if (i % kVisibleSampleEvery == 0) observer.Add(r->positions[0].seq, called);
+    }
+  };
+  for (uint64_t w = 0; w < flags.lag_writers; ++w) writers.emplace_back(write, w);
+  for (auto& t : writers) t.join();
+  figures->seconds = Seconds(start);
+  for (double b : behind_ms) figures->max_behind_ms = std::max(figures->max_behind_ms, b);
+  return first_error;
+}
+
 Result<LagFigures> Lag(const std::string& dir, const Flags& flags, const Payloads& payloads) {
   LagFigures figures;
   std::mutex apply_mu;  // the handler runs on the projection's thread; taken for form's sake
@@ -492,71 +511,29 @@ Result<LagFigures> Lag(const std::string& dir, const Flags& flags, const Payload
     }
     return ApplyCheap(e, out);
   };
-  Cairn c;
-  CAIRN_RETURN_IF_ERROR(OpenCairn(dir, flags.sync, &c));
-  if (auto t = c.log->CreateTopic(std::string(kLagTopic), kPartitions); !t.ok()) return t.status();
-  CAIRN_RETURN_IF_ERROR(OpenEngine(&c, {CheapSpec(name, kLagTopic, handler)}, true));
+  // The projection's thread starts before its topic exists; its cursor picks the topic up.
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<Db> db,
+                         OpenCairn(dir, flags.sync, {CheapSpec(name, kLagTopic, handler)},
+                                   /*start_threads=*/true));
+  CAIRN_RETURN_IF_ERROR(db->log().CreateTopic(std::string(kLagTopic), kPartitions).status());
   const uint64_t total = flags.lag_rate * flags.lag_seconds;
   figures.apply.samples.reserve(total + 1024);
   figures.visible.samples.reserve(total / kVisibleSampleEvery + 1024);
-  VisibleObserver observer(c.engine.get(), name, &figures.visible);
+  VisibleObserver observer(&db->engine(), name, &figures.visible);
 
-  std::mutex mu;
-  Status first_error;  // GUARDED_BY(mu)
-  std::vector<double> behind_ms(flags.lag_writers, 0);
-  std::vector<std::thread> writers;
-  const auto start = Clock::now() + std::chrono::milliseconds(50);
-  const double interval_us = 1e6 * static_cast<double>(flags.lag_writers) /
-                             static_cast<double>(flags.lag_rate);
-  for (uint64_t w = 0; w < flags.lag_writers; ++w) {
-    writers.emplace_back([&, w] {
-      const uint64_t mine = total / flags.lag_writers + (w < total % flags.lag_writers ? 1 : 0);
-      // Writers are offset by a fraction of the interval so the load is even, not in bursts.
-      const double offset_us = interval_us * static_cast<double>(w) /
-                               static_cast<double>(flags.lag_writers);
-      for (uint64_t i = 0; i < mine; ++i) {
-        const auto due = start + std::chrono::microseconds(static_cast<int64_t>(
-                                     offset_us + interval_us * static_cast<double>(i)));
-        const auto now = Clock::now();
-        if (now < due) {
-          std::this_thread::sleep_until(due);
-        } else {
-          behind_ms[w] = std::max(behind_ms[w],
-                                  std::chrono::duration<double, std::milli>(now - due).count());
-        }
-        AppendRequest req;
-        req.topic = std::string(kLagTopic);
-        req.stream = "lag-w" + std::to_string(w) + "-" + std::to_string(i % kLagStreamsPerWriter);
-        NewEvent e;
-        e.type = kTypes[i % 4];
-        e.data = payloads.For(i);
-        req.events.push_back(std::move(e));
-        const auto called = Clock::now();
-        auto r = c.log->Append(std::move(req));
-        if (!r.ok()) {
-          std::lock_guard lock(mu);
-          if (first_error.ok()) first_error = r.status();
-          return;
-        }
-        if (i % kVisibleSampleEvery == 0) observer.Add(r->positions[0].seq, called);
-      }
-    });
-  }
-  for (auto& t : writers) t.join();
-  figures.seconds = Seconds(start);
+  Status written = RunPacedWriters(db->log(), flags, payloads, total, observer, &figures);
   observer.Finish();
-  CAIRN_RETURN_IF_ERROR(first_error);
+  CAIRN_RETURN_IF_ERROR(written);
   figures.appended = total;
   figures.visible_timeouts = observer.timeouts();
-  for (double b : behind_ms) figures.max_behind_ms = std::max(figures.max_behind_ms, b);
   CAIRN_RETURN_IF_ERROR(
-      c.engine->WaitForSeq(name, c.log->LastSeq(), std::chrono::seconds(30)));
-  c.Close();  // the handler's samples are complete once the thread stopped
-  CAIRN_RETURN_IF_ERROR(figures.apply.samples.size() == total
-                            ? Status::Ok()
-                            : Status::Internal("the lag projection applied " +
-                                               std::to_string(figures.apply.samples.size()) +
-                                               " events, " + std::to_string(total) + " appended"));
+      db->engine().WaitForSeq(name, db->log().LastSeq(), std::chrono::seconds(30)));
+  db.reset();  // the handler's samples are complete once the thread stopped
+  if (figures.apply.samples.size() != total) {
+    return Status::Internal("the lag projection applied " +
+                            std::to_string(figures.apply.samples.size()) + " events, " +
+                            std::to_string(total) + " appended");
+  }
   figures.apply.Sort();
   figures.visible.Sort();
   return figures;
@@ -579,38 +556,34 @@ void PrintLag(const char* name, const Histogram& h, const char* what) {
   std::fflush(stdout);
 }
 
-Status RunAll(const Flags& flags, const std::string& root) {
-  const Payloads payloads;
-  const std::string dir = root + "/data";
-  {
-    Cairn c;
-    CAIRN_RETURN_IF_ERROR(OpenCairn(dir, flags.sync, &c));
-    auto seconds = LoadBacklog(c.log.get(), flags.events, payloads);
-    if (!seconds.ok()) return seconds.status();
-    std::printf("# backlog     %" PRIu64 " events written in %.2f s (%.0f ev/s, appends of %zu), "
-                "untimed below\n",
-                flags.events, *seconds, static_cast<double>(flags.events) / *seconds, kLoadBatch);
-    std::fflush(stdout);
-  }  // closed: reopening moves the log from the WAL into SST files
-  ::sync();
+// Writes the backlog and closes the dir: reopening moves the log from the WAL into SST files,
+// which the workloads then read.
+Status WriteBacklog(const std::string& dir, const Flags& flags, const Payloads& payloads) {
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, OpenCairn(dir, flags.sync));
+  CAIRN_ASSIGN_OR_RETURN(const double seconds, LoadBacklog(&db->log(), flags.events, payloads));
+  std::printf("# backlog     %" PRIu64 " events written in %.2f s (%.0f ev/s, appends of %zu), "
+              "untimed below\n",
+              flags.events, seconds, static_cast<double>(flags.events) / seconds, kLoadBatch);
+  std::fflush(stdout);
+  return Status::Ok();
+}
 
+// Workloads 1-3, flags.rounds times each; prints their median lines.
+Status BenchReadApplyRebuild(const std::string& dir, const Flags& flags) {
   std::vector<double> raw, apply, rebuild, rebuild_reported;
   for (int round = 0; round < flags.rounds; ++round) {
     const std::string name = "apply_r" + std::to_string(round);
-    auto r = RawRead(dir, flags.events);
-    if (!r.ok()) return r.status();
-    auto a = Apply(dir, name, flags.events);
-    if (!a.ok()) return a.status();
-    auto b = Rebuild(dir, name, flags.events);
-    if (!b.ok()) return b.status();
-    raw.push_back(*r);
-    apply.push_back(*a);
-    rebuild.push_back(b->rate);
-    rebuild_reported.push_back(b->reported_rate);
+    CAIRN_ASSIGN_OR_RETURN(const double r, RawRead(dir, flags.events));
+    CAIRN_ASSIGN_OR_RETURN(const double a, Apply(dir, name, flags.events));
+    CAIRN_ASSIGN_OR_RETURN(const RebuildFigures b, Rebuild(dir, name, flags.events));
+    raw.push_back(r);
+    apply.push_back(a);
+    rebuild.push_back(b.rate);
+    rebuild_reported.push_back(b.reported_rate);
     if (flags.verbose) {
       std::printf("#   round %d: raw read %.0f ev/s, apply %.0f ev/s, rebuild %.0f ev/s "
                   "(job reports %.0f ev/s)\n",
-                  round + 1, *r, *a, b->rate, b->reported_rate);
+                  round + 1, r, a, b.rate, b.reported_rate);
       std::fflush(stdout);
     }
   }
@@ -623,22 +596,34 @@ Status RunAll(const Flags& flags, const std::string& root) {
                 ">= 1000000 ev/s where raw read allows; job reports %.0f ev/s",
                 Median(rebuild_reported));
   PrintRate("rebuild", Median(rebuild), raw_rate, rebuild_target);
+  return Status::Ok();
+}
 
-  auto lag = Lag(dir, flags, payloads);
-  if (!lag.ok()) return lag.status();
+// Workload 4; prints its two lines.
+Status BenchLag(const std::string& dir, const Flags& flags, const Payloads& payloads) {
+  CAIRN_ASSIGN_OR_RETURN(const LagFigures lag, Lag(dir, flags, payloads));
   char what[160];
   std::snprintf(what, sizeof what,
                 "%" PRIu64 " appends in %.2f s = %.0f/s, writers at most %.1f ms late",
-                lag->appended, lag->seconds, static_cast<double>(lag->appended) / lag->seconds,
-                lag->max_behind_ms);
-  PrintLag("lag_apply_20k", lag->apply, what);
+                lag.appended, lag.seconds, static_cast<double>(lag.appended) / lag.seconds,
+                lag.max_behind_ms);
+  PrintLag("lag_apply_20k", lag.apply, what);
   std::snprintf(what, sizeof what, "every %" PRIu64 "th append, Append -> WaitForSeq ok%s",
                 kVisibleSampleEvery,
-                lag->visible_timeouts ? (", " + std::to_string(lag->visible_timeouts) +
-                                         " timeouts").c_str()
-                                      : "");
-  PrintLag("lag_visible_20k", lag->visible, what);
+                lag.visible_timeouts ? (", " + std::to_string(lag.visible_timeouts) +
+                                        " timeouts").c_str()
+                                     : "");
+  PrintLag("lag_visible_20k", lag.visible, what);
   return Status::Ok();
+}
+
+Status RunAll(const Flags& flags, const std::string& root) {
+  const Payloads payloads;
+  const std::string dir = root + "/data";
+  CAIRN_RETURN_IF_ERROR(WriteBacklog(dir, flags, payloads));
+  ::sync();
+  CAIRN_RETURN_IF_ERROR(BenchReadApplyRebuild(dir, flags));
+  return BenchLag(dir, flags, payloads);
 }
 
 }  // namespace

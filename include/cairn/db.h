@@ -59,7 +59,8 @@ class Db {
   Store& store() const { return *store_; }
   Log& log() const { return *log_; }
   Engine& engine() const { return *engine_; }
-  // REQUIRES: not opened read-only (a read-only dir takes no commands).
+  // REQUIRES: the order domain is among options.domains and the dir is not read-only (a
+  // read-only dir takes no commands).
   OrderService& orders() const { return *orders_; }
   const OrderQueries& queries() const { return *queries_; }
   const std::vector<DomainSpec>& domains() const { return domains_; }

@@ -51,4 +51,14 @@ struct DomainSpec {
   }
 };
 
+// The checker of the first of `domains` that has rules for `stream`, or nullptr.
+inline std::unique_ptr<StreamChecker> NewStreamChecker(const std::vector<DomainSpec>& domains,
+                                                       std::string_view stream) {
+  for (const DomainSpec& d : domains) {
+    if (!d.new_checker) continue;
+    if (std::unique_ptr<StreamChecker> checker = d.new_checker(stream)) return checker;
+  }
+  return nullptr;
+}
+
 }  // namespace cairn

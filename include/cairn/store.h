@@ -140,6 +140,9 @@ class Store {
   // Opens (or creates) the database in `dir`, opening every family it already has.
   // Errors: kBusy when another process holds the dir; kIOError / kCorruption from the disk.
   static Result<std::unique_ptr<Store>> Open(const std::string& dir, const StoreOptions& options);
+  // Syncs the WAL and flushes the families that took counter additions, so that the closed dir
+  // opens read-only with any RocksDB options, also without Cairn's merge operator (store.cc
+  // says why). REQUIRES: no Family handle is used any more.
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

@@ -12,6 +12,17 @@
 
 namespace cairn::cli {
 
+DbOptions OfflineDbOptions(const OfflineOptions& options) {
+  DbOptions db_options;
+  db_options.store.sync = options.sync;
+  db_options.store.create_if_missing = options.create_if_missing;
+  db_options.log.default_partitions = options.partitions;
+  db_options.engine.start_threads = false;
+  // Only `serve` creates the order topics; an import chooses their partition counts itself.
+  db_options.create_owned_topics = false;
+  return db_options;
+}
+
 Result<std::unique_ptr<Db>> OpenOffline(std::string_view command, const std::string& path,
                                              const OfflineOptions& options) {
   namespace fs = std::filesystem;
@@ -32,14 +43,7 @@ Result<std::unique_ptr<Db>> OpenOffline(std::string_view command, const std::str
   // The library logs each topic created and each rebuild started at info level: right for a
   // server's log, noise for a tool that reports on its own. Warnings and errors still show.
   spdlog::set_level(spdlog::level::warn);
-  DbOptions db_options;
-  db_options.store.sync = options.sync;
-  db_options.store.create_if_missing = options.create_if_missing;
-  db_options.log.default_partitions = options.partitions;
-  db_options.engine.start_threads = false;
-  // Only `serve` creates the order topics; an import chooses their partition counts itself.
-  db_options.create_owned_topics = false;
-  Result<std::unique_ptr<Db>> db = Db::Open(path, db_options);
+  Result<std::unique_ptr<Db>> db = Db::Open(path, OfflineDbOptions(options));
   if (db.ok() || db.status().code() != ErrorCode::kBusy) return db;
   // Db's message says who holds the dir; add what to run instead, with the server's own URL
   // and token file when it left its address (serve.url).

@@ -24,7 +24,11 @@ struct OfflineOptions {
   bool has_url_mode = true;
 };
 
-// Opens `path` with start_projection_threads = false. Errors carry a message for an operator:
+// How an offline command opens a data dir: `options` applied, no projection threads, and no
+// owned topics created (only `serve` creates them; an import chooses their partition counts).
+DbOptions OfflineDbOptions(const OfflineOptions& options);
+
+// Opens `path` with OfflineDbOptions(options). Errors carry a message for an operator:
 // "data dir ./d does not exist", "./d is not a Cairn data dir", "data dir ./d is in use by
 // `cairn serve` (pid N) at URL; ask the server instead: cairn check --url URL ..." (kBusy; the
 // URL and token hint come from the server's serve.url, see serve_address.h, else a placeholder).

@@ -83,69 +83,88 @@ class ServeLog {
   std::unique_ptr<std::ostream> out_;
 };
 
-int RunServe(const ServeOptions& o) {
-  Result<SyncMode> sync = ParseSyncMode(o.sync);
-  if (!sync.ok()) return Fail("serve", sync.status());
-  Result<std::pair<std::string, int>> listen = ParseListen(o.listen);
-  if (!listen.ok()) return Fail("serve", listen.status());
-
-  // Signals are taken by one thread with sigwait, so every other thread (RocksDB's, httplib's,
-  // the projections') must block them: do it before any thread starts.
+// Blocks SIGTERM and SIGINT in the calling thread and in every thread it starts later, so that
+// only the thread that sigwait()s for them receives them. Call before any thread starts.
+sigset_t BlockShutdownSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ServeLog log;  // after the mask: its flusher thread must not take the signals either
-  spdlog::set_level(spdlog::level::from_str(o.log_level));  // CLI11 checked the name
+  return signals;
+}
 
+Result<std::unique_ptr<Db>> OpenDb(const ServeOptions& o, SyncMode sync) {
   DbOptions db_options;
-  db_options.store.sync = *sync;
+  db_options.store.sync = sync;
   db_options.log.default_partitions = o.partitions;
-  Result<std::unique_ptr<Db>> db = Db::Open(o.data, db_options);
-  if (!db.ok()) return Fail("serve", db.status());
+  return Db::Open(o.data, db_options);
+}
 
-  Result<http::TokenTable> tokens = Status::Internal("no tokens");
-  if (!o.tokens.empty()) {
-    tokens = http::TokenTable::LoadFile(o.tokens);
-  } else {
-    bool created = false;
-    tokens = http::TokenTable::LoadOrCreateAdminToken(o.data, &created);
-    if (tokens.ok()) {
-      spdlog::info("{} admin token in {} (send it as Authorization: Bearer <token>)",
-                   created ? "created an" : "using the", http::AdminTokenPath(o.data));
-    }
+// --tokens, else the data dir's admin token (created on first start).
+Result<http::TokenTable> LoadTokens(const ServeOptions& o) {
+  if (!o.tokens.empty()) return http::TokenTable::LoadFile(o.tokens);
+  bool created = false;
+  Result<http::TokenTable> tokens = http::TokenTable::LoadOrCreateAdminToken(o.data, &created);
+  if (tokens.ok()) {
+    spdlog::info("{} admin token in {} (send it as Authorization: Bearer <token>)",
+                 created ? "created an" : "using the", http::AdminTokenPath(o.data));
   }
-  if (!tokens.ok()) return Fail("serve", tokens.status());
+  return tokens;
+}
 
-  http::ServerOptions server_options;
-  server_options.host = listen->first;
-  server_options.port = listen->second;
-  server_options.max_body_bytes = o.max_body_bytes;
-  server_options.max_streams = o.max_streams;
-  http::Services services{&(*db)->store(), &(*db)->log(),     &(*db)->engine(),
-                          &(*db)->orders(), &(*db)->queries(), &*tokens};
-  http::HttpServer server(services, server_options);
-  if (Status s = server.Bind(); !s.ok()) return Fail("serve", s);
+http::ServerOptions ServerOptionsOf(const ServeOptions& o, const std::pair<std::string, int>& listen) {
+  http::ServerOptions options;
+  options.host = listen.first;
+  options.port = listen.second;
+  options.max_body_bytes = o.max_body_bytes;
+  options.max_streams = o.max_streams;
+  return options;
+}
 
-  std::thread signal_thread([&server, signals] {
+// Waits for SIGTERM or SIGINT (blocked by BlockShutdownSignals), then stops the server.
+std::thread StopOnSignal(http::HttpServer& server, sigset_t signals) {
+  return std::thread([&server, signals] {
     int received = 0;
     sigwait(&signals, &received);
     spdlog::info("received {}, shutting down", received == SIGTERM ? "SIGTERM" : "SIGINT");
     ServeLog::Flush();
     server.Stop();
   });
+}
+
+// Serves until the server stops; the address file exists exactly as long as it serves.
+void Serve(const ServeOptions& o, const std::string& host, http::HttpServer& server) {
   // For offline commands refused on this dir: they name this URL instead of a guess. Written
   // before the line below, which watchers wait for.
-  if (Status s = WriteServeAddress(o.data, LocalUrl(listen->first, server.port()), o.tokens.empty());
-      !s.ok()) {
+  if (Status s = WriteServeAddress(o.data, LocalUrl(host, server.port()), o.tokens.empty()); !s.ok()) {
     spdlog::warn("{} (offline commands will not name this server's URL)", s.ToString());
   }
-  spdlog::info("cairn serving {} on http://{}:{} (sync {})", o.data, listen->first, server.port(),
-               o.sync);
+  spdlog::info("cairn serving {} on http://{}:{} (sync {})", o.data, host, server.port(), o.sync);
   ServeLog::Flush();
   server.Run();
   RemoveServeAddress(o.data);
+}
+
+int RunServe(const ServeOptions& o) {
+  Result<SyncMode> sync = ParseSyncMode(o.sync);
+  if (!sync.ok()) return Fail("serve", sync.status());
+  Result<std::pair<std::string, int>> listen = ParseListen(o.listen);
+  if (!listen.ok()) return Fail("serve", listen.status());
+
+  const sigset_t signals = BlockShutdownSignals();
+  ServeLog log;  // after the mask: its flusher thread must not take the signals either
+  spdlog::set_level(spdlog::level::from_str(o.log_level));  // CLI11 checked the name
+  Result<std::unique_ptr<Db>> db = OpenDb(o, *sync);
+  if (!db.ok()) return Fail("serve", db.status());
+  Result<http::TokenTable> tokens = LoadTokens(o);
+  if (!tokens.ok()) return Fail("serve", tokens.status());
+
+  http::Services services{db->get(), &*tokens};
+  http::HttpServer server(services, ServerOptionsOf(o, *listen));
+  if (Status s = server.Bind(); !s.ok()) return Fail("serve", s);
+  std::thread signal_thread = StopOnSignal(server, signals);
+  Serve(o, listen->first, server);
   // Run() returned: in-flight requests are done. Wake the signal thread if we stopped for
   // another reason, then close projections, log and store (the WAL is synced on close).
   pthread_kill(signal_thread.native_handle(), SIGTERM);

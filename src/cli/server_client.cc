@@ -36,9 +36,8 @@ std::string ServerMessage(const std::string& body) {
   if (root.ok()) {
     Status s = json::ForEachField(*root, "", [&](std::string_view key, json::Value v) -> Status {
       if (key != "error") return Status::Ok();
-      Result<json::Object> error = json::ReadObject(v, "error");
-      if (!error.ok()) return error.status();
-      return json::ForEachField(*error, "error", [&](std::string_view k, json::Value e) -> Status {
+      CAIRN_ASSIGN_OR_RETURN(json::Object error, json::ReadObject(v, "error"));
+      return json::ForEachField(error, "error", [&](std::string_view k, json::Value e) -> Status {
         if (k == "message") return json::Assign(json::ReadString(e, k), &message);
         if (k == "field") {
           if (json::IsNull(e)) return Status::Ok();
@@ -103,9 +102,7 @@ Result<std::unique_ptr<AdminClient>> AdminClient::Connect(const ServerFlags& fla
   if (url.back() == '/') url.pop_back();
   std::string token = flags.token;
   if (token.empty() && !flags.token_file.empty()) {
-    Result<std::string> from_file = ReadTokenFile(flags.token_file);
-    if (!from_file.ok()) return from_file.status();
-    token = *from_file;
+    CAIRN_ASSIGN_OR_RETURN(token, ReadTokenFile(flags.token_file));
   }
   if (token.empty()) {
     if (const char* env = std::getenv("CAIRN_TOKEN")) token = env;

@@ -43,9 +43,8 @@ class SinkWriter : public ProjectionWriter {
     return batch_->Get(f, key);
   }
   Result<int64_t> GetCounter(std::string_view table, std::string_view key) override {
-    Result<std::optional<std::string>> value = Get(table, key);
-    if (!value.ok()) return value.status();
-    return value->has_value() ? DecodeCounter(**value) : int64_t{0};
+    CAIRN_ASSIGN_OR_RETURN(const std::optional<std::string> value, Get(table, key));
+    return value.has_value() ? DecodeCounter(*value) : int64_t{0};
   }
   const Status& error() const { return error_; }
 

@@ -109,21 +109,18 @@ std::string CheckReportToJson(const CheckReport& r) {
 namespace {
 
 Status ReadStringList(Value v, std::string_view path, std::vector<std::string>* out) {
-  Result<Array> array = ReadArray(v, path);
-  if (!array.ok()) return array.status();
-  return ForEachElement(*array, path, [&](size_t i, Value element) -> Status {
-    Result<std::string> name = ReadString(element, IndexPath(path, i));
-    if (!name.ok()) return name.status();
-    out->push_back(std::move(*name));
+  CAIRN_ASSIGN_OR_RETURN(Array array, ReadArray(v, path));
+  return ForEachElement(array, path, [&](size_t i, Value element) -> Status {
+    CAIRN_ASSIGN_OR_RETURN(std::string name, ReadString(element, IndexPath(path, i)));
+    out->push_back(std::move(name));
     return Status::Ok();
   });
 }
 
 Result<uint64_t> ReadCount(Value v, std::string_view path) {
-  Result<int64_t> n = ReadInt(v, path);
-  if (!n.ok()) return n.status();
-  if (*n < 0) return FieldError(path, "must not be negative");
-  return uint64_t(*n);
+  CAIRN_ASSIGN_OR_RETURN(const int64_t n, ReadInt(v, path));
+  if (n < 0) return FieldError(path, "must not be negative");
+  return uint64_t(n);
 }
 
 Result<double> ReadNumber(Value v, std::string_view path) {
@@ -138,11 +135,10 @@ Status ReadJobFields(Object& job, std::string_view path, RebuildProgress* p) {
     if (key == "id") return Assign(ReadCount(v, field), &p->id);
     if (key == "projections") return ReadStringList(v, field, &p->projections);
     if (key == "state") {
-      Result<std::string> state = ReadString(v, field);
-      if (!state.ok()) return state.status();
-      if (*state == "running") p->state = RebuildProgress::State::kRunning;
-      else if (*state == "done") p->state = RebuildProgress::State::kDone;
-      else if (*state == "failed") p->state = RebuildProgress::State::kFailed;
+      CAIRN_ASSIGN_OR_RETURN(const std::string state, ReadString(v, field));
+      if (state == "running") p->state = RebuildProgress::State::kRunning;
+      else if (state == "done") p->state = RebuildProgress::State::kDone;
+      else if (state == "failed") p->state = RebuildProgress::State::kFailed;
       else return FieldError(field, "must be running, done or failed");
       return Status::Ok();
     }
@@ -154,9 +150,8 @@ Status ReadJobFields(Object& job, std::string_view path, RebuildProgress* p) {
     }
     if (key == "etaSeconds") {
       if (IsNull(v)) return Status::Ok();
-      Result<int64_t> eta = ReadInt(v, field);
-      if (!eta.ok()) return eta.status();
-      p->eta = std::chrono::seconds(*eta);
+      CAIRN_ASSIGN_OR_RETURN(const int64_t eta, ReadInt(v, field));
+      p->eta = std::chrono::seconds(eta);
       return Status::Ok();
     }
     if (key == "error") return Assign(ReadString(v, field), &p->error);
@@ -165,9 +160,8 @@ Status ReadJobFields(Object& job, std::string_view path, RebuildProgress* p) {
 }
 
 Status ReadDifference(Value v, std::string_view path, Difference* d) {
-  Result<Object> object = ReadObject(v, path);
-  if (!object.ok()) return object.status();
-  return ForEachField(*object, path, [&](std::string_view key, Value field) -> Status {
+  CAIRN_ASSIGN_OR_RETURN(Object object, ReadObject(v, path));
+  return ForEachField(object, path, [&](std::string_view key, Value field) -> Status {
     const std::string where = JoinPath(path, key);
     if (key == "projection") return Assign(ReadString(field, where), &d->projection);
     if (key == "table") return Assign(ReadString(field, where), &d->table);
@@ -185,34 +179,29 @@ Status ReadDifference(Value v, std::string_view path, Difference* d) {
 
 Result<RebuildProgress> ParseRebuildJob(std::string_view text) {
   Input input(text);
-  Result<Object> root = input.RootObject();
-  if (!root.ok()) return root.status();
+  CAIRN_ASSIGN_OR_RETURN(Object root, input.RootObject());
   RebuildProgress progress;
   bool wrapped = false;
   // The bare job object has no "job" field; the wrapped one has nothing else that matters.
-  Status s = ForEachField(*root, "", [&](std::string_view key, Value v) -> Status {
+  CAIRN_RETURN_IF_ERROR(ForEachField(root, "", [&](std::string_view key, Value v) -> Status {
     if (key != "job") return Status::Ok();
     wrapped = true;
-    Result<Object> job = ReadObject(v, "job");
-    if (!job.ok()) return job.status();
-    return ReadJobFields(*job, "job", &progress);
-  });
-  if (!s.ok()) return s;
+    CAIRN_ASSIGN_OR_RETURN(Object job, ReadObject(v, "job"));
+    return ReadJobFields(job, "job", &progress);
+  }));
   if (wrapped) return progress;
   Input bare(text);
-  Result<Object> object = bare.RootObject();
-  if (!object.ok()) return object.status();
-  CAIRN_RETURN_IF_ERROR(ReadJobFields(*object, "", &progress));
+  CAIRN_ASSIGN_OR_RETURN(Object object, bare.RootObject());
+  CAIRN_RETURN_IF_ERROR(ReadJobFields(object, "", &progress));
   return progress;
 }
 
 Result<CheckReport> ParseCheckReport(std::string_view text) {
   Input input(text);
-  Result<Object> root = input.RootObject();
-  if (!root.ok()) return root.status();
+  CAIRN_ASSIGN_OR_RETURN(Object root, input.RootObject());
   CheckReport r;
   bool has_consistent = false;
-  Status s = ForEachField(*root, "", [&](std::string_view key, Value v) -> Status {
+  CAIRN_RETURN_IF_ERROR(ForEachField(root, "", [&](std::string_view key, Value v) -> Status {
     if (key == "consistent") {
       has_consistent = true;
       return Assign(ReadBool(v, key), &r.consistent);
@@ -222,16 +211,14 @@ Result<CheckReport> ParseCheckReport(std::string_view text) {
     if (key == "drifted") return ReadStringList(v, key, &r.drifted);
     if (key == "repaired") return ReadStringList(v, key, &r.repaired);
     if (key == "differences") {
-      Result<Array> array = ReadArray(v, key);
-      if (!array.ok()) return array.status();
-      return ForEachElement(*array, key, [&](size_t i, Value element) -> Status {
+      CAIRN_ASSIGN_OR_RETURN(Array array, ReadArray(v, key));
+      return ForEachElement(array, key, [&](size_t i, Value element) -> Status {
         r.differences.emplace_back();
         return ReadDifference(element, IndexPath(key, i), &r.differences.back());
       });
     }
     return Status::Ok();
-  });
-  if (!s.ok()) return s;
+  }));
   if (!has_consistent) return MissingField("consistent");
   return r;
 }

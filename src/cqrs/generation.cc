@@ -30,10 +30,9 @@ Result<std::shared_ptr<Generation>> Generation::Open(Store* store, const Project
                                                      uint32_t number) {
   std::shared_ptr<Generation> gen(new Generation(store, spec.name, number));
   for (const std::string& table : spec.tables) {
-    Result<Family*> family =
-        store->OpenFamily(FamilyName(spec.name, number, table), FamilyKind::kOrdered);
-    if (!family.ok()) return family.status();
-    gen->tables_.emplace(table, *family);
+    CAIRN_ASSIGN_OR_RETURN(Family* family, store->OpenFamily(FamilyName(spec.name, number, table),
+                                                             FamilyKind::kOrdered));
+    gen->tables_.emplace(table, family);
   }
   return gen;
 }
@@ -64,9 +63,8 @@ Result<std::optional<std::string>> Generation::Get(std::string_view table,
 }
 
 Result<int64_t> Generation::GetCounter(std::string_view table, std::string_view key) const {
-  Result<std::optional<std::string>> value = Get(table, key);
-  if (!value.ok()) return value.status();
-  return value->has_value() ? DecodeCounter(**value) : int64_t{0};
+  CAIRN_ASSIGN_OR_RETURN(const std::optional<std::string> value, Get(table, key));
+  return value.has_value() ? DecodeCounter(*value) : int64_t{0};
 }
 
 Status Generation::Scan(std::string_view table, std::string_view lower, std::string_view upper,

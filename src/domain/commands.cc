@@ -1,15 +1,11 @@
-// Commands at the edge: request bodies parsed into typed commands (json/reader.h), then the one
-// set of field checks (ValidateCommand) every command passes before anything is decided.
+// The one set of field checks (ValidateCommand) every command passes before anything is
+// decided, whether it was parsed from a request body (src/http/order_requests.cc) or built in C++.
 #include <algorithm>
 
-#include "cairn/orders.h"
-#include "domain/order_json.h"
-#include "base/json_reader.h"
+#include "cairn/orders/commands.h"
 
 namespace cairn {
 namespace {
-
-using domain::Strictness;
 
 bool IsControl(unsigned char c) { return c < 0x20 || c == 0x7F; }
 
@@ -85,8 +81,7 @@ Status CheckCreate(const CreateOrder& c) {
         "items must have at most " + std::to_string(kMaxOrderItems) + " items", "items");
   }
   for (size_t i = 0; i < c.items.size(); ++i) CAIRN_RETURN_IF_ERROR(CheckItem(c.items[i], i));
-  Result<int64_t> total = OrderTotal(c.items);
-  if (!total.ok()) return total.status();
+  CAIRN_RETURN_IF_ERROR(OrderTotal(c.items).status());
   CAIRN_RETURN_IF_ERROR(CheckAddress(c.shipping_address));
   return CheckCurrency(c.currency);
 }
@@ -100,31 +95,6 @@ Status CheckPayment(const CompletePayment& c) {
 
 const CommandMeta& MetaOf(const OrderCommand& command) {
   return std::visit([](const auto& c) -> const CommandMeta& { return c.meta; }, command);
-}
-
-// Parses an optional request body: empty (or only whitespace) means no fields; otherwise it
-// must be one JSON object, each of whose fields goes to `visit`.
-Status ParseOptionalBody(std::string_view body, const json::FieldVisitor& visit) {
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return Status::Ok();
-  json::Input input(body);
-  Result<json::Object> root = input.RootObject();
-  if (!root.ok()) return root.status();
-  CAIRN_RETURN_IF_ERROR(json::ForEachField(*root, "", visit));
-  return input.ExpectEnd();
-}
-
-// Reads an optional string field: null or absent leaves it nullopt.
-Status ReadOptionalString(json::Value value, std::string_view field,
-                          std::optional<std::string>* out) {
-  if (json::IsNull(value)) return Status::Ok();
-  return json::Assign(json::ReadString(value, field), out);
-}
-
-// Returns the command after ValidateCommand, or the validation error.
-template <typename Command>
-Result<Command> Validated(Command command) {
-  CAIRN_RETURN_IF_ERROR(ValidateCommand(OrderCommand(command)));
-  return command;
 }
 
 }  // namespace
@@ -161,106 +131,6 @@ Result<CommandMeta> MakeCommandMeta(std::string_view idempotency_key, Actor acto
   CommandMeta meta{std::string(idempotency_key), std::move(actor)};
   CAIRN_RETURN_IF_ERROR(CheckMeta(meta));
   return meta;
-}
-
-Result<CreateOrder> ParseCreateOrder(std::string_view body, CommandMeta meta) {
-  json::Input input(body);
-  Result<json::Object> root = input.RootObject();
-  if (!root.ok()) return root.status();
-
-  CreateOrder command;
-  command.meta = std::move(meta);
-  bool has_items = false, has_address = false;
-  std::optional<std::string> user_id;
-  std::optional<int64_t> client_total;
-  CAIRN_RETURN_IF_ERROR(json::ForEachField(*root, "", [&](std::string_view key,
-                                                           json::Value v) -> Status {
-    if (key == "items") {
-      has_items = true;
-      return domain::ReadItems(v, "items", Strictness::kRequest, &command.items);
-    }
-    if (key == "shippingAddress") {
-      has_address = true;
-      return domain::ReadAddress(v, "shippingAddress", Strictness::kRequest,
-                                 &command.shipping_address);
-    }
-    if (key == "currency") {
-      if (json::IsNull(v)) return Status::Ok();
-      return json::Assign(json::ReadString(v, "currency"), &command.currency);
-    }
-    if (key == "userId") return ReadOptionalString(v, "userId", &user_id);
-    if (key == "totalAmount") return json::Assign(json::ReadInt(v, "totalAmount"), &client_total);
-    return json::UnknownField("", key);
-  }));
-  CAIRN_RETURN_IF_ERROR(input.ExpectEnd());
-  if (!has_items) return json::MissingField("items");
-  if (!has_address) return json::MissingField("shippingAddress");
-
-  const Actor& actor = command.meta.actor;
-  if (user_id && *user_id != actor.user_id && !actor.is_admin()) {
-    return Status(ErrorCode::kPermissionDenied, "only an admin may create orders for another user",
-                  "userId");
-  }
-  command.user_id = user_id.value_or(actor.user_id);
-  Result<CreateOrder> validated = Validated(std::move(command));
-  if (!validated.ok() || !client_total) return validated;
-  const int64_t total = *OrderTotal(validated->items);
-  if (*client_total != total) {
-    return Status::InvalidArgument("totalAmount " + std::to_string(*client_total) +
-                                       " does not match the items' total " +
-                                       std::to_string(total),
-                                   "totalAmount");
-  }
-  return validated;
-}
-
-Result<ApproveOrder> ParseApproveOrder(std::string_view order_id, std::string_view body,
-                                       CommandMeta meta) {
-  CAIRN_RETURN_IF_ERROR(ParseOptionalBody(
-      body, [](std::string_view key, json::Value) { return json::UnknownField("", key); }));
-  return Validated(ApproveOrder{std::move(meta), std::string(order_id)});
-}
-
-Result<ShipOrder> ParseShipOrder(std::string_view order_id, std::string_view body,
-                                 CommandMeta meta) {
-  ShipOrder command{std::move(meta), std::string(order_id), std::nullopt};
-  CAIRN_RETURN_IF_ERROR(ParseOptionalBody(body, [&](std::string_view key, json::Value v) {
-    if (key == "trackingNumber") {
-      return ReadOptionalString(v, "trackingNumber", &command.tracking_number);
-    }
-    return json::UnknownField("", key);
-  }));
-  return Validated(std::move(command));
-}
-
-Result<CompletePayment> ParseCompletePayment(std::string_view order_id, std::string_view body,
-                                             CommandMeta meta) {
-  CompletePayment command{std::move(meta), std::string(order_id), {}, 0};
-  bool has_method = false, has_amount = false;
-  CAIRN_RETURN_IF_ERROR(ParseOptionalBody(body, [&](std::string_view key, json::Value v) {
-    if (key == "method") {
-      has_method = true;
-      return json::Assign(json::ReadString(v, "method"), &command.method);
-    }
-    if (key == "amount") {
-      has_amount = true;
-      return json::Assign(json::ReadInt(v, "amount"), &command.amount);
-    }
-    return json::UnknownField("", key);
-  }));
-  if (!has_method) return json::MissingField("method");
-  if (!has_amount) return json::MissingField("amount");
-  return Validated(std::move(command));
-}
-
-Result<CancelOrder> ParseCancelOrder(std::string_view order_id, std::string_view body,
-                                     CommandMeta meta) {
-  CancelOrder command{std::move(meta), std::string(order_id), std::nullopt};
-  CAIRN_RETURN_IF_ERROR(ParseOptionalBody(body, [&](std::string_view key, json::Value v) {
-    if (key == "reason") return ReadOptionalString(v, "reason", &command.reason);
-    return json::UnknownField("", key);
-  }));
-  return Validated(std::move(command));
 }
 
 }  // namespace cairn

@@ -2,6 +2,7 @@
 // parts open and close.
 #include "cairn/db.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -58,7 +59,10 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, DbOptions options)
       }
     }
   }
-  if (writable) {
+  const bool has_orders =
+      std::any_of(db->domains_.begin(), db->domains_.end(),
+                  [](const DomainSpec& d) { return d.name == kOrderDomainName; });
+  if (writable && has_orders) {
     CAIRN_ASSIGN_OR_RETURN(db->orders_, OrderService::Open(db->log_.get(), std::move(options.orders)));
   }
   db->queries_ = std::make_unique<OrderQueries>(*db->engine_);
@@ -85,11 +89,7 @@ bool Db::IsOwnedTopic(std::string_view topic) const {
 }
 
 std::unique_ptr<StreamChecker> Db::NewStreamChecker(std::string_view stream) const {
-  for (const DomainSpec& d : domains_) {
-    if (!d.new_checker) continue;
-    if (std::unique_ptr<StreamChecker> checker = d.new_checker(stream)) return checker;
-  }
-  return nullptr;
+  return cairn::NewStreamChecker(domains_, stream);
 }
 
 }  // namespace cairn

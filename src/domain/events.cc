@@ -1,6 +1,6 @@
 // The order events: their types, topics and data JSON in the seed's shapes (DESIGN.md §3), so
 // events imported from the seed's Kafka topics and events Cairn writes read the same way.
-#include "cairn/orders.h"
+#include "cairn/orders/events.h"
 #include "domain/order_json.h"
 #include "base/iso_time.h"
 #include "base/json_reader.h"
@@ -51,10 +51,9 @@ Status OptionalString(json::Value v, std::string_view field, std::optional<std::
 // read here and required for every order event).
 Status ReadData(std::string_view data, std::string* order_id, const json::FieldVisitor& visit) {
   json::Input input(data);
-  Result<json::Object> root = input.RootObject();
-  if (!root.ok()) return root.status();
+  CAIRN_ASSIGN_OR_RETURN(json::Object root, input.RootObject());
   bool has_order_id = false;
-  CAIRN_RETURN_IF_ERROR(json::ForEachField(*root, "", [&](std::string_view key, json::Value v) {
+  CAIRN_RETURN_IF_ERROR(json::ForEachField(root, "", [&](std::string_view key, json::Value v) {
     if (key == "orderId") {
       has_order_id = true;
       return json::Assign(json::ReadString(v, "orderId"), order_id);
@@ -101,11 +100,9 @@ Result<OrderEvent> ParseShipped(std::string_view data, int64_t timestamp_us) {
   CAIRN_RETURN_IF_ERROR(ReadData(data, &e.order_id, [&](std::string_view key, json::Value v) {
     if (key == "trackingNumber") return OptionalString(v, "trackingNumber", &e.tracking_number);
     if (key == "shippedAt" && !json::IsNull(v)) {
-      Result<std::string> text = json::ReadString(v, "shippedAt");
-      if (!text.ok()) return text.status();
-      Result<json::ParsedTime> at = json::ParseIsoTime(*text, "shippedAt");
-      if (!at.ok()) return at.status();
-      e.shipped_at_us = at->micros;
+      CAIRN_ASSIGN_OR_RETURN(std::string text, json::ReadString(v, "shippedAt"));
+      CAIRN_ASSIGN_OR_RETURN(json::ParsedTime at, json::ParseIsoTime(text, "shippedAt"));
+      e.shipped_at_us = at.micros;
     }
     return Status::Ok();
   }));

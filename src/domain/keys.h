@@ -33,7 +33,7 @@
 #include <string>
 #include <string_view>
 
-#include "cairn/orders.h"
+#include "cairn/orders/values.h"
 
 namespace cairn::domain {
 

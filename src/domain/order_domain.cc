@@ -1,6 +1,8 @@
 // The order domain as it registers with Cairn (OrderDomain, include/cairn/orders.h): its
 // projections, its three topics, and the import rules that keep its projections running.
-#include "cairn/orders.h"
+#include "cairn/orders/events.h"
+#include "cairn/orders/projections.h"
+#include "cairn/orders/views.h"
 
 namespace cairn {
 
@@ -11,7 +13,7 @@ namespace {
 // ORDER_CREATED, data that does not parse) is refused before it is appended.
 class OrderStreamChecker : public StreamChecker {
  public:
-  explicit OrderStreamChecker(std::string order_id) : order_id_(std::move(order_id)) {}
+  explicit OrderStreamChecker(std::string stream) : stream_(std::move(stream)) {}
 
   void Load(const Event& stored) override {
     if (!enabled_ || !IsOrderEventType(stored.type)) return;
@@ -29,10 +31,10 @@ class OrderStreamChecker : public StreamChecker {
     if (!parsed.ok()) {
       return Status::InvalidArgument("data: " + parsed.status().message(), "data");
     }
-    if (OrderIdOf(*parsed) != order_id_) {
-      return Status::InvalidArgument(
-          "data.orderId " + OrderIdOf(*parsed) + " is not the aggregateId " + order_id_,
-          "data.orderId");
+    if (!Names(OrderIdOf(*parsed))) {
+      return Status::InvalidArgument("data.orderId " + OrderIdOf(*parsed) +
+                                         " is not the aggregateId " + std::string(StreamKey(stream_)),
+                                     "data.orderId");
     }
     Status applied = ApplyToView(view_, *parsed, event.timestamp_us, version.value());
     if (!applied.ok()) return Status::InvalidArgument(applied.message(), "type");
@@ -40,7 +42,13 @@ class OrderStreamChecker : public StreamChecker {
   }
 
  private:
-  std::string order_id_;
+  // Whether the stream is the order's: its key is the order id ("order-<id>", or another
+  // prefix an import chose), or, imported without a prefix, the stream is the id itself.
+  bool Names(std::string_view order_id) const {
+    return StreamKey(stream_) == order_id || stream_ == order_id;
+  }
+
+  std::string stream_;
   bool enabled_ = true;
   std::optional<OrderView> view_;
 };
@@ -49,12 +57,12 @@ class OrderStreamChecker : public StreamChecker {
 
 DomainSpec OrderDomain() {
   DomainSpec spec;
-  spec.name = "orders";
+  spec.name = std::string(kOrderDomainName);
   spec.projections = OrderProjections();
   spec.owned_topics = {std::string(kOrderEventsTopic), std::string(kPaymentEventsTopic),
                        std::string(kShippingEventsTopic)};
   spec.new_checker = [](std::string_view stream) -> std::unique_ptr<StreamChecker> {
-    return std::make_unique<OrderStreamChecker>(std::string(StreamKey(stream)));
+    return std::make_unique<OrderStreamChecker>(std::string(stream));
   };
   return spec;
 }

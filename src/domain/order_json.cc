@@ -6,11 +6,10 @@ namespace {
 
 Status ReadItem(json::Value value, const std::string& path, Strictness strictness,
                 OrderItem* item) {
-  Result<json::Object> object = json::ReadObject(value, path);
-  if (!object.ok()) return object.status();
+  CAIRN_ASSIGN_OR_RETURN(json::Object object, json::ReadObject(value, path));
   bool has_product = false, has_name = false, has_price = false, has_quantity = false;
-  CAIRN_RETURN_IF_ERROR(json::ForEachField(*object, path, [&](std::string_view key,
-                                                               json::Value v) -> Status {
+  CAIRN_RETURN_IF_ERROR(json::ForEachField(object, path, [&](std::string_view key,
+                                                             json::Value v) -> Status {
     const std::string field = json::JoinPath(path, key);
     if (key == "productId") {
       has_product = true;
@@ -41,10 +40,9 @@ Status ReadItem(json::Value value, const std::string& path, Strictness strictnes
 
 Status ReadItems(json::Value value, std::string_view path, Strictness strictness,
                  std::vector<OrderItem>* out) {
-  Result<json::Array> array = json::ReadArray(value, path);
-  if (!array.ok()) return array.status();
+  CAIRN_ASSIGN_OR_RETURN(json::Array array, json::ReadArray(value, path));
   out->clear();
-  return json::ForEachElement(*array, path, [&](size_t index, json::Value v) -> Status {
+  return json::ForEachElement(array, path, [&](size_t index, json::Value v) -> Status {
     if (out->size() >= kMaxOrderItems && strictness == Strictness::kRequest) {
       return json::FieldError(path, "must have at most " + std::to_string(kMaxOrderItems) +
                                         " items");
@@ -56,11 +54,10 @@ Status ReadItems(json::Value value, std::string_view path, Strictness strictness
 
 Status ReadAddress(json::Value value, std::string_view path, Strictness strictness,
                    ShippingAddress* out) {
-  Result<json::Object> object = json::ReadObject(value, path);
-  if (!object.ok()) return object.status();
+  CAIRN_ASSIGN_OR_RETURN(json::Object object, json::ReadObject(value, path));
   bool has_street = false, has_city = false, has_zip = false, has_country = false;
-  CAIRN_RETURN_IF_ERROR(json::ForEachField(*object, path, [&](std::string_view key,
-                                                               json::Value v) -> Status {
+  CAIRN_RETURN_IF_ERROR(json::ForEachField(object, path, [&](std::string_view key,
+                                                             json::Value v) -> Status {
     const std::string field = json::JoinPath(path, key);
     if (key == "street") {
       has_street = true;

@@ -1,13 +1,13 @@
-// JSON forms of the order's nested values (items, shipping address), shared by the request
-// parsers (strict: unknown fields are errors) and the readers of stored JSON — event data from
-// the log, views — (lenient: unknown fields are ignored, so older and newer writers both read).
-// Internal to src/domain.
+// JSON forms of the order's nested values (items, shipping address), shared by the HTTP layer's
+// request parsers (src/http/order_requests.cc; strict: unknown fields are errors) and the
+// domain's readers of stored JSON — event data from the log, views — (lenient: unknown fields
+// are ignored, so older and newer writers both read). Private to src/domain and the layers above.
 #pragma once
 
 #include <string_view>
 #include <vector>
 
-#include "cairn/orders.h"
+#include "cairn/orders/values.h"
 #include "cairn/status.h"
 #include "base/json_reader.h"
 #include "base/json_writer.h"

@@ -7,7 +7,9 @@
 #include <set>
 #include <utility>
 
-#include "cairn/orders.h"
+#include "cairn/orders/events.h"
+#include "cairn/orders/projections.h"
+#include "cairn/orders/views.h"
 #include "domain/keys.h"
 #include "domain/search_terms.h"
 #include "base/iso_time.h"
@@ -112,11 +114,10 @@ Status ApplyOrders(const EventView& e, ProjectionWriter& out) {
   if (!event.ok() || !event->has_value()) return event.status();
   const std::string& order_id = OrderIdOf(**event);
 
-  Result<std::optional<std::string>> stored = out.Get(kViews, order_id);
-  if (!stored.ok()) return stored.status();
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored, out.Get(kViews, order_id));
   std::optional<OrderView> view;
-  if (stored->has_value()) {
-    Result<OrderView> parsed = ParseOrderView(**stored);
+  if (stored.has_value()) {
+    Result<OrderView> parsed = ParseOrderView(*stored);
     if (!parsed.ok()) {
       return Status::Corruption("stored view of order " + order_id + " is unreadable: " +
                                 parsed.status().message());
@@ -157,15 +158,13 @@ std::string EncodeStats(const StatsRecord& r) {
 
 Result<StatsRecord> DecodeStats(std::string_view bytes) {
   json::Input input(bytes);
-  Result<json::Object> root = input.RootObject();
-  if (!root.ok()) return root.status();
+  CAIRN_ASSIGN_OR_RETURN(json::Object root, input.RootObject());
   StatsRecord r;
-  CAIRN_RETURN_IF_ERROR(json::ForEachField(*root, "", [&](std::string_view key,
-                                                           json::Value v) -> Status {
+  CAIRN_RETURN_IF_ERROR(json::ForEachField(root, "", [&](std::string_view key,
+                                                         json::Value v) -> Status {
     if (key == "s") {
-      Result<std::string> name = json::ReadString(v, key);
-      if (!name.ok()) return name.status();
-      return json::Assign(ParseOrderStatus(*name, key), &r.status);
+      CAIRN_ASSIGN_OR_RETURN(std::string name, json::ReadString(v, key));
+      return json::Assign(ParseOrderStatus(name, key), &r.status);
     }
     if (key == "p") return json::Assign(json::ReadBool(v, key), &r.paid);
     if (key == "a") return json::Assign(json::ReadInt(v, key), &r.amount);
@@ -230,11 +229,10 @@ Status ApplyStats(const EventView& e, ProjectionWriter& out) {
   if (!event.ok() || !event->has_value()) return event.status();
   const std::string& order_id = OrderIdOf(**event);
 
-  Result<std::optional<std::string>> stored = out.Get(kStatsOrders, order_id);
-  if (!stored.ok()) return stored.status();
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored, out.Get(kStatsOrders, order_id));
   std::optional<StatsRecord> record;
-  if (stored->has_value()) {
-    Result<StatsRecord> decoded = DecodeStats(**stored);
+  if (stored.has_value()) {
+    Result<StatsRecord> decoded = DecodeStats(*stored);
     if (!decoded.ok()) {
       return Status::Corruption("stats of order " + order_id + " are unreadable: " +
                                 decoded.status().message());
@@ -253,6 +251,8 @@ Status ApplyStats(const EventView& e, ProjectionWriter& out) {
 
 Status ApplySearch(const EventView& e, ProjectionWriter& out) {
   if (e.type() != "ORDER_CREATED") return Status::Ok();
+  // Not CAIRN_ASSIGN_OR_RETURN: the moved-to optional variant trips GCC 12's
+  // -Wmaybe-uninitialized.
   Result<std::optional<OrderEvent>> event = ReadOrderEvent(e);
   if (!event.ok()) return event.status();
   const auto& created = std::get<OrderCreated>(**event);

@@ -4,50 +4,33 @@
 #include <map>
 #include <unordered_map>
 
-#include "cairn/orders.h"
+#include "cairn/orders/commands.h"
+#include "cairn/orders/queries.h"
+#include "cairn/orders/views.h"
 #include "domain/keys.h"
 #include "domain/search_terms.h"
 #include "base/bytes.h"
 #include "base/iso_time.h"
-#include "base/json_reader.h"
-#include "base/json_writer.h"
 
 namespace cairn {
 namespace {
 
 using namespace domain;
 
-constexpr uint32_t kMaxPage = 1'000'000;
-constexpr uint32_t kMaxLimit = 100;
 constexpr size_t kMaxQueryBytes = 256;
 constexpr size_t kMaxQueryTerms = 8;
+// The days of the dashboard period `30d`; `all` charts as many.
+constexpr int64_t kMonthDays = 30;
 
 Status CheckPaging(uint32_t page, uint32_t limit) {
-  if (page < 1 || page > kMaxPage) {
+  if (page < 1 || page > kMaxListPage) {
     return Status::InvalidArgument("page must be between 1 and 1000000", "page");
   }
-  if (limit < 1 || limit > kMaxLimit) {
+  if (limit < 1 || limit > kMaxQueryLimit) {
     return Status::InvalidArgument("limit must be between 1 and 100", "limit");
   }
   return Status::Ok();
 }
-
-// A number parameter of `min`..`max`, all digits.
-Result<uint32_t> ParseBounded(std::string_view text, std::string_view field, uint32_t min,
-                              uint32_t max) {
-  const std::string message = std::string(field) + " must be an integer between " +
-                              std::to_string(min) + " and " + std::to_string(max);
-  if (text.empty() || text.size() > 9 ||
-      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return Status::InvalidArgument(message, std::string(field));
-  }
-  const uint32_t value = static_cast<uint32_t>(std::stoul(std::string(text)));
-  if (value < min || value > max) return Status::InvalidArgument(message, std::string(field));
-  return value;
-}
-
-// A parameter that is absent or empty counts as not given.
-bool Given(const std::optional<std::string>& param) { return param && !param->empty(); }
 
 // The view JSON of each id, in order. An id without a view is skipped (a search index may run
 // ahead of the views while both catch up).
@@ -56,9 +39,8 @@ Result<std::vector<std::string>> FetchViews(const ReadModel& orders,
   std::vector<std::string> views;
   views.reserve(ids.size());
   for (const std::string& id : ids) {
-    Result<std::optional<std::string>> view = orders.Get(kViews, id);
-    if (!view.ok()) return view.status();
-    if (view->has_value()) views.push_back(std::move(**view));
+    CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> view, orders.Get(kViews, id));
+    if (view.has_value()) views.push_back(std::move(*view));
   }
   return views;
 }
@@ -117,22 +99,15 @@ Result<DashboardFigures> SumFigures(const ReadModel& stats, bool all, int64_t fi
   return figures;
 }
 
-void WriteTrend(json::JsonWriter& out, std::string_view key, int64_t current,
-                std::optional<int64_t> previous) {
-  out.Key(key).BeginObject().Key("current").Int(current).Key("previous");
-  if (previous) {
-    out.Int(*previous);
-  } else {
-    out.Null();
+// The figures of each day of [first_day, end_day), oldest first.
+Result<std::vector<DashboardDay>> DailyFigures(const ReadModel& stats, int64_t first_day,
+                                               int64_t end_day) {
+  std::vector<DashboardDay> days;
+  for (int64_t day = first_day; day < end_day; ++day) {
+    CAIRN_ASSIGN_OR_RETURN(const DashboardFigures figures, SumFigures(stats, false, day, day + 1));
+    days.push_back({day, figures.orders, figures.Revenue(kDefaultCurrency)});
   }
-  out.Key("changePercent");
-  if (previous && *previous != 0) {
-    out.Fixed(100.0 * static_cast<double>(current - *previous) / static_cast<double>(*previous),
-              1);
-  } else {
-    out.Null();
-  }
-  out.EndObject();
+  return days;
 }
 
 // The (created_at, user) of every order under `term` (exactly, or as a prefix).
@@ -184,11 +159,10 @@ Result<bool> FilterByLookup(const ReadModel& search, const std::string& term, bo
   constexpr size_t kMaxPrefixTerms = 64;
   std::vector<std::string> terms = {term};
   if (prefix) {
-    Result<std::optional<std::vector<std::string>>> expanded =
-        TermsWithPrefix(search, term, kMaxPrefixTerms);
-    if (!expanded.ok()) return expanded.status();
-    if (!expanded->has_value()) return false;
-    terms = std::move(**expanded);
+    CAIRN_ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> expanded,
+                           TermsWithPrefix(search, term, kMaxPrefixTerms));
+    if (!expanded.has_value()) return false;
+    terms = std::move(*expanded);
   }
   Status failed;
   std::erase_if(*matches, [&](const auto& match) {
@@ -204,40 +178,92 @@ Result<bool> FilterByLookup(const ReadModel& search, const std::string& term, bo
   return true;
 }
 
-}  // namespace
-
-Result<ListQuery> ParseListQuery(const ListParams& params) {
-  ListQuery query;
-  if (Given(params.status)) {
-    CAIRN_RETURN_IF_ERROR(json::Assign(ParseOrderStatus(*params.status, "status"), &query.status));
+// The user whose orders a list shows: for an admin the one named, if any (nullopt: everyone);
+// for anyone else itself, and naming another user is kPermissionDenied.
+Result<std::optional<std::string>> ListedUser(const ListQuery& query, const Actor& actor) {
+  if (actor.is_admin()) return query.user_id;
+  if (query.user_id && *query.user_id != actor.user_id) {
+    return Status(ErrorCode::kPermissionDenied, "only an admin may list another user's orders",
+                  "userId");
   }
-  if (Given(params.date_from)) {
-    Result<json::ParsedTime> from = json::ParseIsoTime(*params.date_from, "dateFrom");
-    if (!from.ok()) return from.status();
-    query.created_from_us = from->micros;
-  }
-  if (Given(params.date_to)) {
-    Result<json::ParsedTime> to = json::ParseIsoTime(*params.date_to, "dateTo");
-    if (!to.ok()) return to.status();
-    // Inclusive for the user: a date covers its whole day, a time itself.
-    query.created_to_us = to->micros + (to->date_only ? json::kMicrosPerDay : 1);
-  }
-  if (Given(params.user_id)) {
-    if (params.user_id->size() > kMaxIdBytes) {
-      return Status::InvalidArgument("userId must be at most 64 bytes", "userId");
-    }
-    query.user_id = *params.user_id;
-  }
-  if (Given(params.page)) {
-    CAIRN_RETURN_IF_ERROR(json::Assign(ParseBounded(*params.page, "page", 1, kMaxPage),
-                                       &query.page));
-  }
-  if (Given(params.limit)) {
-    CAIRN_RETURN_IF_ERROR(json::Assign(ParseBounded(*params.limit, "limit", 1, kMaxLimit),
-                                       &query.limit));
-  }
-  return query;
+  return std::optional<std::string>(actor.user_id);
 }
+
+// [lower, upper) of `index` holding the orders created within the query's dates, newest first;
+// nullopt when no order can be in it.
+std::optional<std::pair<std::string, std::string>> DateRange(const ListIndex& index,
+                                                             const ListQuery& query) {
+  const std::optional<int64_t>& from = query.created_from_us;
+  const std::optional<int64_t>& to = query.created_to_us;
+  if ((to && *to == INT64_MIN) || (from && to && *from >= *to)) return std::nullopt;
+  return std::pair(index.prefix + (to ? NewestFirst(*to - 1) : ""),
+                   PrefixEnd(index.prefix + (from ? NewestFirst(*from) : "")));
+}
+
+// The order ids on the query's page of `range`, and how many entries the scan passed: every
+// entry of the range when `count_all`, else it stops once the page is full.
+struct PageScan {
+  std::vector<std::string> ids;
+  uint64_t seen = 0;
+};
+Result<PageScan> ScanPage(const ReadModel& model, const ListIndex& index,
+                          const std::pair<std::string, std::string>& range,
+                          const ListQuery& query, bool count_all) {
+  const uint64_t skip = uint64_t{query.page - 1} * query.limit;
+  PageScan scan;
+  CAIRN_RETURN_IF_ERROR(model.Scan(index.table, range.first, range.second,
+                                   [&](std::string_view key, std::string_view) {
+    if (scan.seen >= skip && scan.ids.size() < query.limit) {
+      scan.ids.emplace_back(IndexKeyOrderId(key, index.prefix.size()));
+    }
+    ++scan.seen;
+    return count_all || scan.ids.size() < query.limit;
+  }));
+  return scan;
+}
+
+// The orders under every term of a search: the last term as a prefix, the others exactly. The
+// first term's postings, then each later term either looked up per match (few matches left) or
+// intersected with its postings.
+Result<Postings> MatchEveryTerm(const ReadModel& search, const std::vector<std::string>& terms) {
+  constexpr size_t kMaxLookups = 2'000;
+  Postings matches;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    const bool prefix = i + 1 == terms.size();
+    if (i > 0 && matches.size() <= kMaxLookups) {
+      CAIRN_ASSIGN_OR_RETURN(bool filtered, FilterByLookup(search, terms[i], prefix, &matches));
+      if (filtered) {
+        if (matches.empty()) break;
+        continue;
+      }
+    }
+    CAIRN_ASSIGN_OR_RETURN(Postings postings, ReadPostings(search, terms[i], prefix));
+    if (i == 0) {
+      matches = std::move(postings);
+    } else {
+      std::erase_if(matches, [&](const auto& m) { return !postings.contains(m.first); });
+    }
+    if (matches.empty()) break;
+  }
+  return matches;
+}
+
+// The ids of the matches the actor may see, newest first (ties by id).
+std::vector<std::string> VisibleNewestFirst(const Postings& matches, const Actor& actor) {
+  std::vector<std::pair<int64_t, std::string>> visible;  // (created_at, id)
+  for (const auto& [id, info] : matches) {
+    if (actor.is_admin() || info.second == actor.user_id) visible.emplace_back(info.first, id);
+  }
+  std::sort(visible.begin(), visible.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  std::vector<std::string> ids;
+  ids.reserve(visible.size());
+  for (auto& [created_at, id] : visible) ids.push_back(std::move(id));
+  return ids;
+}
+
+}  // namespace
 
 Result<DashboardPeriod> ParseDashboardPeriod(std::string_view text) {
   for (DashboardPeriod period : {DashboardPeriod::kToday, DashboardPeriod::k7Days,
@@ -264,126 +290,45 @@ int64_t DashboardFigures::Revenue(std::string_view currency) const {
   return 0;
 }
 
-std::string OrderPage::ToJson() const {
-  json::JsonWriter out;
-  out.BeginObject().Key("orders").BeginArray();
-  for (const std::string& view : orders) out.Raw(view);
-  out.EndArray().Key("total").Uint(total).Key("page").Uint(page).Key("limit").Uint(limit);
-  return out.EndObject().Take();
-}
-
-std::string SearchResults::ToJson() const {
-  json::JsonWriter out;
-  out.BeginObject().Key("results").BeginArray();
-  for (const std::string& view : results) out.Raw(view);
-  out.EndArray().Key("total").Uint(total);
-  return out.EndObject().Take();
-}
-
-std::string Dashboard::ToJson() const {
-  json::JsonWriter out;
-  const int64_t revenue = current.Revenue(kDefaultCurrency);
-  out.BeginObject().Key("total").Uint(current.orders).Key("byStatus").BeginObject();
-  for (OrderStatus status : kAllOrderStatuses) {
-    out.Key(OrderStatusName(status)).Uint(current.by_status[static_cast<int>(status)]);
-  }
-  out.EndObject()
-      .Key("paidOrders").Uint(current.paid_orders)
-      .Key("revenue").Int(revenue)
-      .Key("currency").String(kDefaultCurrency)
-      .Key("formattedRevenue").String(FormatMoney(revenue, kDefaultCurrency))
-      .Key("revenueByCurrency").BeginObject();
-  for (const auto& [code, amount] : current.revenue_by_currency) out.Key(code).Int(amount);
-  out.EndObject().Key("period").BeginObject().Key("name").String(DashboardPeriodName(period));
-  out.Key("from");
-  if (from_us) {
-    out.String(json::FormatIsoTime(*from_us));
-  } else {
-    out.Null();
-  }
-  out.Key("to").String(json::FormatIsoTime(to_us)).EndObject();
-  out.Key("trends").BeginObject();
-  WriteTrend(out, "orders", static_cast<int64_t>(current.orders),
-             previous ? std::optional<int64_t>(previous->orders) : std::nullopt);
-  WriteTrend(out, "revenue", revenue,
-             previous ? std::optional<int64_t>(previous->Revenue(kDefaultCurrency)) : std::nullopt);
-  out.EndObject().EndObject();
-  return out.Take();
-}
-
 Result<std::shared_ptr<const ReadModel>> OrderQueries::Read(std::string_view projection) const {
   return source_(std::string(projection));
 }
 
 Result<std::string> OrderQueries::GetOrder(std::string_view order_id, const Actor& actor) const {
   CAIRN_RETURN_IF_ERROR(ValidateOrderId(order_id));
-  Result<std::shared_ptr<const ReadModel>> orders = Read(kOrdersProjection);
-  if (!orders.ok()) return orders.status();
-  Result<std::optional<std::string>> view = (*orders)->Get(kViews, order_id);
-  if (!view.ok()) return view.status();
+  CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<const ReadModel> orders, Read(kOrdersProjection));
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> view, orders->Get(kViews, order_id));
   const Status not_found = Status::NotFound("order " + std::string(order_id) + " not found");
-  if (!view->has_value()) return not_found;
+  if (!view.has_value()) return not_found;
   if (!actor.is_admin()) {
-    Result<OrderView> parsed = ParseOrderView(**view);
-    if (!parsed.ok()) return parsed.status();
+    CAIRN_ASSIGN_OR_RETURN(OrderView parsed, ParseOrderView(*view));
     // Another user's order does not exist as far as this actor can tell.
-    if (parsed->user_id != actor.user_id) return not_found;
+    if (parsed.user_id != actor.user_id) return not_found;
   }
-  return std::move(**view);
+  return std::move(*view);
 }
 
 Result<OrderPage> OrderQueries::ListOrders(const ListQuery& query, const Actor& actor) const {
   CAIRN_RETURN_IF_ERROR(CheckPaging(query.page, query.limit));
-  std::optional<std::string> user = query.user_id;
-  if (!actor.is_admin()) {
-    if (user && *user != actor.user_id) {
-      return Status(ErrorCode::kPermissionDenied, "only an admin may list another user's orders",
-                    "userId");
-    }
-    user = actor.user_id;
-  }
-  Result<std::shared_ptr<const ReadModel>> orders = Read(kOrdersProjection);
-  if (!orders.ok()) return orders.status();
-  const ReadModel& model = **orders;
-
-  // Every filter is part of the scanned key range, so paging counts only matching orders.
-  const ListIndex index = ChooseIndex(user, query.status);
-  const bool by_date = query.created_from_us || query.created_to_us;
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> user, ListedUser(query, actor));
+  CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<const ReadModel> orders, Read(kOrdersProjection));
   OrderPage page;
   page.page = query.page;
   page.limit = query.limit;
-  if (query.created_to_us && *query.created_to_us == INT64_MIN) return page;
-  const std::string lower =
-      index.prefix + (query.created_to_us ? NewestFirst(*query.created_to_us - 1) : "");
-  const std::string upper =
-      PrefixEnd(index.prefix + (query.created_from_us ? NewestFirst(*query.created_from_us) : ""));
-  if (query.created_from_us && query.created_to_us &&
-      *query.created_from_us >= *query.created_to_us) {
-    return page;
-  }
-
-  const uint64_t skip = uint64_t{query.page - 1} * query.limit;
-  uint64_t seen = 0;
-  std::vector<std::string> ids;
-  CAIRN_RETURN_IF_ERROR(model.Scan(index.table, lower, upper, [&](std::string_view key,
-                                                                  std::string_view) {
-    if (seen >= skip && ids.size() < query.limit) {
-      ids.emplace_back(IndexKeyOrderId(key, index.prefix.size()));
-    }
-    ++seen;
-    // Without a date range the total is a counter: stop once the page is full.
-    return by_date || ids.size() < query.limit;
-  }));
+  // Every filter is part of the scanned key range, so paging counts only matching orders.
+  const ListIndex index = ChooseIndex(user, query.status);
+  const std::optional<std::pair<std::string, std::string>> range = DateRange(index, query);
+  if (!range) return page;
+  // Without a date range the total is a counter, and the scan stops once the page is full.
+  const bool by_date = query.created_from_us || query.created_to_us;
+  CAIRN_ASSIGN_OR_RETURN(PageScan scan, ScanPage(*orders, index, *range, query, by_date));
   if (by_date) {
-    page.total = seen;
+    page.total = scan.seen;
   } else {
-    Result<int64_t> total = model.GetCounter(kCounts, index.count_key);
-    if (!total.ok()) return total.status();
-    page.total = static_cast<uint64_t>(std::max<int64_t>(*total, 0));
+    CAIRN_ASSIGN_OR_RETURN(int64_t total, orders->GetCounter(kCounts, index.count_key));
+    page.total = static_cast<uint64_t>(std::max<int64_t>(total, 0));
   }
-  Result<std::vector<std::string>> views = FetchViews(model, ids);
-  if (!views.ok()) return views.status();
-  page.orders = std::move(views).value();
+  CAIRN_ASSIGN_OR_RETURN(page.orders, FetchViews(*orders, scan.ids));
   return page;
 }
 
@@ -392,29 +337,24 @@ Result<Dashboard> OrderQueries::GetDashboard(DashboardPeriod period, int64_t now
   if (!actor.is_admin()) {
     return Status(ErrorCode::kPermissionDenied, "only an admin may see the dashboard");
   }
-  Result<std::shared_ptr<const ReadModel>> stats = Read(kOrderStatsProjection);
-  if (!stats.ok()) return stats.status();
+  CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<const ReadModel> stats, Read(kOrderStatsProjection));
   Dashboard dashboard;
   dashboard.period = period;
   const int64_t end_day = json::DayOf(now_us) + 1;
   dashboard.to_us = end_day * json::kMicrosPerDay;
-  if (period == DashboardPeriod::kAll) {
-    Result<DashboardFigures> all = SumFigures(**stats, true, 0, 0);
-    if (!all.ok()) return all.status();
-    dashboard.current = std::move(all).value();
-    return dashboard;
-  }
   const int64_t days = period == DashboardPeriod::kToday ? 1
                        : period == DashboardPeriod::k7Days ? 7
-                                                           : 30;
+                                                           : kMonthDays;
+  CAIRN_ASSIGN_OR_RETURN(dashboard.days, DailyFigures(*stats, end_day - days, end_day));
+  if (period == DashboardPeriod::kAll) {
+    CAIRN_ASSIGN_OR_RETURN(dashboard.current, SumFigures(*stats, true, 0, 0));
+    return dashboard;
+  }
   dashboard.from_us = (end_day - days) * json::kMicrosPerDay;
-  Result<DashboardFigures> current = SumFigures(**stats, false, end_day - days, end_day);
-  if (!current.ok()) return current.status();
-  Result<DashboardFigures> previous =
-      SumFigures(**stats, false, end_day - 2 * days, end_day - days);
-  if (!previous.ok()) return previous.status();
-  dashboard.current = std::move(current).value();
-  dashboard.previous = std::move(previous).value();
+  CAIRN_ASSIGN_OR_RETURN(dashboard.current,
+                         SumFigures(*stats, false, end_day - days, end_day));
+  CAIRN_ASSIGN_OR_RETURN(dashboard.previous,
+                         SumFigures(*stats, false, end_day - 2 * days, end_day - days));
   return dashboard;
 }
 
@@ -428,54 +368,17 @@ Result<SearchResults> OrderQueries::Search(std::string_view q, uint32_t limit,
   if (terms.size() > kMaxQueryTerms) {
     return Status::InvalidArgument("q must have at most 8 words", "q");
   }
-  if (limit < 1 || limit > kMaxLimit) {
+  if (limit < 1 || limit > kMaxQueryLimit) {
     return Status::InvalidArgument("limit must be between 1 and 100", "limit");
   }
-  Result<std::shared_ptr<const ReadModel>> search = Read(kOrderSearchProjection);
-  if (!search.ok()) return search.status();
-
-  // Orders under every term: the last term as a prefix, the others exactly.
-  // The first term's postings, then each later term either looked up per match (few matches
-  // left) or intersected with its postings.
-  constexpr size_t kMaxLookups = 2'000;
-  Postings matches;
-  for (size_t i = 0; i < terms.size(); ++i) {
-    const bool prefix = i + 1 == terms.size();
-    if (i > 0 && matches.size() <= kMaxLookups) {
-      Result<bool> filtered = FilterByLookup(**search, terms[i], prefix, &matches);
-      if (!filtered.ok()) return filtered.status();
-      if (*filtered) {
-        if (matches.empty()) break;
-        continue;
-      }
-    }
-    Result<Postings> postings = ReadPostings(**search, terms[i], prefix);
-    if (!postings.ok()) return postings.status();
-    if (i == 0) {
-      matches = std::move(postings).value();
-    } else {
-      std::erase_if(matches, [&](const auto& m) { return !postings->contains(m.first); });
-    }
-    if (matches.empty()) break;
-  }
-  // (created_at, id) of each match the actor may see, newest first.
-  std::vector<std::pair<int64_t, std::string>> visible;
-  for (const auto& [id, info] : matches) {
-    if (actor.is_admin() || info.second == actor.user_id) visible.emplace_back(info.first, id);
-  }
-  std::sort(visible.begin(), visible.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first > b.first : a.second < b.second;
-  });
-
+  CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<const ReadModel> search, Read(kOrderSearchProjection));
+  CAIRN_ASSIGN_OR_RETURN(Postings matches, MatchEveryTerm(*search, terms));
+  std::vector<std::string> ids = VisibleNewestFirst(matches, actor);
   SearchResults results;
-  results.total = visible.size();
-  std::vector<std::string> ids;
-  for (size_t i = 0; i < visible.size() && i < limit; ++i) ids.push_back(visible[i].second);
-  Result<std::shared_ptr<const ReadModel>> orders = Read(kOrdersProjection);
-  if (!orders.ok()) return orders.status();
-  Result<std::vector<std::string>> views = FetchViews(**orders, ids);
-  if (!views.ok()) return views.status();
-  results.results = std::move(views).value();
+  results.total = ids.size();
+  if (ids.size() > limit) ids.resize(limit);
+  CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<const ReadModel> orders, Read(kOrdersProjection));
+  CAIRN_ASSIGN_OR_RETURN(results.results, FetchViews(*orders, ids));
   return results;
 }
 

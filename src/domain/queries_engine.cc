@@ -1,7 +1,7 @@
 // OrderQueries over a live Engine. Separate from queries.cc so code that answers queries from
 // another ReadModelSource (the tests) does not need the engine linked in.
 #include "cairn/engine.h"
-#include "cairn/orders.h"
+#include "cairn/orders/queries.h"
 
 namespace cairn {
 

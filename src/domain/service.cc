@@ -3,7 +3,8 @@
 // idempotency record (no "publish, then save" dual write: all of it commits or none does).
 #include <cstdio>
 
-#include "cairn/orders.h"
+#include "cairn/orders/events.h"
+#include "cairn/orders/service.h"
 #include "base/json_reader.h"
 #include "base/json_writer.h"
 #include "base/clock.h"
@@ -84,11 +85,10 @@ std::string EncodeRecord(const CommandRecord& r) {
 
 Result<CommandRecord> DecodeRecord(std::string_view bytes) {
   json::Input input(bytes);
-  Result<json::Object> root = input.RootObject();
-  if (!root.ok()) return root.status();
+  CAIRN_ASSIGN_OR_RETURN(json::Object root, input.RootObject());
   CommandRecord r;
-  CAIRN_RETURN_IF_ERROR(json::ForEachField(*root, "", [&](std::string_view key,
-                                                           json::Value v) -> Status {
+  CAIRN_RETURN_IF_ERROR(json::ForEachField(root, "", [&](std::string_view key,
+                                                         json::Value v) -> Status {
     if (key == "orderId") return json::Assign(json::ReadString(v, key), &r.order_id);
     if (key == "fingerprint") return json::Assign(json::ReadString(v, key), &r.fingerprint);
     if (key == "lastEventId") return json::Assign(json::ReadString(v, key), &r.last_event_id);
@@ -125,43 +125,30 @@ Result<AppendRequest> BuildAppend(const CommandMeta& meta, const OrderState& sta
 
 }  // namespace
 
-std::string CommandResult::ToJson() const {
-  return json::JsonWriter()
-      .BeginObject()
-      .Key("orderId").String(order_id)
-      .Key("version").Uint(version.value())
-      .Key("position").String(position.ToString())
-      .EndObject()
-      .Take();
-}
-
 OrderService::OrderService(Log* log, OrderServiceOptions options, Family* states,
                            Family* commands)
     : log_(log), options_(std::move(options)), states_(states), commands_(commands) {}
 
 Result<std::unique_ptr<OrderService>> OrderService::Open(Log* log, OrderServiceOptions options) {
   Store* store = log->store();
-  Result<Family*> states =
-      store->OpenFamily(std::string(kOrderStateFamily), FamilyKind::kPointLookup);
-  if (!states.ok()) return states.status();
-  Result<Family*> commands =
-      store->OpenFamily(std::string(kCommandFamily), FamilyKind::kPointLookup);
-  if (!commands.ok()) return commands.status();
+  CAIRN_ASSIGN_OR_RETURN(
+      Family* states, store->OpenFamily(std::string(kOrderStateFamily), FamilyKind::kPointLookup));
+  CAIRN_ASSIGN_OR_RETURN(
+      Family* commands, store->OpenFamily(std::string(kCommandFamily), FamilyKind::kPointLookup));
   if (!options.clock) options.clock = NowMicros;
   if (!options.new_order_id) options.new_order_id = NewUuid;
   if (options.max_attempts < 1) options.max_attempts = 1;
   return std::unique_ptr<OrderService>(
-      new OrderService(log, std::move(options), *states, *commands));
+      new OrderService(log, std::move(options), states, commands));
 }
 
 Result<OrderState> OrderService::Load(std::string_view order_id) const {
   CAIRN_RETURN_IF_ERROR(ValidateOrderId(order_id));
   OrderState state;
   state.order_id = std::string(order_id);
-  Result<std::optional<std::string>> stored = log_->store()->Get(states_, order_id);
-  if (!stored.ok()) return stored.status();
-  if (stored->has_value()) {
-    Result<OrderState> decoded = DecodeOrderState(**stored);
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored, log_->store()->Get(states_, order_id));
+  if (stored.has_value()) {
+    Result<OrderState> decoded = DecodeOrderState(*stored);
     if (!decoded.ok()) {
       return Status::Corruption("write-model state of order " + std::string(order_id) +
                                 " is unreadable: " + decoded.status().message());
@@ -171,13 +158,12 @@ Result<OrderState> OrderService::Load(std::string_view order_id) const {
   // Events appended to the stream without the service (an import, a raw append) are folded in
   // here; for orders the service wrote, the state is current and nothing is read.
   const std::string stream = OrderStream(order_id);
-  Result<StreamVersion> head = log_->StreamHead(stream);
-  if (!head.ok()) return head.status();
-  if (head->value() <= state.version) return state;
-  Result<std::vector<Event>> tail =
-      log_->ReadStream(stream, StreamVersion(state.version + 1), head->value() - state.version);
-  if (!tail.ok()) return tail.status();
-  for (const Event& e : *tail) {
+  CAIRN_ASSIGN_OR_RETURN(StreamVersion head, log_->StreamHead(stream));
+  if (head.value() <= state.version) return state;
+  CAIRN_ASSIGN_OR_RETURN(
+      std::vector<Event> tail,
+      log_->ReadStream(stream, StreamVersion(state.version + 1), head.value() - state.version));
+  for (const Event& e : tail) {
     if (IsOrderEventType(e.type)) {
       Result<OrderEvent> event = ParseOrderEvent(e.type, e.data, e.timestamp_us);
       if (!event.ok()) {
@@ -194,10 +180,10 @@ Result<OrderState> OrderService::Load(std::string_view order_id) const {
 Result<std::optional<CommandResult>> OrderService::FindHandled(
     const CommandMeta& meta, std::string_view fingerprint) const {
   if (meta.command_id.empty()) return std::optional<CommandResult>();
-  Result<std::optional<std::string>> stored = log_->store()->Get(commands_, CommandKey(meta));
-  if (!stored.ok()) return stored.status();
-  if (!stored->has_value()) return std::optional<CommandResult>();
-  Result<CommandRecord> record = DecodeRecord(**stored);
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                         log_->store()->Get(commands_, CommandKey(meta)));
+  if (!stored.has_value()) return std::optional<CommandResult>();
+  Result<CommandRecord> record = DecodeRecord(*stored);
   if (!record.ok()) return Status::Corruption("command record unreadable: " +
                                               record.status().message());
   if (record->fingerprint != fingerprint) {
@@ -205,10 +191,9 @@ Result<std::optional<CommandResult>> OrderService::FindHandled(
                   "Idempotency-Key " + meta.command_id + " was already used for another command",
                   "Idempotency-Key");
   }
-  Result<Event> last = log_->ReadEvent(record->last_event_id);
-  if (!last.ok()) return last.status();
+  CAIRN_ASSIGN_OR_RETURN(Event last, log_->ReadEvent(record->last_event_id));
   return std::optional<CommandResult>(CommandResult{
-      record->order_id, StreamVersion(static_cast<uint64_t>(record->version)), last->position(),
+      record->order_id, StreamVersion(static_cast<uint64_t>(record->version)), last.position(),
       /*replayed=*/true});
 }
 
@@ -216,9 +201,8 @@ Result<CommandResult> OrderService::Handle(const OrderCommand& command) {
   CAIRN_RETURN_IF_ERROR(ValidateCommand(command));
   const CommandMeta& meta = MetaOf(command);
   const std::string fingerprint = Fingerprint(command);
-  Result<std::optional<CommandResult>> handled = FindHandled(meta, fingerprint);
-  if (!handled.ok()) return handled.status();
-  if (handled->has_value()) return std::move(**handled);
+  CAIRN_ASSIGN_OR_RETURN(std::optional<CommandResult> handled, FindHandled(meta, fingerprint));
+  if (handled.has_value()) return std::move(*handled);
 
   const bool create = std::holds_alternative<CreateOrder>(command);
   std::string order_id;
@@ -252,36 +236,32 @@ Result<std::optional<CommandResult>> OrderService::Attempt(const OrderCommand& c
   OrderState state;
   state.order_id = order_id;
   if (!std::holds_alternative<CreateOrder>(command)) {
-    Result<OrderState> loaded = Load(order_id);
-    if (!loaded.ok()) return loaded.status();
-    state = std::move(loaded).value();
+    CAIRN_ASSIGN_OR_RETURN(state, Load(order_id));
   }
   CAIRN_RETURN_IF_ERROR(Authorize(command, state));
   const int64_t now = options_.clock();
-  Result<std::vector<OrderEvent>> events = Decide(command, state, DecideContext{order_id, now});
-  if (!events.ok()) return events.status();
+  CAIRN_ASSIGN_OR_RETURN(std::vector<OrderEvent> events,
+                         Decide(command, state, DecideContext{order_id, now}));
 
-  Result<AppendRequest> req = BuildAppend(meta, state, order_id, *events, now);
-  if (!req.ok()) return req.status();
+  CAIRN_ASSIGN_OR_RETURN(AppendRequest req, BuildAppend(meta, state, order_id, events, now));
   OrderState next = state;
-  for (const OrderEvent& event : *events) next = Evolve(std::move(next), event);
-  req->state_writes.Put(states_, order_id, EncodeOrderState(next));
+  for (const OrderEvent& event : events) next = Evolve(std::move(next), event);
+  req.state_writes.Put(states_, order_id, EncodeOrderState(next));
   if (!meta.command_id.empty()) {
-    const CommandRecord record{order_id, std::string(fingerprint), req->events.back().id,
+    const CommandRecord record{order_id, std::string(fingerprint), req.events.back().id,
                                static_cast<int64_t>(next.version)};
-    req->state_writes.Put(commands_, CommandKey(meta), EncodeRecord(record));
+    req.state_writes.Put(commands_, CommandKey(meta), EncodeRecord(record));
   }
 
-  Result<AppendResult> appended = log_->Append(std::move(req).value());
+  Result<AppendResult> appended = log_->Append(std::move(req));
   if (!appended.ok()) {
     if (appended.status().code() == ErrorCode::kConflict) return std::optional<CommandResult>();
     return appended.status();
   }
   if (appended->duplicate) {
     // A copy of this command with the same key won the race; answer with its result.
-    Result<std::optional<CommandResult>> original = FindHandled(meta, fingerprint);
-    if (!original.ok()) return original.status();
-    if (!original->has_value()) {
+    CAIRN_ASSIGN_OR_RETURN(std::optional<CommandResult> original, FindHandled(meta, fingerprint));
+    if (!original.has_value()) {
       return Status::Conflict("the events of this command already exist without its record");
     }
     return original;

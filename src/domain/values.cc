@@ -1,7 +1,8 @@
 // The order domain's small value types: roles, statuses, money totals and money formatting.
 #include <array>
 
-#include "cairn/orders.h"
+#include "cairn/orders/actor.h"
+#include "cairn/orders/values.h"
 
 namespace cairn {
 
@@ -61,6 +62,10 @@ Result<int64_t> OrderTotal(const std::vector<OrderItem>& items) {
 }
 
 int64_t ItemCount(const std::vector<OrderItem>& items) {
+  return static_cast<int64_t>(items.size());
+}
+
+int64_t UnitCount(const std::vector<OrderItem>& items) {
   int64_t count = 0;
   for (const OrderItem& item : items) count += item.quantity;
   return count;

@@ -1,6 +1,6 @@
 // The order view: what the "orders" projection stores per order and GET /api/orders/{id}
 // returns. ApplyToView is the one place that decides how an event changes it.
-#include "cairn/orders.h"
+#include "cairn/orders/views.h"
 #include "domain/order_json.h"
 #include "base/iso_time.h"
 #include "base/json_reader.h"
@@ -19,24 +19,20 @@ void WriteTime(json::JsonWriter& out, std::string_view key, int64_t micros) {
 }
 
 Status ReadTime(json::Value v, std::string_view field, int64_t* out) {
-  Result<std::string> text = json::ReadString(v, field);
-  if (!text.ok()) return text.status();
-  Result<json::ParsedTime> parsed = json::ParseIsoTime(*text, field);
-  if (!parsed.ok()) return parsed.status();
-  *out = parsed->micros;
+  CAIRN_ASSIGN_OR_RETURN(std::string text, json::ReadString(v, field));
+  CAIRN_ASSIGN_OR_RETURN(json::ParsedTime parsed, json::ParseIsoTime(text, field));
+  *out = parsed.micros;
   return Status::Ok();
 }
 
 Status ReadStatus(json::Value v, std::string_view field, OrderStatus* out) {
-  Result<std::string> name = json::ReadString(v, field);
-  if (!name.ok()) return name.status();
-  return json::Assign(ParseOrderStatus(*name, field), out);
+  CAIRN_ASSIGN_OR_RETURN(std::string name, json::ReadString(v, field));
+  return json::Assign(ParseOrderStatus(name, field), out);
 }
 
 Status ReadPayment(json::Value v, PaymentDetails* out) {
-  Result<json::Object> object = json::ReadObject(v, "payment");
-  if (!object.ok()) return object.status();
-  return json::ForEachField(*object, "payment", [&](std::string_view key, json::Value f) {
+  CAIRN_ASSIGN_OR_RETURN(json::Object object, json::ReadObject(v, "payment"));
+  return json::ForEachField(object, "payment", [&](std::string_view key, json::Value f) {
     if (key == "method") return json::Assign(json::ReadString(f, "payment.method"), &out->method);
     if (key == "amount") return json::Assign(json::ReadInt(f, "payment.amount"), &out->amount);
     if (key == "paidAt") return ReadTime(f, "payment.paidAt", &out->paid_at_us);
@@ -45,15 +41,13 @@ Status ReadPayment(json::Value v, PaymentDetails* out) {
 }
 
 Status ReadHistory(json::Value v, std::vector<StatusChange>* out) {
-  Result<json::Array> array = json::ReadArray(v, "history");
-  if (!array.ok()) return array.status();
-  return json::ForEachElement(*array, "history", [&](size_t index, json::Value e) {
+  CAIRN_ASSIGN_OR_RETURN(json::Array array, json::ReadArray(v, "history"));
+  return json::ForEachElement(array, "history", [&](size_t index, json::Value e) {
     const std::string path = json::IndexPath("history", index);
-    Result<json::Object> object = json::ReadObject(e, path);
-    if (!object.ok()) return object.status();
+    CAIRN_ASSIGN_OR_RETURN(json::Object object, json::ReadObject(e, path));
     StatusChange change{OrderStatus::kCreated, 0};
-    CAIRN_RETURN_IF_ERROR(json::ForEachField(*object, path, [&](std::string_view key,
-                                                                 json::Value f) {
+    CAIRN_RETURN_IF_ERROR(json::ForEachField(object, path, [&](std::string_view key,
+                                                               json::Value f) {
       if (key == "status") return ReadStatus(f, json::JoinPath(path, key), &change.status);
       if (key == "at") return ReadTime(f, json::JoinPath(path, key), &change.at_us);
       return Status::Ok();
@@ -69,6 +63,8 @@ Status ReadViewField(std::string_view key, json::Value v, OrderView& view) {
   if (key == "userId") return json::Assign(json::ReadString(v, key), &view.user_id);
   if (key == "status") return ReadStatus(v, key, &view.status);
   if (key == "paymentStatus") {
+    // Not CAIRN_ASSIGN_OR_RETURN: comparing its moved-to string trips GCC 12's
+    // -Wmaybe-uninitialized.
     Result<std::string> name = json::ReadString(v, key);
     if (!name.ok()) return name.status();
     view.payment_status = *name == "PAID" ? PaymentStatus::kPaid : PaymentStatus::kPending;
@@ -102,7 +98,7 @@ Status ReadViewField(std::string_view key, json::Value v, OrderView& view) {
     return Status::Ok();
   }
   if (key == "history") return ReadHistory(v, &view.history);
-  return Status::Ok();  // derived (itemCount, formattedTotal) or unknown
+  return Status::Ok();  // derived (itemCount, unitCount, formattedTotal) or unknown
 }
 
 void ApplyCreated(std::optional<OrderView>& view, const OrderCreated& e, int64_t at) {
@@ -139,6 +135,7 @@ std::string OrderView::ToJson() const {
   out.Key("totalAmount").Int(total_amount)
       .Key("currency").String(currency)
       .Key("itemCount").Int(ItemCount(items))
+      .Key("unitCount").Int(UnitCount(items))
       .Key("formattedTotal").String(FormatMoney(total_amount, currency))
       .Key("shippingAddress");
   domain::WriteAddress(out, shipping_address);
@@ -167,11 +164,10 @@ std::string OrderView::ToJson() const {
 
 Result<OrderView> ParseOrderView(std::string_view json) {
   json::Input input(json);
-  Result<json::Object> root = input.RootObject();
-  if (!root.ok()) return root.status();
+  CAIRN_ASSIGN_OR_RETURN(json::Object root, input.RootObject());
   OrderView view;
   CAIRN_RETURN_IF_ERROR(json::ForEachField(
-      *root, "", [&](std::string_view key, json::Value v) { return ReadViewField(key, v, view); }));
+      root, "", [&](std::string_view key, json::Value v) { return ReadViewField(key, v, view); }));
   return view;
 }
 

@@ -17,9 +17,9 @@ namespace {
 constexpr std::initializer_list<Role> kAdminOnly = {Role::kAdmin};
 
 void StartRebuild(Api& api, httplib::Response& res, std::vector<std::string> projections) {
-  Result<uint64_t> job = api.services.engine->StartRebuild(std::move(projections));
+  Result<uint64_t> job = api.db().engine().StartRebuild(std::move(projections));
   if (!job.ok()) return SendError(res, job.status());
-  Result<RebuildProgress> progress = api.services.engine->GetRebuild(*job);
+  Result<RebuildProgress> progress = api.db().engine().GetRebuild(*job);
   if (!progress.ok()) return SendError(res, progress.status());
   res.set_header("Location", "/api/admin/jobs/" + std::to_string(*job));
   SendJson(res, 202, json::RebuildJobToJson(*progress));
@@ -53,74 +53,87 @@ Result<std::string> ParseBackupTarget(const std::string& body) {
   return std::string(to);
 }
 
+// GET /api/admin/projections
+void ListProjections(Api& api, const httplib::Request& req, httplib::Response& res) {
+  if (!Authenticate(api, req, res, kAdminOnly)) return;
+  SendJson(res, 200, json::ProjectionStatusesToJson(api.db().engine().Statuses()));
+}
+
+// POST /api/admin/projections/{name}/rebuild: 202 {job}
+void RebuildProjection(Api& api, const httplib::Request& req, httplib::Response& res) {
+  if (!Authenticate(api, req, res, kAdminOnly) || !RequireJsonBody(req, res, false)) return;
+  StartRebuild(api, res, {req.matches[1].str()});
+}
+
+// POST /api/admin/rebuild: every projection, 202 {job}
+void RebuildAll(Api& api, const httplib::Request& req, httplib::Response& res) {
+  if (!Authenticate(api, req, res, kAdminOnly) || !RequireJsonBody(req, res, false)) return;
+  StartRebuild(api, res, {});
+}
+
+// GET /api/admin/jobs/{job}
+void GetJob(Api& api, const httplib::Request& req, httplib::Response& res) {
+  if (!Authenticate(api, req, res, kAdminOnly)) return;
+  const std::string text = req.matches[1].str();
+  const std::optional<uint64_t> id = ParseNumber<uint64_t>(text);
+  if (!id) return SendError(res, Status::NotFound("no rebuild job " + text));
+  Result<RebuildProgress> progress = api.db().engine().GetRebuild(*id);
+  if (!progress.ok()) return SendError(res, progress.status());
+  SendJson(res, 200, json::RebuildJobToJson(*progress));
+}
+
+// POST /api/admin/check?repair=true|false: the consistency report.
+void Check(Api& api, const httplib::Request& req, httplib::Response& res) {
+  if (!Authenticate(api, req, res, kAdminOnly) || !RequireJsonBody(req, res, false)) return;
+  const std::string repair = req.has_param("repair") ? req.get_param_value("repair") : "false";
+  if (repair != "true" && repair != "false") {
+    return SendError(res, Status::InvalidArgument("repair must be true or false", "repair"));
+  }
+  CheckOptions options;
+  options.repair = repair == "true";
+  Result<CheckReport> report = api.db().engine().Check(options);
+  if (!report.ok()) return SendError(res, report.status());
+  SendJson(res, 200, json::CheckReportToJson(*report));
+}
+
+// POST /api/admin/backup {"to": DIR}: a consistent checkpoint of the data dir.
+void Backup(Api& api, const httplib::Request& req, httplib::Response& res) {
+  if (!Authenticate(api, req, res, kAdminOnly) || !RequireJsonBody(req, res, true)) return;
+  Result<std::string> target = ParseBackupTarget(req.body);
+  if (!target.ok()) return SendError(res, target.status());
+  Status s = api.db().store().Checkpoint(*target);
+  if (!s.ok()) return SendError(res, s);
+  json::JsonWriter w;
+  w.BeginObject().Key("backup").String(*target).EndObject();
+  SendJson(res, 200, w.Take());
+}
+
+// GET /metrics: Prometheus scrapes without a token from this machine; from elsewhere it needs
+// an admin one.
+void GetMetrics(Api& api, const httplib::Request& req, httplib::Response& res) {
+  if (!IsLoopback(req.remote_addr) && !Authenticate(api, req, res, kAdminOnly)) return;
+  res.set_content(api.metrics.Render(api.db().log(), api.db().engine()),
+                  "text/plain; version=0.0.4");
+}
+
+// GET /healthz
+void Health(Api&, const httplib::Request&, httplib::Response& res) {
+  SendJson(res, 200, R"({"status":"ok"})");
+}
+
 }  // namespace
 
 void RegisterAdminRoutes(httplib::Server& server, Api& api) {
   AddRoute(server, api, "GET", "/api/admin/projections", "/api/admin/projections",
-           [&api](const auto& req, auto& res) {
-             if (!Authenticate(api, req, res, kAdminOnly)) return;
-             SendJson(res, 200, json::ProjectionStatusesToJson(api.services.engine->Statuses()));
-           });
-
+           ListProjections);
   AddRoute(server, api, "POST", "/api/admin/projections/([^/]+)/rebuild",
-           "/api/admin/projections/{name}/rebuild", [&api](const auto& req, auto& res) {
-             if (!Authenticate(api, req, res, kAdminOnly) || !RequireJsonBody(req, res, false)) return;
-             StartRebuild(api, res, {req.matches[1].str()});
-           });
-
-  AddRoute(server, api, "POST", "/api/admin/rebuild", "/api/admin/rebuild",
-           [&api](const auto& req, auto& res) {
-             if (!Authenticate(api, req, res, kAdminOnly) || !RequireJsonBody(req, res, false)) return;
-             StartRebuild(api, res, {});
-           });
-
-  AddRoute(server, api, "GET", "/api/admin/jobs/([^/]+)", "/api/admin/jobs/{job}",
-           [&api](const auto& req, auto& res) {
-             if (!Authenticate(api, req, res, kAdminOnly)) return;
-             const std::string text = req.matches[1].str();
-             const std::optional<uint64_t> id = ParseNumber<uint64_t>(text);
-             if (!id) return SendError(res, Status::NotFound("no rebuild job " + text));
-             Result<RebuildProgress> progress = api.services.engine->GetRebuild(*id);
-             if (!progress.ok()) return SendError(res, progress.status());
-             SendJson(res, 200, json::RebuildJobToJson(*progress));
-           });
-
-  AddRoute(server, api, "POST", "/api/admin/check", "/api/admin/check",
-           [&api](const auto& req, auto& res) {
-             if (!Authenticate(api, req, res, kAdminOnly) || !RequireJsonBody(req, res, false)) return;
-             const std::string repair = req.has_param("repair") ? req.get_param_value("repair") : "false";
-             if (repair != "true" && repair != "false") {
-               return SendError(res, Status::InvalidArgument("repair must be true or false", "repair"));
-             }
-             CheckOptions options;
-             options.repair = repair == "true";
-             Result<CheckReport> report = api.services.engine->Check(options);
-             if (!report.ok()) return SendError(res, report.status());
-             SendJson(res, 200, json::CheckReportToJson(*report));
-           });
-
-  AddRoute(server, api, "POST", "/api/admin/backup", "/api/admin/backup",
-           [&api](const auto& req, auto& res) {
-             if (!Authenticate(api, req, res, kAdminOnly) || !RequireJsonBody(req, res, true)) return;
-             Result<std::string> target = ParseBackupTarget(req.body);
-             if (!target.ok()) return SendError(res, target.status());
-             Status s = api.services.store->Checkpoint(*target);
-             if (!s.ok()) return SendError(res, s);
-             json::JsonWriter w;
-             w.BeginObject().Key("backup").String(*target).EndObject();
-             SendJson(res, 200, w.Take());
-           });
-
-  // Prometheus scrapes without a token from this machine; from elsewhere it needs an admin one.
-  AddRoute(server, api, "GET", "/metrics", "/metrics", [&api](const auto& req, auto& res) {
-    if (!IsLoopback(req.remote_addr) && !Authenticate(api, req, res, kAdminOnly)) return;
-    res.set_content(api.metrics.Render(*api.services.log, *api.services.engine),
-                    "text/plain; version=0.0.4");
-  });
-
-  AddRoute(server, api, "GET", "/healthz", "/healthz", [](const auto&, auto& res) {
-    SendJson(res, 200, R"({"status":"ok"})");
-  });
+           "/api/admin/projections/{name}/rebuild", RebuildProjection);
+  AddRoute(server, api, "POST", "/api/admin/rebuild", "/api/admin/rebuild", RebuildAll);
+  AddRoute(server, api, "GET", "/api/admin/jobs/([^/]+)", "/api/admin/jobs/{job}", GetJob);
+  AddRoute(server, api, "POST", "/api/admin/check", "/api/admin/check", Check);
+  AddRoute(server, api, "POST", "/api/admin/backup", "/api/admin/backup", Backup);
+  AddRoute(server, api, "GET", "/metrics", "/metrics", GetMetrics);
+  AddRoute(server, api, "GET", "/healthz", "/healthz", Health);
 }
 
 }  // namespace cairn::http

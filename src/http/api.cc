@@ -24,7 +24,7 @@ void AddRoute(httplib::Server& server, Api& api, std::string_view method, const 
       SendError(res, 503, "shutting_down", "the server is shutting down");
       return;
     }
-    handler(req, res);
+    handler(api, req, res);
   };
   if (method == "GET") server.Get(pattern, wrapped);
   else if (method == "POST") server.Post(pattern, wrapped);
@@ -58,13 +58,17 @@ void SendJson(httplib::Response& res, int status, std::string body) {
   res.set_content(std::move(body), "application/json");
 }
 
-void SendError(httplib::Response& res, int http_status, std::string_view code,
-               std::string_view message, std::string_view field) {
+std::string ErrorJson(std::string_view code, std::string_view message, std::string_view field) {
   json::JsonWriter w;
   w.BeginObject().Key("error").BeginObject().Key("code").String(code).Key("message").String(message);
   if (!field.empty()) w.Key("field").String(field);
   w.EndObject().EndObject();
-  SendJson(res, http_status, w.Take());
+  return w.Take();
+}
+
+void SendError(httplib::Response& res, int http_status, std::string_view code,
+               std::string_view message, std::string_view field) {
+  SendJson(res, http_status, ErrorJson(code, message, field));
 }
 
 void SendError(httplib::Response& res, const Status& status) {
@@ -77,13 +81,13 @@ void SendError(httplib::Response& res, const Status& status) {
 std::optional<Actor> Authenticate(const Api& api, const httplib::Request& req,
                                   httplib::Response& res, std::initializer_list<Role> allowed) {
   const std::string header = req.get_header_value("Authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() <= kBearer.size() || header.compare(0, kBearer.size(), kBearer) != 0) {
+  const std::optional<std::string_view> token = BearerToken(header);
+  if (!token) {
     res.set_header("WWW-Authenticate", "Bearer");
     SendError(res, 401, "unauthenticated", "send Authorization: Bearer <token>");
     return std::nullopt;
   }
-  std::optional<Actor> actor = api.services.tokens->Find(std::string_view(header).substr(kBearer.size()));
+  std::optional<Actor> actor = api.services.tokens->Find(*token);
   if (!actor) {
     res.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
     SendError(res, 401, "unauthenticated", "unknown token");
@@ -140,7 +144,7 @@ bool WaitForAfter(Api& api, const httplib::Request& req, httplib::Response& res,
     return false;
   }
   Result<Event> event =
-      api.services.log->ReadAt(position->topic, position->partition, position->offset);
+      api.db().log().ReadAt(position->topic, position->partition, position->offset);
   if (!event.ok()) {
     SendError(res, 400, "validation_failed", field + " names no event in the log", field);
     return false;
@@ -149,7 +153,7 @@ bool WaitForAfter(Api& api, const httplib::Request& req, httplib::Response& res,
   for (std::string_view projection : projections) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    Status s = api.services.engine->WaitForSeq(std::string(projection), event->seq,
+    Status s = api.db().engine().WaitForSeq(std::string(projection), event->seq,
                                                std::max(left, std::chrono::milliseconds(0)));
     if (!s.ok()) {
       if (s.code() == ErrorCode::kTimeout) {

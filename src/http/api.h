@@ -21,12 +21,15 @@ struct Api {
   Metrics metrics;
   std::atomic<bool> stopping{false};
   std::atomic<int64_t> open_streams{0};
+
+  Db& db() const { return *services.db; }
 };
 
-using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+// A route's handler: it answers `req` in `res`, with the state every route shares.
+using Handler = std::function<void(Api& api, const httplib::Request& req, httplib::Response& res)>;
 
 // Registers `handler` for `method` and the regex `pattern`; `route` names it in metrics and
-// the access log ("/api/orders/{id}").
+// the access log ("/api/orders/{id}"). While the server stops, the route answers 503.
 void AddRoute(httplib::Server& server, Api& api, std::string_view method, const std::string& pattern,
               std::string route, Handler handler);
 // The route name of the request being handled on this thread ("unmatched" before routing).
@@ -37,6 +40,8 @@ void ResetCurrentRoute();
 // The one table from ErrorCode to HTTP status.
 int HttpStatusFor(ErrorCode code);
 void SendJson(httplib::Response& res, int status, std::string body);
+// {"error": {"code", "message", "field"?}}: the body of every error response.
+std::string ErrorJson(std::string_view code, std::string_view message, std::string_view field = {});
 // {"error": {"code", "message", "field"?}} with HttpStatusFor(status.code()).
 void SendError(httplib::Response& res, const Status& status);
 void SendError(httplib::Response& res, int http_status, std::string_view code,
@@ -65,5 +70,6 @@ void RegisterOrderRoutes(httplib::Server& server, Api& api);
 void RegisterLogRoutes(httplib::Server& server, Api& api);
 void RegisterStreamRoute(httplib::Server& server, Api& api);
 void RegisterAdminRoutes(httplib::Server& server, Api& api);
+void RegisterConsoleRoutes(httplib::Server& server, Api& api);
 
 }  // namespace cairn::http

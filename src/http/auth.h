@@ -16,10 +16,16 @@ namespace cairn::http {
 // <data_dir>/admin.token: where a server without --tokens keeps its admin token.
 std::string AdminTokenPath(const std::string& data_dir);
 
+// The token of an `Authorization: Bearer <token>` header value; nullopt when the value is empty,
+// names another scheme or carries no token.
+std::optional<std::string_view> BearerToken(std::string_view authorization);
+
 class TokenTable {
  public:
-  // Parses a tokens file's JSON. Errors name the entry ("[2].role").
+  // Parses a tokens file's JSON. Each token is at least 16 characters and appears once. Errors
+  // name the entry ("[2].role") and never show a token.
   static Result<TokenTable> Parse(std::string_view json);
+  // Parse() of the file at `path`; errors name the file (kNotFound when it cannot be read).
   static Result<TokenTable> LoadFile(const std::string& path);
   // Reads <data_dir>/admin.token, creating it (mode 0600, 32 random bytes as hex) if missing.
   // *created tells whether it was made now.

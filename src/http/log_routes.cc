@@ -137,17 +137,15 @@ Result<AppendRequest> ParseAppend(const std::string& body, std::string stream,
       if (field.value.get_string().get(topic)) return FieldError("topic", "must be a string");
       req.topic = std::string(topic);
     } else if (field.key == "expectedVersion") {
-      Result<ExpectedVersion> expected = ParseExpectedVersion(field.value);
-      if (!expected.ok()) return expected.status();
-      req.expected = *expected;
+      CAIRN_ASSIGN_OR_RETURN(req.expected, ParseExpectedVersion(field.value));
     } else if (field.key == "events") {
       simdjson::dom::array events;
       if (field.value.get_array().get(events)) return FieldError("events", "must be an array");
       size_t i = 0;
       for (simdjson::dom::element e : events) {
-        Result<NewEvent> event = ParseNewEvent(e, "events[" + std::to_string(i++) + "]");
-        if (!event.ok()) return event.status();
-        req.events.push_back(std::move(*event));
+        CAIRN_ASSIGN_OR_RETURN(NewEvent event,
+                               ParseNewEvent(e, "events[" + std::to_string(i++) + "]"));
+        req.events.push_back(std::move(event));
       }
       has_events = true;
     } else {
@@ -166,112 +164,138 @@ Result<AppendRequest> ParseAppend(const std::string& body, std::string stream,
   return req;
 }
 
+// "the orders domain": who owns `topic`. REQUIRES: db.IsOwnedTopic(topic).
+std::string OwnerOf(const Db& db, std::string_view topic) {
+  for (const DomainSpec& domain : db.domains()) {
+    if (domain.Owns(topic)) return "the " + domain.name + " domain";
+  }
+  return "a domain";
+}
+
+// {stream, version, position, positions: [...], duplicate}
+std::string AppendResultJson(const std::string& stream, const AppendResult& result) {
+  json::JsonWriter w;
+  w.BeginObject().Key("stream").String(stream);
+  w.Key("version").Uint(result.version.value());
+  w.Key("position").String(result.positions.back().ToString());
+  w.Key("positions").BeginArray();
+  for (const Position& p : result.positions) w.String(p.ToString());
+  w.EndArray().Key("duplicate").Bool(result.duplicate).EndObject();
+  return w.Take();
+}
+
+// "events": [raw event…], the last field of a stream or partition read.
+void WriteEvents(json::JsonWriter& w, const std::vector<Event>& events) {
+  w.Key("events").BeginArray();
+  for (const Event& e : events) w.Raw(json::EventToJson(e));
+  w.EndArray();
+}
+
+// GET /api/topics
+void ListTopics(Api& api, const httplib::Request& req, httplib::Response& res) {
+  if (!Authenticate(api, req, res, kServiceRoles)) return;
+  SendJson(res, 200, TopicsJson(api.db().log().Topics()));
+}
+
+// POST /api/topics {name, partitions}: 201 created, 200 when it already exists.
+void CreateTopic(Api& api, const httplib::Request& req, httplib::Response& res) {
+  if (!Authenticate(api, req, res, kServiceRoles) || !RequireJsonBody(req, res, true)) return;
+  auto parsed = ParseCreateTopic(req.body);
+  if (!parsed.ok()) return SendError(res, parsed.status());
+  if (Status valid = ValidateTopicName(parsed->first); !valid.ok()) {
+    return SendError(res, Status::InvalidArgument(valid.message(), "name"));
+  }
+  Log& log = api.db().log();
+  const bool existed = log.GetTopic(parsed->first).ok();
+  Result<TopicInfo> topic = log.CreateTopic(parsed->first, parsed->second);
+  if (!topic.ok()) return SendError(res, topic.status());
+  json::JsonWriter w;
+  w.BeginObject().Key("name").String(topic->name).Key("partitions").Uint(topic->partitions).EndObject();
+  SendJson(res, existed ? 200 : 201, w.Take());
+}
+
+// POST /api/streams/{stream} {topic, expectedVersion?, events}: 201 appended, 200 when every
+// event id was there already.
+void AppendToStream(Api& api, const httplib::Request& req, httplib::Response& res) {
+  if (!Authenticate(api, req, res, kServiceRoles) || !RequireJsonBody(req, res, true)) return;
+  const std::string key = req.get_header_value("Idempotency-Key");
+  if (key.size() > 100) {
+    return SendError(res, Status::InvalidArgument("Idempotency-Key is over 100 characters",
+                                                  "Idempotency-Key"));
+  }
+  const std::string stream = req.matches[1].str();
+  Result<AppendRequest> append = ParseAppend(req.body, stream, key);
+  if (!append.ok()) return SendError(res, append.status());
+  // A domain's topics are written only by its commands: a raw event there could break the
+  // aggregates' rules and stop the domain's projections.
+  if (api.db().IsOwnedTopic(append->topic)) {
+    return SendError(res, 403, "permission_denied",
+                     "topic " + append->topic + " is written only by the commands of " +
+                         OwnerOf(api.db(), append->topic),
+                     "topic");
+  }
+  Result<AppendResult> result = api.db().log().Append(std::move(*append));
+  if (!result.ok()) return SendError(res, result.status());
+  SendJson(res, result->duplicate ? 200 : 201, AppendResultJson(stream, *result));
+}
+
+// GET /api/streams/{stream}?fromVersion=&limit=
+void ReadStream(Api& api, const httplib::Request& req, httplib::Response& res) {
+  if (!Authenticate(api, req, res, kServiceRoles)) return;
+  Result<uint64_t> from = ParseUintParam(req, "fromVersion", 1, 1, UINT64_MAX);
+  if (!from.ok()) return SendError(res, from.status());
+  Result<uint64_t> limit = ParseUintParam(req, "limit", 100, 1, kMaxReadEvents);
+  if (!limit.ok()) return SendError(res, limit.status());
+  const std::string stream = req.matches[1].str();
+  Log& log = api.db().log();
+  Result<StreamVersion> head = log.StreamHead(stream);
+  if (!head.ok()) return SendError(res, head.status());
+  if (head->value() == 0) {
+    return SendError(res, Status::NotFound("stream " + stream + " has no events"));
+  }
+  Result<std::vector<Event>> events = log.ReadStream(stream, StreamVersion(*from), *limit);
+  if (!events.ok()) return SendError(res, events.status());
+  json::JsonWriter w;
+  w.BeginObject().Key("stream").String(stream).Key("version").Uint(head->value());
+  WriteEvents(w, *events);
+  SendJson(res, 200, w.EndObject().Take());
+}
+
+// GET /api/topics/{topic}/partitions/{partition}?fromOffset=&limit=
+void ReadPartition(Api& api, const httplib::Request& req, httplib::Response& res) {
+  if (!Authenticate(api, req, res, kServiceRoles)) return;
+  Log& log = api.db().log();
+  const std::string topic = req.matches[1].str();
+  Result<TopicInfo> info = log.GetTopic(topic);
+  if (!info.ok()) return SendError(res, info.status());
+  const std::string ptext = req.matches[2].str();
+  const std::optional<uint32_t> number = ParseNumber<uint32_t>(ptext);
+  if (!number || *number >= info->partitions) {
+    return SendError(res, Status::NotFound("topic " + topic + " has no partition " + ptext));
+  }
+  const PartitionId partition(*number);
+  Result<uint64_t> from = ParseUintParam(req, "fromOffset", 0, 0, UINT64_MAX);
+  if (!from.ok()) return SendError(res, from.status());
+  Result<uint64_t> limit = ParseUintParam(req, "limit", 100, 1, kMaxReadEvents);
+  if (!limit.ok()) return SendError(res, limit.status());
+  Result<std::vector<Event>> events = log.ReadPartition(topic, partition, Offset(*from), *limit);
+  if (!events.ok()) return SendError(res, events.status());
+  json::JsonWriter w;
+  w.BeginObject().Key("topic").String(topic).Key("partition").Uint(*number);
+  w.Key("highWaterMark").Uint(log.HighWaterMark(topic, partition).value());
+  WriteEvents(w, *events);
+  SendJson(res, 200, w.EndObject().Take());
+}
+
 }  // namespace
 
 void RegisterLogRoutes(httplib::Server& server, Api& api) {
-  AddRoute(server, api, "GET", "/api/topics", "/api/topics", [&api](const auto& req, auto& res) {
-    if (!Authenticate(api, req, res, kServiceRoles)) return;
-    SendJson(res, 200, TopicsJson(api.services.log->Topics()));
-  });
-
-  AddRoute(server, api, "POST", "/api/topics", "/api/topics", [&api](const auto& req, auto& res) {
-    if (!Authenticate(api, req, res, kServiceRoles) || !RequireJsonBody(req, res, true)) return;
-    auto parsed = ParseCreateTopic(req.body);
-    if (!parsed.ok()) return SendError(res, parsed.status());
-    if (Status valid = ValidateTopicName(parsed->first); !valid.ok()) {
-      return SendError(res, Status::InvalidArgument(valid.message(), "name"));
-    }
-    const bool existed = api.services.log->GetTopic(parsed->first).ok();
-    Result<TopicInfo> topic = api.services.log->CreateTopic(parsed->first, parsed->second);
-    if (!topic.ok()) return SendError(res, topic.status());
-    json::JsonWriter w;
-    w.BeginObject().Key("name").String(topic->name).Key("partitions").Uint(topic->partitions).EndObject();
-    SendJson(res, existed ? 200 : 201, w.Take());
-  });
-
-  AddRoute(server, api, "POST", "/api/streams/([^/]+)", "/api/streams/{stream}",
-           [&api](const auto& req, auto& res) {
-             if (!Authenticate(api, req, res, kServiceRoles) || !RequireJsonBody(req, res, true)) return;
-             const std::string key = req.get_header_value("Idempotency-Key");
-             if (key.size() > 100) {
-               return SendError(res, Status::InvalidArgument("Idempotency-Key is over 100 characters",
-                                                             "Idempotency-Key"));
-             }
-             Result<AppendRequest> append = ParseAppend(req.body, req.matches[1].str(), key);
-             if (!append.ok()) return SendError(res, append.status());
-             // The order topics are written only by the order commands: a raw event there could
-             // break the aggregates' rules and stop the order projections.
-             for (std::string_view owned : {kOrderEventsTopic, kPaymentEventsTopic, kShippingEventsTopic}) {
-               if (append->topic == owned) {
-                 return SendError(res, 403, "permission_denied",
-                                  "topic " + append->topic +
-                                      " is written by the order commands (POST /api/orders...)",
-                                  "topic");
-               }
-             }
-             Result<AppendResult> result = api.services.log->Append(std::move(*append));
-             if (!result.ok()) return SendError(res, result.status());
-             json::JsonWriter w;
-             w.BeginObject().Key("stream").String(req.matches[1].str());
-             w.Key("version").Uint(result->version.value());
-             w.Key("position").String(result->positions.back().ToString());
-             w.Key("positions").BeginArray();
-             for (const Position& p : result->positions) w.String(p.ToString());
-             w.EndArray().Key("duplicate").Bool(result->duplicate).EndObject();
-             SendJson(res, result->duplicate ? 200 : 201, w.Take());
-           });
-
-  AddRoute(server, api, "GET", "/api/streams/([^/]+)", "/api/streams/{stream}",
-           [&api](const auto& req, auto& res) {
-             if (!Authenticate(api, req, res, kServiceRoles)) return;
-             Result<uint64_t> from = ParseUintParam(req, "fromVersion", 1, 1, UINT64_MAX);
-             if (!from.ok()) return SendError(res, from.status());
-             Result<uint64_t> limit = ParseUintParam(req, "limit", 100, 1, kMaxReadEvents);
-             if (!limit.ok()) return SendError(res, limit.status());
-             const std::string stream = req.matches[1].str();
-             Result<StreamVersion> head = api.services.log->StreamHead(stream);
-             if (!head.ok()) return SendError(res, head.status());
-             if (head->value() == 0) {
-               return SendError(res, Status::NotFound("stream " + stream + " has no events"));
-             }
-             Result<std::vector<Event>> events =
-                 api.services.log->ReadStream(stream, StreamVersion(*from), *limit);
-             if (!events.ok()) return SendError(res, events.status());
-             json::JsonWriter w;
-             w.BeginObject().Key("stream").String(stream).Key("version").Uint(head->value());
-             w.Key("events").BeginArray();
-             for (const Event& e : *events) w.Raw(json::EventToJson(e));
-             w.EndArray().EndObject();
-             SendJson(res, 200, w.Take());
-           });
-
+  AddRoute(server, api, "GET", "/api/topics", "/api/topics", ListTopics);
+  AddRoute(server, api, "POST", "/api/topics", "/api/topics", CreateTopic);
+  AddRoute(server, api, "POST", "/api/streams/([^/]+)", "/api/streams/{stream}", AppendToStream);
+  AddRoute(server, api, "GET", "/api/streams/([^/]+)", "/api/streams/{stream}", ReadStream);
   AddRoute(server, api, "GET", "/api/topics/([^/]+)/partitions/([^/]+)",
-           "/api/topics/{topic}/partitions/{partition}", [&api](const auto& req, auto& res) {
-             if (!Authenticate(api, req, res, kServiceRoles)) return;
-             const std::string topic = req.matches[1].str();
-             Result<TopicInfo> info = api.services.log->GetTopic(topic);
-             if (!info.ok()) return SendError(res, info.status());
-             const std::string ptext = req.matches[2].str();
-             const std::optional<uint32_t> number = ParseNumber<uint32_t>(ptext);
-             if (!number || *number >= info->partitions) {
-               return SendError(res, Status::NotFound("topic " + topic + " has no partition " + ptext));
-             }
-             const PartitionId partition(*number);
-             Result<uint64_t> from = ParseUintParam(req, "fromOffset", 0, 0, UINT64_MAX);
-             if (!from.ok()) return SendError(res, from.status());
-             Result<uint64_t> limit = ParseUintParam(req, "limit", 100, 1, kMaxReadEvents);
-             if (!limit.ok()) return SendError(res, limit.status());
-             Result<std::vector<Event>> events = api.services.log->ReadPartition(
-                 topic, partition, Offset(*from), *limit);
-             if (!events.ok()) return SendError(res, events.status());
-             json::JsonWriter w;
-             w.BeginObject().Key("topic").String(topic).Key("partition").Uint(*number);
-             w.Key("highWaterMark").Uint(api.services.log->HighWaterMark(topic, partition).value());
-             w.Key("events").BeginArray();
-             for (const Event& e : *events) w.Raw(json::EventToJson(e));
-             w.EndArray().EndObject();
-             SendJson(res, 200, w.Take());
-           });
+           "/api/topics/{topic}/partitions/{partition}", ReadPartition);
 }
 
 }  // namespace cairn::http

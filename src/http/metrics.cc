@@ -26,28 +26,32 @@ void Header(std::string& out, std::string_view name, std::string_view type, std:
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
-}  // namespace
+// A metric without labels: its header and its one sample.
+void Single(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+            uint64_t value) {
+  Header(out, name, type, help);
+  out += fmt::format("{} {}\n", name, value);
+}
 
-std::string Metrics::Render(const Log& log, const Engine& engine) const {
-  std::string out;
+void RenderLog(std::string& out, const Log& log) {
   const Log::Stats stats = log.GetStats();
-  Header(out, "cairn_log_appends_total", "counter", "Appends committed (not counting idempotent repeats).");
-  out += fmt::format("cairn_log_appends_total {}\n", stats.appends);
-  Header(out, "cairn_log_events_total", "counter", "Events written to the log.");
-  out += fmt::format("cairn_log_events_total {}\n", stats.events);
-  Header(out, "cairn_log_duplicate_appends_total", "counter", "Appends answered as idempotent repeats.");
-  out += fmt::format("cairn_log_duplicate_appends_total {}\n", stats.duplicates);
-  Header(out, "cairn_log_conflicts_total", "counter", "Appends refused for their expected version.");
-  out += fmt::format("cairn_log_conflicts_total {}\n", stats.conflicts);
-  Header(out, "cairn_log_group_commits_total", "counter",
+  Single(out, "cairn_log_appends_total", "counter",
+         "Appends committed (not counting idempotent repeats).", stats.appends);
+  Single(out, "cairn_log_events_total", "counter", "Events written to the log.", stats.events);
+  Single(out, "cairn_log_duplicate_appends_total", "counter",
+         "Appends answered as idempotent repeats.", stats.duplicates);
+  Single(out, "cairn_log_conflicts_total", "counter",
+         "Appends refused for their expected version.", stats.conflicts);
+  Single(out, "cairn_log_group_commits_total", "counter",
          "WriteBatches written by the group-commit writer; appends_total / group_commits_total is "
-         "the mean group size.");
-  out += fmt::format("cairn_log_group_commits_total {}\n", stats.groups);
-  Header(out, "cairn_log_fsyncs_total", "counter", "WAL fsyncs made for appends.");
-  out += fmt::format("cairn_log_fsyncs_total {}\n", stats.fsyncs);
-  Header(out, "cairn_log_last_seq", "gauge", "Global sequence number of the last committed event.");
-  out += fmt::format("cairn_log_last_seq {}\n", log.LastSeq().value());
+         "the mean group size.",
+         stats.groups);
+  Single(out, "cairn_log_fsyncs_total", "counter", "WAL fsyncs made for appends.", stats.fsyncs);
+  Single(out, "cairn_log_last_seq", "gauge", "Global sequence number of the last committed event.",
+         log.LastSeq().value());
+}
 
+void RenderProjections(std::string& out, const Engine& engine) {
   const std::vector<ProjectionStatus> projections = engine.Statuses();
   Header(out, "cairn_projection_lag_events", "gauge", "Events of a partition not yet applied.");
   for (const auto& p : projections) {
@@ -71,9 +75,21 @@ std::string Metrics::Render(const Log& log, const Engine& engine) const {
     out += fmt::format("cairn_projection_checkpoint_seq{{projection=\"{}\",state=\"{}\",generation=\"{}\"}} {}\n",
                        p.name, ProjectionStateName(p.state), p.generation, p.checkpoint.value());
   }
+}
+
+}  // namespace
+
+std::string Metrics::Render(const Log& log, const Engine& engine) const {
+  std::string out;
+  RenderLog(out, log);
+  RenderProjections(out, engine);
   Header(out, "cairn_stream_subscribers", "gauge", "Open GET /api/stream connections.");
   out += fmt::format("cairn_stream_subscribers {}\n", stream_subscribers_.load());
+  RenderRequests(out);
+  return out;
+}
 
+void Metrics::RenderRequests(std::string& out) const {
   Header(out, "cairn_http_requests_total", "counter", "HTTP requests by route, method and status.");
   std::lock_guard lock(mu_);
   for (const auto& [key, h] : requests_) {
@@ -95,7 +111,6 @@ std::string Metrics::Render(const Log& log, const Engine& engine) const {
     out += fmt::format("cairn_http_request_duration_seconds_sum{{{}}} {:.6f}\n", labels, h.sum_seconds);
     out += fmt::format("cairn_http_request_duration_seconds_count{{{}}} {}\n", labels, h.count);
   }
-  return out;
 }
 
 }  // namespace cairn::http

@@ -27,6 +27,9 @@ class Metrics {
   std::string Render(const Log& log, const Engine& engine) const;
 
  private:
+  // The request counters and latency histograms.
+  void RenderRequests(std::string& out) const;
+
   static constexpr std::array<double, 12> kBucketsSeconds = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
   struct Histogram {

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/parse.h"
 #include "http/api.h"
 
 namespace cairn::http {
@@ -16,43 +17,71 @@ struct HttpServer::Rep {
 };
 
 namespace {
+
 thread_local std::chrono::steady_clock::time_point request_started;
 constexpr int kListenBacklog = 1024;
-}  // namespace
 
-HttpServer::HttpServer(Services services, ServerOptions options) : rep_(std::make_unique<Rep>()) {
-  Api& api = rep_->api;
-  api.services = services;
-  if (options.worker_threads == 0) options.worker_threads = 64 + options.max_streams + 8;
-  api.options = options;
-  httplib::Server& s = rep_->server;
-
+// Limits, timeouts, TCP options and the worker pool. `listen_socket` receives the listening
+// socket once it is made.
+void ConfigureConnections(httplib::Server& s, const ServerOptions& options,
+                          socket_t* listen_socket) {
   // Without TCP_NODELAY every response waits ~40 ms for a delayed ACK (Nagle) on Linux.
   s.set_tcp_nodelay(true);
   s.set_keep_alive_max_count(options.keep_alive_max_requests);
   s.set_keep_alive_timeout(5);
   s.set_read_timeout(options.io_timeout.count(), 0);
   s.set_write_timeout(options.io_timeout.count(), 0);
-  s.set_payload_max_length(options.max_body_bytes);
+  s.set_payload_max_length(options.max_body_bytes);  // RefuseOversizedBody answers first
   // cpp-httplib 0.11 listens with a backlog of 5, which resets connections in a burst; keep
   // the socket so Bind() can raise it (a second listen() on Linux only changes the backlog).
-  s.set_socket_options([rep = rep_.get()](socket_t sock) {
+  s.set_socket_options([listen_socket](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    rep->listen_socket = sock;
+    *listen_socket = sock;
   });
   const size_t threads = options.worker_threads;
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+}
 
-  s.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
-    request_started = std::chrono::steady_clock::now();
-    ResetCurrentRoute();
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  // Fills in a JSON error for what httplib answers itself (404 unknown route, 413 too large,
-  // 400 malformed request) and for handlers that set only a status.
+// Answers 413 from the headers of a request whose Content-Length is over the limit, and closes
+// the connection; true when it did. Left to httplib, such a body is read and discarded first:
+// a worker thread waits for every announced byte, or for the I/O timeout.
+//
+// cpp-httplib 0.11.4 runs the pre-routing handler once the request line and headers are read
+// and before the body (Server::routing calls it ahead of read_content), and keeps a connection
+// open after a response unless writing the response fails (process_server_socket_core). The
+// error is therefore written by a content provider that reports failure once it has written all
+// of it: httplib then closes the connection instead of reading the unread body as the next
+// request. The client sees the whole response, then the close (a reset if it is still sending).
+bool RefuseOversizedBody(const httplib::Request& req, httplib::Response& res,
+                         size_t max_body_bytes) {
+  if (!req.has_header("Content-Length")) return false;
+  const std::optional<uint64_t> length =
+      ParseNumber<uint64_t>(req.get_header_value("Content-Length"));
+  if (!length || *length <= max_body_bytes) return false;
+  std::string body = ErrorJson("too_large", "the request body of " + std::to_string(*length) +
+                                                " bytes is over the limit of " +
+                                                std::to_string(max_body_bytes));
+  body.push_back('\n');
+  res.status = 413;
+  res.set_header("Connection", "close");
+  const size_t size = body.size();
+  res.set_content_provider(size, "application/json",
+                           [body = std::move(body)](size_t offset, size_t length,
+                                                    httplib::DataSink& sink) {
+                             sink.write(body.data() + offset, length);
+                             return false;  // all written: now close the connection
+                           });
+  return true;
+}
+
+// Fills in a JSON error for what httplib answers itself (404 unknown route, 413 too large,
+// 400 malformed request) and for handlers that set only a status; turns an exception that
+// escaped a handler into a logged 500.
+void InstallErrorPages(httplib::Server& s) {
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
+    // A body already set, or one a content provider writes (RefuseOversizedBody), stays.
+    if (!res.body.empty() || res.content_provider_) return;
     // httplib refuses a multipart body it cannot parse with 400 before routing: the real
     // problem is that only JSON is accepted.
     const std::string type = req.get_header_value("Content-Type");
@@ -78,6 +107,18 @@ HttpServer::HttpServer(Services services, ServerOptions options) : rep_(std::mak
     spdlog::error("unhandled exception on {} {}: {}", req.method, req.path, what);
     SendError(res, 500, "internal", "internal error");
   });
+}
+
+// Before routing, with the headers read and the body not yet: starts the request's clock and
+// refuses a body announced over the limit. After the response: the metrics and the access log.
+void InstallRequestHooks(httplib::Server& s, Api& api) {
+  s.set_pre_routing_handler([&api](const httplib::Request& req, httplib::Response& res) {
+    request_started = std::chrono::steady_clock::now();
+    ResetCurrentRoute();
+    return RefuseOversizedBody(req, res, api.options.max_body_bytes)
+               ? httplib::Server::HandlerResponse::Handled
+               : httplib::Server::HandlerResponse::Unhandled;
+  });
   s.set_logger([&api](const httplib::Request& req, const httplib::Response& res) {
     const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - request_started);
@@ -86,11 +127,24 @@ HttpServer::HttpServer(Services services, ServerOptions options) : rep_(std::mak
     spdlog::info("http {} {} {} {}us from {}", req.method, req.path, res.status, latency.count(),
                  req.remote_addr);
   });
+}
 
+}  // namespace
+
+HttpServer::HttpServer(Services services, ServerOptions options) : rep_(std::make_unique<Rep>()) {
+  Api& api = rep_->api;
+  api.services = services;
+  if (options.worker_threads == 0) options.worker_threads = 64 + options.max_streams + 8;
+  api.options = options;
+  httplib::Server& s = rep_->server;
+  ConfigureConnections(s, options, &rep_->listen_socket);
+  InstallErrorPages(s);
+  InstallRequestHooks(s, api);
   RegisterOrderRoutes(s, api);
   RegisterLogRoutes(s, api);
   RegisterStreamRoute(s, api);
   RegisterAdminRoutes(s, api);
+  RegisterConsoleRoutes(s, api);
 }
 
 HttpServer::~HttpServer() { Stop(); }

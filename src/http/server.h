@@ -7,10 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "cairn/engine.h"
-#include "cairn/log.h"
-#include "cairn/orders.h"
-#include "cairn/store.h"
+#include "cairn/db.h"
 #include "http/auth.h"
 
 namespace cairn::http {
@@ -19,7 +16,8 @@ struct ServerOptions {
   // Address to listen on. Default: 127.0.0.1:8080 (port 0: any free port).
   std::string host = "127.0.0.1";
   int port = 8080;
-  // Largest request body, in bytes; larger is 413. Default: 1 MiB.
+  // Largest request body, in bytes; larger is 413, answered from the Content-Length header
+  // before the body is read, and the connection closed. Default: 1 MiB.
   size_t max_body_bytes = 1u << 20;
   // Most concurrent GET /api/stream subscribers; one more is 503. Default: 32.
   size_t max_streams = 32;
@@ -36,13 +34,11 @@ struct ServerOptions {
   std::chrono::seconds io_timeout{30};
 };
 
-// What every route handler works with.
+// What every route handler works with: the open data dir (its store, log, engine, order service
+// and queries, and the domains registered on it) and the tokens it accepts. Both must outlive
+// the server. REQUIRES: `db` was opened writable.
 struct Services {
-  Store* store = nullptr;
-  Log* log = nullptr;
-  Engine* engine = nullptr;
-  OrderService* orders = nullptr;
-  const OrderQueries* queries = nullptr;
+  Db* db = nullptr;
   const TokenTable* tokens = nullptr;
 };
 

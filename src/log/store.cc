@@ -31,6 +31,9 @@ namespace cairn {
 struct Family {
   std::string name;
   rocksdb::ColumnFamilyHandle* handle = nullptr;
+  // A counter addition (a RocksDB Merge) was written to it since the store opened: its memtable
+  // may hold Merge records, which the store flushes on close (see Store::~Store).
+  std::atomic<bool> merged{false};
 };
 
 Status FromRocks(const rocksdb::Status& s, std::string_view context) {
@@ -115,6 +118,7 @@ void WriteBatch::Delete(Family* family, std::string_view key) {
 
 void WriteBatch::AddCounter(Family* family, std::string_view key, int64_t delta) {
   const std::string v = EncodeCounter(delta);
+  family->merged.store(true, std::memory_order_relaxed);
   rep_->batch.Merge(family->handle, rocksdb::Slice(key.data(), key.size()), v);
 }
 
@@ -258,6 +262,7 @@ Status IndexedBatch::Commit(bool durable) {
       case PendingWrite::Kind::kPut: batch.Put(w.family->handle, key, w.value); break;
       case PendingWrite::Kind::kDelete: batch.Delete(w.family->handle, key); break;
       case PendingWrite::Kind::kAdd:
+        w.family->merged.store(true, std::memory_order_relaxed);
         batch.Merge(w.family->handle, key, EncodeCounter(w.delta));
         break;
     }
@@ -296,6 +301,9 @@ struct Store::Rep {
   std::condition_variable syncer_cv;
   bool stopping = false;  // GUARDED_BY(syncer_mu)
   std::thread syncer;
+
+  // Flushes the memtables of the families that took counter additions (see the definition).
+  void FlushMergedFamilies();
 };
 
 namespace {
@@ -402,16 +410,49 @@ Store::~Store() {
     rep_->syncer_cv.notify_all();
     rep_->syncer.join();
   }
-  if (rep_->db) {
-    if (!options_.read_only) {
-      rocksdb::Status s = rep_->db->SyncWAL();
-      if (!s.ok()) spdlog::warn("final WAL sync failed: {}", s.ToString());
+  if (!rep_->db) return;
+  if (!options_.read_only) {
+    rocksdb::Status s = rep_->db->SyncWAL();
+    if (!s.ok()) spdlog::warn("final WAL sync failed: {}", s.ToString());
+    rep_->FlushMergedFamilies();
+  }
+  for (auto& [name, family] : rep_->families) {
+    rep_->db->DestroyColumnFamilyHandle(family->handle).PermitUncheckedError();
+  }
+  rep_->families.clear();
+  // Waits only for the flush or compaction already running: Close tells the others to stop.
+  rep_->db->Close().PermitUncheckedError();
+}
+
+// Why the store flushes on close: a data dir is also opened by tools that are not Cairn (ldb,
+// sst_dump, scripts, a read-only or secondary RocksDB instance), mostly with RocksDB's default
+// options, which have no merge operator. Opening replays the WAL from the oldest write that is
+// not in an SST yet; a Merge record (a counter addition) for a family whose memtable was not
+// flushed fails that replay ("Merge requires merge_operator"), which RocksDB's point-in-time
+// recovery treats as the end of the good WAL: everything after it is silently dropped, and if
+// any family was flushed after that point the open fails with "SST file is ahead of WALs in
+// CF ...". Flushing the families that took Merges advances their log number past every WAL, so
+// a replay skips their records; the rest of the WAL replays with any options. Only counter
+// families are flushed (a few keys each in Cairn's read models), so closing stays quick; the
+// dropped generations of rebuilds are gone from `families` and are not flushed. A process that
+// dies without closing leaves such records behind until the next open, which flushes what it
+// recovers.
+void Store::Rep::FlushMergedFamilies() {
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  {
+    std::shared_lock lock(families_mu);
+    for (const auto& [name, family] : families) {
+      if (family->merged.load(std::memory_order_relaxed)) handles.push_back(family->handle);
     }
-    for (auto& [name, family] : rep_->families) {
-      rep_->db->DestroyColumnFamilyHandle(family->handle).PermitUncheckedError();
-    }
-    rep_->families.clear();
-    rep_->db->Close().PermitUncheckedError();
+  }
+  if (handles.empty()) return;
+  rocksdb::FlushOptions options;
+  options.allow_write_stall = true;
+  rocksdb::Status s = db->Flush(options, handles);
+  if (!s.ok()) {
+    spdlog::warn("flushing the counter families on close failed ({}): tools without Cairn's merge "
+                 "operator may not open the data dir read-only until Cairn opens it again",
+                 s.ToString());
   }
 }
 

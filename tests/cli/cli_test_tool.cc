@@ -11,10 +11,9 @@
 #include <memory>
 #include <string>
 
-#include "cairn/engine.h"
-#include "cairn/log.h"
-#include "cairn/orders.h"
-#include "cairn/store.h"
+#include <spdlog/spdlog.h>
+
+#include "cairn/db.h"
 
 namespace {
 
@@ -23,43 +22,24 @@ int Die(const std::string& message) {
   return 2;
 }
 
-struct Opened {
-  std::unique_ptr<cairn::Store> store;
-  std::unique_ptr<cairn::Log> log;
-  std::unique_ptr<cairn::Engine> engine;
-  ~Opened() {
-    if (engine) engine->Stop();
-    engine.reset();
-    if (log) log->Close();
-  }
-};
-
-cairn::Status Open(const std::string& dir, bool with_engine, Opened* out) {
-  cairn::StoreOptions options;
-  options.create_if_missing = false;
-  auto store = cairn::Store::Open(dir, options);
-  if (!store.ok()) return store.status();
-  out->store = std::move(*store);
-  if (!with_engine) return cairn::Status::Ok();
-  auto log = cairn::Log::Open(out->store.get(), cairn::LogOptions{});
-  if (!log.ok()) return log.status();
-  out->log = std::move(*log);
-  cairn::EngineOptions engine_options;
-  engine_options.start_threads = false;
-  auto engine = cairn::Engine::Open(out->log.get(), cairn::OrderProjections(), engine_options);
-  if (!engine.ok()) return engine.status();
-  out->engine = std::move(*engine);
-  return cairn::Status::Ok();
+// Opens an existing data dir as the offline commands do: no projection threads, nothing created,
+// and the library's info lines kept off stdout, which the test reads.
+cairn::Result<std::unique_ptr<cairn::Db>> Open(const std::string& dir) {
+  spdlog::set_level(spdlog::level::warn);
+  cairn::DbOptions options;
+  options.store.create_if_missing = false;
+  options.engine.start_threads = false;
+  options.create_owned_topics = false;
+  return cairn::Db::Open(dir, options);
 }
 
 // The live generation's family of `table`.
-cairn::Result<cairn::Family*> TableFamily(Opened& db, const std::string& projection,
+cairn::Result<cairn::Family*> TableFamily(cairn::Db& db, const std::string& projection,
                                           const std::string& table) {
-  auto status = db.engine->GetStatus(projection);
-  if (!status.ok()) return status.status();
+  CAIRN_ASSIGN_OR_RETURN(const cairn::ProjectionStatus status, db.engine().GetStatus(projection));
   const std::string name =
-      "rm." + projection + "." + std::to_string(status->generation) + "." + table;
-  cairn::Family* family = db.store->FindFamily(name);
+      "rm." + projection + "." + std::to_string(status.generation) + "." + table;
+  cairn::Family* family = db.store().FindFamily(name);
   if (!family) return cairn::Status::NotFound("no family " + name);
   return family;
 }
@@ -70,9 +50,8 @@ int main(int argc, char** argv) {
   if (argc < 3) return Die("usage: cli_test_tool put|delete|keys|hold DIR ...");
   const std::string command = argv[1];
   const std::string dir = argv[2];
-  Opened db;
-  cairn::Status opened = Open(dir, command != "hold", &db);
-  if (!opened.ok()) return Die(opened.ToString());
+  auto db = Open(dir);
+  if (!db.ok()) return Die(db.status().ToString());
   if (command == "hold") {
     std::cout << "held" << std::endl;
     std::string ignored;
@@ -81,10 +60,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (argc < 5) return Die("missing PROJECTION TABLE");
-  auto family = TableFamily(db, argv[3], argv[4]);
+  auto family = TableFamily(**db, argv[3], argv[4]);
   if (!family.ok()) return Die(family.status().ToString());
   if (command == "keys") {
-    cairn::Status s = db.store->Scan(*family, "", "", [](std::string_view key, std::string_view) {
+    cairn::Status s = (*db)->store().Scan(*family, "", "", [](std::string_view key, std::string_view) {
       std::cout << key << "\n";
       return true;
     });
@@ -98,6 +77,6 @@ int main(int argc, char** argv) {
   } else {
     return Die("usage: cli_test_tool put DIR PROJECTION TABLE KEY VALUE | delete DIR PROJECTION TABLE KEY");
   }
-  cairn::Status s = db.store->Write(batch, /*durable=*/true);
+  cairn::Status s = (*db)->store().Write(batch, /*durable=*/true);
   return s.ok() ? 0 : Die(s.ToString());
 }

@@ -1,8 +1,9 @@
 // Crash-test driver for the CQRS engine (src/cqrs). engine_crash_test.py runs it in two modes:
 //
 //   engine_crash_driver run DIR THREADS SEED
-//     Opens the store (SyncMode::kAlways), the log and an Engine with three test projections
-//     (see Projections()) and their threads running, and works until it is SIGKILLed:
+//     Opens DIR through Db::Open (SyncMode::kAlways) with three test projections (see
+//     Projections()) in place of the order domain's, their threads running, and works until it
+//     is SIGKILLed:
 //     - THREADS writers append 1-3 events at a time, with an exact expected version, to their
 //       own streams in two topics ("orders", "payments"). After Append returns ok a writer
 //       prints one line per event, all lines of one append in a single write(2):
@@ -57,6 +58,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "cairn/db.h"
 #include "cairn/engine.h"
 #include "cairn/log.h"
 #include "cairn/projection.h"
@@ -184,9 +186,8 @@ Status CountTypes(const EventView& e, ProjectionWriter& out) {
 }
 
 Status KeepLatest(const EventView& e, ProjectionWriter& out) {
-  Result<std::optional<std::string>> prev = out.Get(kStreams, e.stream());
-  if (!prev.ok()) return prev.status();
-  const uint64_t prev_version = prev->has_value() ? LatestVersion(**prev) : 0;
+  CAIRN_ASSIGN_OR_RETURN(const std::optional<std::string> prev, out.Get(kStreams, e.stream()));
+  const uint64_t prev_version = prev ? LatestVersion(*prev) : 0;
   if (prev_version + 1 != e.version().value()) {
     return Status::Internal("latest: " + Describe(e) + " follows stored version " +
                             std::to_string(prev_version) + " (applied twice or skipped one)");
@@ -202,16 +203,14 @@ Status SumOrders(const EventView& e, ProjectionWriter& out) {
     return Status::Internal("order_totals: sees " + Describe(e) + " of topic " +
                             std::string(e.topic()) + ", which it does not read");
   }
-  Result<int64_t> count = out.GetCounter(kEvents, e.stream());
-  if (!count.ok()) return count.status();
-  if (static_cast<uint64_t>(*count) + 1 != e.version().value()) {
-    return Status::Internal("order_totals: " + Describe(e) + " after " + std::to_string(*count) +
+  CAIRN_ASSIGN_OR_RETURN(const int64_t count, out.GetCounter(kEvents, e.stream()));
+  if (static_cast<uint64_t>(count) + 1 != e.version().value()) {
+    return Status::Internal("order_totals: " + Describe(e) + " after " + std::to_string(count) +
                             " counted events (applied twice or skipped one)");
   }
   out.AddCounter(kEvents, e.stream(), 1);
-  Result<std::optional<std::string>> sum = out.Get(kAmounts, e.stream());
-  if (!sum.ok()) return sum.status();
-  const int64_t before = sum->has_value() ? std::strtoll((*sum)->c_str(), nullptr, 10) : 0;
+  CAIRN_ASSIGN_OR_RETURN(const std::optional<std::string> sum, out.Get(kAmounts, e.stream()));
+  const int64_t before = sum ? std::strtoll(sum->c_str(), nullptr, 10) : 0;
   const int64_t amount = ParseAmount(e.data());
   if (amount < 0) return Status::Internal("order_totals: " + Describe(e) + " has no amount");
   out.Put(kAmounts, e.stream(), std::to_string(before + amount));
@@ -226,47 +225,33 @@ std::vector<ProjectionSpec> Projections() {
   return specs;
 }
 
-// Store, log and engine, destroyed engine first.
-struct Opened {
-  std::unique_ptr<Store> store;
-  std::unique_ptr<Log> log;
-  std::unique_ptr<Engine> engine;
-};
+// The test's projections as a domain of their own, which Db::Open runs instead of the orders'.
+DomainSpec CrashDomain() {
+  DomainSpec spec;
+  spec.name = "crash";
+  spec.projections = Projections();
+  return spec;
+}
 
-// Opens the three layers; on failure returns the step and its status in *error.
-bool OpenAll(const std::string& dir, bool start_threads, Opened* out, std::string* error) {
-  StoreOptions store_options;
-  store_options.sync = SyncMode::kAlways;
-  auto store = Store::Open(dir, store_options);
-  if (!store.ok()) {
-    *error = "open store " + dir + ": " + store.status().ToString();
-    return false;
+// Opens DIR through the front door with the test's projections, then creates the two topics
+// (which the engine's cursors pick up whenever they appear; a no-op once they exist). Errors say
+// which step failed.
+Result<std::unique_ptr<Db>> OpenAll(const std::string& dir, bool start_threads) {
+  DbOptions options;
+  options.store.sync = SyncMode::kAlways;
+  options.engine.start_threads = start_threads;
+  options.engine.batch_events = 200;  // several batches per round, so kills land between them
+  options.domains = {CrashDomain()};
+  Result<std::unique_ptr<Db>> db = Db::Open(dir, options);
+  if (!db.ok()) return Status(db.status().code(), "open " + dir + ": " + db.status().ToString());
+  for (const auto& [topic, partitions] : {std::pair{kOrders, kOrderPartitions},
+                                          std::pair{kPayments, kPaymentPartitions}}) {
+    if (auto t = (*db)->log().CreateTopic(topic, partitions); !t.ok()) {
+      return Status(t.status().code(),
+                    "create topic " + std::string(topic) + ": " + t.status().ToString());
+    }
   }
-  out->store = std::move(store).value();
-  auto log = Log::Open(out->store.get(), LogOptions{});
-  if (!log.ok()) {
-    *error = "open log: " + log.status().ToString();
-    return false;
-  }
-  out->log = std::move(log).value();
-  if (auto t = out->log->CreateTopic(kOrders, kOrderPartitions); !t.ok()) {
-    *error = "create topic orders: " + t.status().ToString();
-    return false;
-  }
-  if (auto t = out->log->CreateTopic(kPayments, kPaymentPartitions); !t.ok()) {
-    *error = "create topic payments: " + t.status().ToString();
-    return false;
-  }
-  EngineOptions engine_options;
-  engine_options.start_threads = start_threads;
-  engine_options.batch_events = 200;  // several batches per round, so kills land between them
-  auto engine = Engine::Open(out->log.get(), Projections(), engine_options);
-  if (!engine.ok()) {
-    *error = "open engine: " + engine.status().ToString();
-    return false;
-  }
-  out->engine = std::move(engine).value();
-  return true;
+  return db;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -401,18 +386,19 @@ void RebuildForever(Engine* engine, uint64_t seed) {
 }
 
 int RunLive(const std::string& dir, uint32_t threads, uint64_t seed) {
-  Opened o;
-  std::string error;
-  if (!OpenAll(dir, /*start_threads=*/true, &o, &error)) Die(3, error);
+  Result<std::unique_ptr<Db>> db = OpenAll(dir, /*start_threads=*/true);
+  if (!db.ok()) Die(3, db.status().message());
+  Log& log = (*db)->log();
+  Engine& engine = (*db)->engine();
   std::vector<std::thread> workers;
-  for (uint32_t t = 0; t < threads; ++t) workers.emplace_back(WriteForever, o.log.get(), t, seed);
-  workers.emplace_back(RebuildForever, o.engine.get(), seed);
+  for (uint32_t t = 0; t < threads; ++t) workers.emplace_back(WriteForever, &log, t, seed);
+  workers.emplace_back(RebuildForever, &engine, seed);
   // Tells the test the open (and the recovery in it) is over, so it can time the kill from here.
-  WriteOut("ready " + std::to_string(o.log->LastSeq().value()) + "\n");
+  WriteOut("ready " + std::to_string(log.LastSeq().value()) + "\n");
   // A failed projection means a handler saw an event out of turn: exactly-once broke.
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    for (const ProjectionStatus& s : o.engine->Statuses()) {
+    for (const ProjectionStatus& s : engine.Statuses()) {
       if (s.state == ProjectionState::kFailed) {
         Die(4, "projection " + s.name + " failed" +
                    (s.failed_at ? " at " + s.failed_at->ToString() : "") + ": " + s.error);
@@ -459,7 +445,7 @@ struct Expected {
 
 class Verifier {
  public:
-  explicit Verifier(Opened* o) : o_(o) {}
+  explicit Verifier(Db* db) : db_(db) {}
   int problems() const { return problems_; }
 
   void Problem(const std::string& message) {
@@ -513,7 +499,7 @@ class Verifier {
   // Reads the whole log in seq order and counts what the read models must hold.
   void ScanLog() {
     uint64_t expect = 1;
-    Status s = o_->log->ScanInSeqOrder({}, Seq(0), SIZE_MAX, [&](const EventView& v) {
+    Status s = db_->log().ScanInSeqOrder({}, Seq(0), SIZE_MAX, [&](const EventView& v) {
       Seen e{std::string(v.id()), std::string(v.topic()), v.partition().value(),
              v.offset().value(), v.seq().value(), std::string(v.stream()), v.version().value(),
              std::string(v.type()), v.timestamp_us(), ParseAmount(v.data())};
@@ -526,7 +512,7 @@ class Verifier {
       return true;
     });
     if (!s.ok()) Problem("ScanInSeqOrder failed: " + s.ToString());
-    const uint64_t last = o_->log->LastSeq().value();
+    const uint64_t last = db_->log().LastSeq().value();
     if (by_seq_.size() != last) {
       Problem("the seq scan saw " + std::to_string(by_seq_.size()) + " events, LastSeq() is " +
               std::to_string(last));
@@ -581,8 +567,8 @@ class Verifier {
 
   // `when`: "after the crash" (before CatchUp) or "after catch-up".
   void CheckStatuses(const std::string& when, bool caught_up) {
-    const uint64_t last = o_->log->LastSeq().value();
-    for (const ProjectionStatus& s : o_->engine->Statuses()) {
+    const uint64_t last = db_->log().LastSeq().value();
+    for (const ProjectionStatus& s : db_->engine().Statuses()) {
       const std::string at = s.name + " " + when;
       generations_[s.name] = s.generation;
       if (s.generation < 1) Problem(at + ": generation " + std::to_string(s.generation));
@@ -626,7 +612,7 @@ class Verifier {
   }
 
   void CheckConsistent(const std::string& when) {
-    auto report = o_->engine->Check(CheckOptions{});
+    auto report = db_->engine().Check(CheckOptions{});
     if (!report.ok()) {
       Problem("Check " + when + " failed: " + report.status().ToString());
       return;
@@ -658,7 +644,7 @@ class Verifier {
                     table);
       }
     }
-    for (const std::string& name : o_->store->FamilyNames("rm.")) {
+    for (const std::string& name : db_->store().FamilyNames("rm.")) {
       if (!want.erase(name)) Problem(when + ": unexpected read-model family " + name);
     }
     for (const std::string& name : want) Problem(when + ": missing read-model family " + name);
@@ -666,12 +652,12 @@ class Verifier {
 
   void RebuildAll() {
     std::map<std::string, uint32_t> before = generations_;
-    auto job = o_->engine->StartRebuild({});
+    auto job = db_->engine().StartRebuild({});
     if (!job.ok()) {
       Problem("StartRebuild in verify: " + job.status().ToString());
       return;
     }
-    auto done = o_->engine->WaitForRebuild(*job);
+    auto done = db_->engine().WaitForRebuild(*job);
     if (!done.ok() || done->state != RebuildProgress::State::kDone) {
       Problem("rebuild in verify: " + (done.ok() ? done->error : done.status().ToString()));
       return;
@@ -708,7 +694,7 @@ class Verifier {
   }
 
   std::shared_ptr<const ReadModel> ReadOf(const std::string& projection) {
-    auto model = o_->engine->Read(projection);
+    auto model = db_->engine().Read(projection);
     if (!model.ok()) {
       Problem("Read(" + projection + "): " + model.status().ToString());
       return nullptr;
@@ -770,7 +756,7 @@ class Verifier {
     if (reported > 10) Problem(where + ": " + std::to_string(reported - 10) + " more differences");
   }
 
-  Opened* o_;
+  Db* db_;
   int problems_ = 0;
   std::vector<Ack> acks_;
   uint64_t rebuilds_acked_ = 0;
@@ -801,14 +787,13 @@ class StepTimer {
 
 int RunVerify(const std::string& dir, const std::string& ack_file, bool rebuild) {
   StepTimer steps;
-  Opened o;
-  std::string error;
-  if (!OpenAll(dir, /*start_threads=*/false, &o, &error)) {
-    std::printf("PROBLEM: cannot reopen: %s\n", error.c_str());
+  Result<std::unique_ptr<Db>> db = OpenAll(dir, /*start_threads=*/false);
+  if (!db.ok()) {
+    std::printf("PROBLEM: cannot reopen: %s\n", db.status().message().c_str());
     return 1;
   }
   steps.Done("open");
-  Verifier v(&o);
+  Verifier v(db->get());
   v.LoadAcks(ack_file);
   v.ScanLog();
   v.CheckAcks();
@@ -818,7 +803,7 @@ int RunVerify(const std::string& dir, const std::string& ack_file, bool rebuild)
   // The read models as the crash left them must equal a replay up to their checkpoints.
   v.CheckConsistent("at the crash checkpoints");
   steps.Done("check");
-  if (Status s = o.engine->CatchUp(); !s.ok()) v.Problem("CatchUp: " + s.ToString());
+  if (Status s = (*db)->engine().CatchUp(); !s.ok()) v.Problem("CatchUp: " + s.ToString());
   steps.Done("catch-up");
   v.CheckStatuses("after catch-up", /*caught_up=*/true);
   v.CheckConsistent("after catch-up");
@@ -835,11 +820,7 @@ int RunVerify(const std::string& dir, const std::string& ack_file, bool rebuild)
     steps.Done("check+compare");
   }
   v.PrintSummary();
-  o.engine->Stop();
-  o.log->Close();
-  o.engine.reset();
-  o.log.reset();
-  o.store.reset();
+  db->reset();
   steps.Done("close");
   std::printf("verify steps (s): %s\n", steps.text().c_str());
   std::fflush(stdout);

@@ -1,7 +1,7 @@
 // Crash-test driver for the event log (src/log). log_crash_test.py runs it in two modes:
 //
 //   log_crash_driver write DIR THREADS
-//     Opens the store (SyncMode::kAlways) and the log on DIR and appends forever from THREADS
+//     Opens DIR through Db::Open (SyncMode::kAlways, no domains) and appends forever from THREADS
 //     threads until it is SIGKILLed. Thread t owns the streams "crash-t<t>s<k>", k < 50, and
 //     appends 1 or 3 events at a time with an exact expected version and the stream's new
 //     "aggregate state" in the same append. Half of the streams (LogNamesEvents) send their events
@@ -42,6 +42,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "cairn/db.h"
 #include "cairn/log.h"
 #include "cairn/status.h"
 #include "cairn/store.h"
@@ -284,20 +285,28 @@ void WriteForever(Log* log, Families fam, uint32_t thread) {
   }
 }
 
+// Opens DIR through the front door with no domain: the log alone is under test, so no
+// projections and no order topics (the order service's families are opened, and unused).
+Result<std::unique_ptr<Db>> OpenLog(const std::string& dir) {
+  DbOptions options;
+  options.store.sync = SyncMode::kAlways;
+  options.engine.start_threads = false;
+  options.domains = {};
+  options.create_owned_topics = false;
+  return Db::Open(dir, options);
+}
+
 int RunWrite(const std::string& dir, uint32_t threads) {
-  StoreOptions store_options;
-  store_options.sync = SyncMode::kAlways;
-  auto store = Store::Open(dir, store_options);
-  if (!store.ok()) Die(3, "open store " + dir + ": " + store.status().ToString());
-  Families fam = OpenFamilies(store->get());
-  auto log = Log::Open(store->get(), LogOptions{});
-  if (!log.ok()) Die(3, "open log: " + log.status().ToString());
-  auto topic = (*log)->CreateTopic(kTopic, kPartitions);
+  auto db = OpenLog(dir);
+  if (!db.ok()) Die(3, "open " + dir + ": " + db.status().ToString());
+  Families fam = OpenFamilies(&(*db)->store());
+  Log* log = &(*db)->log();
+  auto topic = log->CreateTopic(kTopic, kPartitions);
   if (!topic.ok()) Die(3, "create topic: " + topic.status().ToString());
 
   std::vector<std::thread> workers;
   for (uint32_t t = 0; t < threads; ++t) {
-    workers.emplace_back(WriteForever, log->get(), fam, t);
+    workers.emplace_back(WriteForever, log, fam, t);
   }
   for (auto& w : workers) w.join();  // never: the test SIGKILLs us
   return 0;
@@ -778,19 +787,13 @@ class Verifier {
 int RunVerify(const std::string& dir, const std::string& ack_file) {
   // create_if_missing stays true: a first round killed before RocksDB created the dir acked
   // nothing, and a missing store with acks fails the ack checks anyway.
-  StoreOptions store_options;
-  auto store = Store::Open(dir, store_options);
-  if (!store.ok()) {
-    std::printf("PROBLEM: cannot reopen the store: %s\n", store.status().ToString().c_str());
+  auto db = OpenLog(dir);
+  if (!db.ok()) {
+    std::printf("PROBLEM: cannot reopen the store and the log: %s\n", db.status().ToString().c_str());
     return 1;
   }
-  Families fam = OpenFamilies(store->get());
-  auto log = Log::Open(store->get(), LogOptions{});
-  if (!log.ok()) {
-    std::printf("PROBLEM: cannot reopen the log: %s\n", log.status().ToString().c_str());
-    return 1;
-  }
-  Verifier v(store->get(), log->get(), fam);
+  Families fam = OpenFamilies(&(*db)->store());
+  Verifier v(&(*db)->store(), &(*db)->log(), fam);
   v.LoadAcks(ack_file);
   v.CheckPartitions();
   v.CheckSeqOrder();
@@ -799,7 +802,7 @@ int RunVerify(const std::string& dir, const std::string& ack_file) {
   if (v.problems() == 0) v.CheckContinues();  // don't write on top of a broken log
   v.PrintSummary();
   std::fflush(stdout);
-  (*log)->Close();
+  db->reset();
   return v.problems() == 0 ? 0 : 1;
 }
 

@@ -219,7 +219,9 @@ TEST_CASE("seed orders read as the seed's screen showed them, from event times")
   CHECK(cancelled.items[0].name == "무선 키보드");
   auto json = h.queries().GetOrder("6415479c-65dc-4f50-bf63-af83bd0561e6", Customer("user-2"));
   REQUIRE_OK(json);
-  CHECK(json->find(R"("itemCount":4,"formattedTotal":"₩128,000")") != std::string::npos);
+  // The seed's read model counts item lines (items.length): 2 lines of 2 pieces each.
+  CHECK(json->find(R"("itemCount":2,"unitCount":4,"formattedTotal":"₩128,000")") !=
+        std::string::npos);
   CHECK(json->find(R"("estimatedDelivery":"2026-11-06T14:33:00.000000Z")") != std::string::npos);
   CHECK(json->find(R"("createdAt":"2026-11-01T14:33:00.000000Z","updatedAt":"2026-11-01T14:38:00.000000Z")") !=
         std::string::npos);

@@ -1,0 +1,133 @@
+// The live side of the Engine: one thread per projection applying the log to its live
+// generation (RunProjection), the same loop on the caller's thread (CatchUp), and what stops a
+// projection at a failing event and restarts it. See engine_rep.h for the locking rules.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "cairn/engine.h"
+#include "cqrs/engine_rep.h"
+
+namespace cairn {
+
+using cqrs::ApplyBatch;
+using cqrs::BatchOutcome;
+
+void Engine::Rep::MarkFailed(ProjectionRuntime& p, const Status& error,
+                             std::optional<Position> at) {
+  spdlog::error("projection {} failed{}: {}", p.spec.name,
+                at ? " at " + at->ToString() + " (seq " + std::to_string(at->seq.value()) + ")" : "",
+                error.ToString());
+  std::lock_guard lock(p.state_mu);
+  p.state = ProjectionState::kFailed;
+  p.error = error.ToString();
+  p.failed_at = std::move(at);
+  p.state_cv.notify_all();
+}
+
+// Applies one batch to the live generation. Returns the number of events consumed.
+Result<size_t> Engine::Rep::ApplyLive(ProjectionRuntime& p) {
+  std::lock_guard apply_lock(p.apply_mu);
+  Result<BatchOutcome> outcome = ApplyBatch(store, checkpoints_cf, *p.cursor, {&p.live},
+                                            options.batch_events, options.durable_batches);
+  // A handler failed and the batch was discarded: go back to the checkpoint and commit the
+  // events before the failing one, so the projection stops exactly there. (Handlers are
+  // deterministic; if one fails earlier this time, stop there instead.)
+  while (outcome.ok() && outcome->failed) {
+    if (Status reload = LoadLive(p, p.live.generation); !reload.ok()) {
+      outcome = reload;
+      break;
+    }
+    if (outcome->consumed == 0) break;
+    Result<BatchOutcome> before = ApplyBatch(store, checkpoints_cf, *p.cursor, {&p.live},
+                                             outcome->consumed, options.durable_batches);
+    if (!before.ok() || before->failed) {
+      outcome = std::move(before);
+      continue;
+    }
+    outcome->consumed = before->consumed;  // the events before the failure; the failure stands
+    break;
+  }
+  if (!outcome.ok()) {
+    // Nothing of the batch was committed: go back to what is stored.
+    Status reload = LoadLive(p, p.live.generation);
+    if (!reload.ok()) spdlog::error("projection {}: {}", p.spec.name, reload.ToString());
+    MarkFailed(p, outcome.status(), std::nullopt);
+    return outcome.status();
+  }
+  {
+    std::lock_guard lock(p.state_mu);
+    p.published = p.live.checkpoint;
+    p.applied_through = std::max(p.applied_through, p.cursor->caught_up_to());
+    if (p.state != ProjectionState::kFailed) {
+      p.state = outcome->consumed == options.batch_events ? ProjectionState::kCatchingUp
+                                                          : ProjectionState::kRunning;
+    }
+    p.state_cv.notify_all();
+  }
+  if (outcome->failed) MarkFailed(p, outcome->error, outcome->failed_at);
+  return outcome->consumed;
+}
+
+void Engine::Rep::RunProjection(ProjectionRuntime& p) {
+  while (!stopping.load()) {
+    {
+      std::unique_lock lock(p.state_mu);
+      if (p.state == ProjectionState::kFailed || p.state == ProjectionState::kStopped) {
+        p.state_cv.wait_for(lock, kIdleWait);
+        continue;
+      }
+    }
+    Result<size_t> applied = ApplyLive(p);
+    if (applied.ok() && *applied == 0) {
+      Seq through;
+      {
+        std::lock_guard lock(p.state_mu);
+        through = p.applied_through;
+      }
+      // Woken by the first append after what was applied (any topic); the timeout only
+      // re-checks `stopping`.
+      log->WaitForSeq(Seq(through.value() + 1), kIdleWait);
+    }
+  }
+}
+Status Engine::CatchUp() {
+  // A failed projection does not hold the others back: each healthy one is brought to the
+  // head, and the first failure is returned at the end.
+  Status first_error;
+  for (auto& p : rep_->projections) {
+    for (;;) {
+      {
+        std::lock_guard lock(p->state_mu);
+        if (p->state == ProjectionState::kFailed) {
+          if (first_error.ok()) first_error = Status::Internal(p->error);
+          break;
+        }
+      }
+      Result<size_t> applied = rep_->ApplyLive(*p);
+      if (!applied.ok()) {
+        if (first_error.ok()) first_error = applied.status();
+        break;
+      }
+      if (*applied == 0) break;
+    }
+    std::lock_guard lock(p->state_mu);  // a batch may have failed at its first event
+    if (p->state == ProjectionState::kFailed && first_error.ok()) first_error = Status::Internal(p->error);
+  }
+  return first_error;
+}
+
+Status Engine::Restart(const std::string& name) {
+  ProjectionRuntime* p = rep_->Find(name);
+  if (!p) return Status::NotFound("no projection " + name);
+  std::lock_guard apply_lock(p->apply_mu);
+  CAIRN_RETURN_IF_ERROR(rep_->LoadLive(*p, p->live.generation));
+  std::lock_guard lock(p->state_mu);
+  p->state = ProjectionState::kRunning;
+  p->error.clear();
+  p->failed_at.reset();
+  p->state_cv.notify_all();
+  return Status::Ok();
+}
+
+}  // namespace cairn
