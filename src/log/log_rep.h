@@ -164,7 +164,7 @@ struct Log::Rep {
   bool async_started = false;              // GUARDED_BY(queue_mu)
   std::thread leader_thread;
   std::thread callback_thread;
-  bool async_lead = false;                 // GUARDED_BY(queue_mu): the leader thread's turn
+  bool async_lead = false;                 // GUARDED_BY(queue_mu): an async front needs a leader
   bool stop_async = false;                 // GUARDED_BY(queue_mu): Close drained the queue
   std::condition_variable async_lead_cv;   // the leader thread waits here (queue_mu)
   std::condition_variable drained_cv;      // Close waits here for an empty queue (queue_mu)
@@ -179,8 +179,12 @@ struct Log::Rep {
   void StartAsyncThreads();
   // The leader thread: leads every group whose front append is async, until Close.
   void RunAsyncLeader();
-  // The callback thread: runs the callbacks of completed async appends, in commit order.
+  // The callback thread: runs the callbacks of completed async appends, in commit order, and
+  // leads the next async group when the leader thread has not taken it yet.
   void RunCallbacks();
+  // Claims the leader thread's turn (async_lead) for the calling thread; false when nobody
+  // needs to lead or someone took it.
+  bool TakeAsyncLead();
   // Close's part: waits for the queue to drain, then stops both threads.
   void StopAsyncThreads();
 
