@@ -19,6 +19,7 @@
 #include "domain/serve_address.h"
 #include "http/auth.h"
 #include "http/server.h"
+#include "kafka/broker.h"
 
 namespace cairn::cli {
 
@@ -33,16 +34,18 @@ struct ServeOptions {
   size_t max_body_bytes = 1u << 20;
   size_t max_streams = 32;
   std::string log_level = "info";
+  std::string kafka;  // HOST:PORT of the Kafka listener; empty: none
+  kafka::KafkaOptions kafka_limits;
 };
 
-Result<std::pair<std::string, int>> ParseListen(const std::string& text) {
+Result<std::pair<std::string, int>> ParseListen(const std::string& text, std::string_view flag) {
   const size_t colon = text.rfind(':');
   int port = -1;
   if (colon != std::string::npos) {
     port = ParseNumber<int>(std::string_view(text).substr(colon + 1)).value_or(-1);
   }
   if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
-    return Status::InvalidArgument("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
+    return Status::InvalidArgument(std::string(flag) + " must be HOST:PORT, e.g. 127.0.0.1:8080");
   }
   return std::pair(text.substr(0, colon), port);
 }
@@ -149,8 +152,11 @@ void Serve(const ServeOptions& o, const std::string& host, http::HttpServer& ser
 int RunServe(const ServeOptions& o) {
   Result<SyncMode> sync = ParseSyncMode(o.sync);
   if (!sync.ok()) return Fail("serve", sync.status());
-  Result<std::pair<std::string, int>> listen = ParseListen(o.listen);
+  Result<std::pair<std::string, int>> listen = ParseListen(o.listen, "--listen");
   if (!listen.ok()) return Fail("serve", listen.status());
+  Result<std::pair<std::string, int>> kafka_listen = std::pair(std::string(), 0);
+  if (!o.kafka.empty()) kafka_listen = ParseListen(o.kafka, "--kafka");
+  if (!kafka_listen.ok()) return Fail("serve", kafka_listen.status());
 
   const sigset_t signals = BlockShutdownSignals();
   ServeLog log;  // after the mask: its flusher thread must not take the signals either
@@ -163,8 +169,18 @@ int RunServe(const ServeOptions& o) {
   http::Services services{db->get(), &*tokens};
   http::HttpServer server(services, ServerOptionsOf(o, *listen));
   if (Status s = server.Bind(); !s.ok()) return Fail("serve", s);
+  std::unique_ptr<kafka::Broker> broker;
+  if (!o.kafka.empty()) {
+    kafka::KafkaOptions kafka_options = o.kafka_limits;
+    std::tie(kafka_options.host, kafka_options.port) = *kafka_listen;
+    broker = std::make_unique<kafka::Broker>(db->get(), kafka_options);
+    if (Status s = broker->Bind(); !s.ok()) return Fail("serve", s);
+    broker->Start();
+    spdlog::info("kafka protocol on {}:{}", kafka_options.host, broker->port());
+  }
   std::thread signal_thread = StopOnSignal(server, signals);
   Serve(o, listen->first, server);
+  if (broker) broker->Stop();
   // Run() returned: in-flight requests are done. Wake the signal thread if we stopped for
   // another reason, then close projections, log and store (the WAL is synced on close).
   pthread_kill(signal_thread.native_handle(), SIGTERM);
@@ -200,6 +216,19 @@ void AddServeCommand(CLI::App& app, CommandRunner* run) {
       ->check(CLI::Range(size_t{1024}, size_t{64} << 20))
       ->capture_default_str();
   cmd->add_option("--max-streams", o->max_streams, "Most concurrent /api/stream subscribers")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--kafka", o->kafka,
+                  "HOST:PORT for Kafka clients (off by default; see README \"Kafka clients\")");
+  cmd->add_option("--kafka-max-connections", o->kafka_limits.max_connections,
+                  "Most open Kafka connections")
+      ->capture_default_str();
+  cmd->add_option("--kafka-max-request", o->kafka_limits.max_request_bytes,
+                  "Largest Kafka request in bytes")
+      ->check(CLI::Range(size_t{1024}, size_t{256} << 20))
+      ->capture_default_str();
+  cmd->add_option("--kafka-max-in-flight", o->kafka_limits.max_in_flight,
+                  "Unanswered Kafka requests read per connection")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error or off")

@@ -1,0 +1,29 @@
+// See protocol.h. The ranges are those of /work's research table (kafka-wire.md): within what
+// librdkafka 2.0.2 and kafkajs 2.2.4 send, and none flexible but ApiVersions v3.
+#include "kafka/protocol.h"
+
+#include <array>
+
+namespace cairn::kafka {
+namespace {
+
+constexpr std::array<ApiRange, 5> kApis = {{
+    {ApiKey::kProduce, 3, 7},
+    {ApiKey::kFetch, 4, 11},
+    {ApiKey::kListOffsets, 1, 3},
+    {ApiKey::kMetadata, 1, 4},
+    {ApiKey::kApiVersions, 0, 3},
+}};
+
+}  // namespace
+
+std::span<const ApiRange> AdvertisedApis() { return kApis; }
+
+std::optional<ApiRange> FindApi(int16_t key) {
+  for (const ApiRange& r : kApis) {
+    if (int16_t(r.key) == key) return r;
+  }
+  return std::nullopt;
+}
+
+}  // namespace cairn::kafka
