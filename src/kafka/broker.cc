@@ -97,6 +97,10 @@ Broker::~Broker() {
 }
 
 Status Broker::Bind() {
+  Store* store = db_->log().store();
+  CAIRN_ASSIGN_OR_RETURN(Family* family, store->OpenFamily("kafka", FamilyKind::kOrdered));
+  CAIRN_ASSIGN_OR_RETURN(ProducerStates producers, ProducerStates::Load(store, family));
+  producers_.emplace(std::move(producers));
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

@@ -22,6 +22,7 @@
 
 #include "cairn/db.h"
 #include "cairn/status.h"
+#include "kafka/producer_state.h"
 
 namespace cairn::kafka {
 
@@ -77,8 +78,9 @@ class Broker {
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
-  // Binds and listens. Errors: kInvalidArgument (a host that does not resolve), kBusy (the
-  // address is taken), kIOError.
+  // Loads the listener's state (the `kafka` family: producer ids and sequences), then binds
+  // and listens. Errors: kInvalidArgument (a host that does not resolve), kBusy (the address
+  // is taken), kIOError.
   Status Bind();
   // The bound port (useful with port 0). REQUIRES: Bind() succeeded.
   int port() const { return port_; }
@@ -92,6 +94,7 @@ class Broker {
   Db& db() const { return *db_; }
   Log& log() const { return db_->log(); }
   const KafkaOptions& options() const { return options_; }
+  ProducerStates& producers() { return *producers_; }
   // Fills the reply's slot and sends what is ready of its connection.
   void Complete(const Reply& reply, std::string body);
   // Marks the reply done with nothing to send (acks=0).
@@ -137,6 +140,7 @@ class Broker {
 
   Db* db_;
   KafkaOptions options_;
+  std::optional<ProducerStates> producers_;
   int listen_fd_ = -1;
   int epoll_fd_ = -1;
   int log_event_fd_ = -1;  // the watcher signals appends here

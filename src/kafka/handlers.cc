@@ -50,6 +50,7 @@ bool Dispatch(Broker& broker, const Request& req, const Reply& reply) {
     case ApiKey::kProduce: return HandleProduce(broker, req, reply);
     case ApiKey::kFetch: return HandleFetch(broker, req, reply);
     case ApiKey::kListOffsets: return HandleListOffsets(broker, req, reply);
+    case ApiKey::kInitProducerId: return HandleInitProducerId(broker, req, reply);
     default: break;
   }
   broker.Complete(reply, UnsupportedVersionBody(req.api_key));

@@ -26,6 +26,7 @@ bool HandleMetadata(Broker& broker, const Request& req, const Reply& reply);
 bool HandleProduce(Broker& broker, const Request& req, const Reply& reply);
 bool HandleFetch(Broker& broker, const Request& req, const Reply& reply);
 bool HandleListOffsets(Broker& broker, const Request& req, const Reply& reply);
+bool HandleInitProducerId(Broker& broker, const Request& req, const Reply& reply);
 
 // The Kafka error for a Cairn Status from the log (kConflict -> INVALID_RECORD, kTooLarge ->
 // MESSAGE_TOO_LARGE, kBusy -> REQUEST_TIMED_OUT, kShuttingDown -> NOT_LEADER_OR_FOLLOWER, ...);

@@ -3,6 +3,10 @@
 // response goes out when every append of the request has called back, that is once the events
 // are durable under the server's --sync mode (acks 1 and -1 alike: Cairn has one replica);
 // acks=0 gets none. A partition's base_offset is its first event's offset.
+//
+// A batch with a producer id is checked against the producer's sequences first
+// (producer_state.h): the next one is written with its state, a duplicate is appended again
+// with the same event ids (the log answers with the original offsets), the rest are refused.
 #include <spdlog/spdlog.h>
 
 #include <memory>
@@ -84,6 +88,31 @@ std::optional<BatchError> BuildAppends(const std::string& topic, int32_t partiti
   return std::nullopt;
 }
 
+// For an idempotent batch: refuses it (sets *error), or names its events and adds the
+// producer's new state to every append.
+std::optional<KafkaError> ApplyProducerState(ProducerStates& producers, TopicId topic, int32_t partition,
+                                             const std::vector<RecordBatch>& batches,
+                                             std::vector<AppendRequest>& appends) {
+  if (batches.size() != 1) return KafkaError::kInvalidRecord;  // clients send one per partition
+  const RecordBatch& b = batches.front();
+  const int32_t count = int32_t(b.records.size());
+  const ProducerStates::Check check =
+      producers.Verify(b.producer_id, b.producer_epoch, topic, partition, b.base_sequence, count);
+  if (check.verdict == SequenceVerdict::kError) return check.error;
+  int64_t n = 0;
+  for (AppendRequest& a : appends) {
+    for (NewEvent& e : a.events) {
+      e.id = ProducerStates::EventId(b.producer_id, topic, partition,
+                                     ProducerStates::SequenceAfter(b.base_sequence, n++));
+    }
+  }
+  if (check.verdict == SequenceVerdict::kDuplicate) return std::nullopt;
+  const WriteBatch state =
+      producers.Accept(b.producer_id, b.producer_epoch, topic, partition, b.base_sequence, count);
+  for (AppendRequest& a : appends) a.state_writes.Append(state);
+  return std::nullopt;
+}
+
 void OnAppended(Broker& broker, const std::shared_ptr<ProduceState>& st, size_t t, size_t p,
                 const Result<AppendResult>& result) {
   PartitionOutcome& out = st->topics[t].partitions[p];
@@ -122,6 +151,12 @@ void ProducePartition(Broker& broker, const std::shared_ptr<ProduceState>& st, s
     spdlog::warn("kafka: refused a produce to {}/{}: {}", topic, out.index, error->message);
     out.error = error->code;
     return;
+  }
+  if (!batches.empty() && batches.front().producer_id >= 0) {
+    if (auto refused = ApplyProducerState(broker.producers(), info->id, out.index, batches, appends)) {
+      out.error = *refused;
+      return;
+    }
   }
   Broker::Poster post = broker.poster();
   for (AppendRequest& a : appends) {

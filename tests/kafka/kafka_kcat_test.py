@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """kcat (librdkafka 2.0.2, Debian's) against the Kafka listener: -L, -P with acks=all and
-murmur2_random, -C with CRC checks from the beginning, -5, the end and past the end.
+murmur2_random (plain and idempotent), -C with CRC checks from the beginning, -5, the end and past the end.
 
 Usage: kafka_kcat_test.py path/to/cairn [-k NAME]
 """
@@ -57,6 +57,15 @@ class KcatTest(unittest.TestCase):
         for p in range(PARTITIONS):
             offsets = [g[1] for g in got if g[0] == p]
             self.assertEqual(offsets, list(range(len(offsets))))
+
+    def test_an_idempotent_producer_writes_each_record_once_on_its_murmur2_partition(self):
+        keys = [f"idem-{i}" for i in range(30)]
+        produce("kcat-idempotent", [f"{key}:v-{key}" for key in keys], "-X", "enable.idempotence=true")
+        got = consume("kcat-idempotent", "-o", "beginning")
+        self.assertEqual(sorted(g[2] for g in got), sorted(keys))
+        for partition, _, key, _ in got:
+            self.assertEqual(partition, k.murmur2_partition(key, PARTITIONS), key)
+        self.assertRegex(SERVER.current_log(), r"(?s)^(?!.*refused a produce to kcat-idempotent)")
 
     def test_consume_from_the_beginning_the_last_five_the_end_and_past_the_end(self):
         topic = "kcat-offsets"
