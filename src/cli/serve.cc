@@ -36,6 +36,7 @@ struct ServeOptions {
   std::string log_level = "info";
   std::string kafka;  // HOST:PORT of the Kafka listener; empty: none
   kafka::KafkaOptions kafka_limits;
+  int kafka_group_delay_ms = 3000;
 };
 
 Result<std::pair<std::string, int>> ParseListen(const std::string& text, std::string_view flag) {
@@ -173,6 +174,7 @@ int RunServe(const ServeOptions& o) {
   if (!o.kafka.empty()) {
     kafka::KafkaOptions kafka_options = o.kafka_limits;
     std::tie(kafka_options.host, kafka_options.port) = *kafka_listen;
+    kafka_options.group_initial_delay = std::chrono::milliseconds(o.kafka_group_delay_ms);
     broker = std::make_unique<kafka::Broker>(db->get(), kafka_options);
     if (Status s = broker->Bind(); !s.ok()) return Fail("serve", s);
     broker->Start();
@@ -230,6 +232,10 @@ void AddServeCommand(CLI::App& app, CommandRunner* run) {
   cmd->add_option("--kafka-max-in-flight", o->kafka_limits.max_in_flight,
                   "Unanswered Kafka requests read per connection")
       ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--kafka-group-delay", o->kafka_group_delay_ms,
+                  "Milliseconds a new Kafka consumer group waits for more members")
+      ->check(CLI::Range(0, 300'000))
       ->capture_default_str();
   cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))

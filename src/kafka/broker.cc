@@ -101,6 +101,7 @@ Status Broker::Bind() {
   CAIRN_ASSIGN_OR_RETURN(Family* family, store->OpenFamily("kafka", FamilyKind::kOrdered));
   CAIRN_ASSIGN_OR_RETURN(ProducerStates producers, ProducerStates::Load(store, family));
   producers_.emplace(std::move(producers));
+  groups_.emplace(store, family, options_.group_initial_delay);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -214,6 +215,9 @@ void Broker::RunLoop() {
     }
     DrainInbox();
     RetryParked(log_moved);
+    if (next_group_tick_ && std::chrono::steady_clock::now() >= *next_group_tick_) {
+      next_group_tick_ = groups_->Tick(std::chrono::steady_clock::now());
+    }
     std::vector<std::weak_ptr<Connection>> resume;
     resume.swap(to_resume_);
     for (auto& weak : resume) {
@@ -320,6 +324,9 @@ bool Broker::HandleFrame(const std::shared_ptr<Connection>& c, std::string_view 
   if (IsFlexible(req.api_key, req.api_version)) r.SkipTaggedFields();
   if (!r.ok()) return false;
   req.body = r.rest();
+  if (req.api_key == int16_t(ApiKey::kJoinGroup) && !next_group_tick_) {
+    next_group_tick_ = std::chrono::steady_clock::now();  // groups' timers run while they have members
+  }
   return Dispatch(*this, req, reply);
 }
 
@@ -419,9 +426,10 @@ void Broker::RetryParked(bool log_moved) {
 }
 
 int Broker::NextTimeoutMs() const {
-  if (parked_.empty()) return 1000;
-  auto next = parked_.front().deadline;
+  if (parked_.empty() && !next_group_tick_) return 1000;
+  auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   for (const Parked& p : parked_) next = std::min(next, p.deadline);
+  if (next_group_tick_) next = std::min(next, *next_group_tick_);
   const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next - std::chrono::steady_clock::now());
   return int(std::clamp<int64_t>(wait.count(), 0, 1000));
 }

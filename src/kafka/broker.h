@@ -22,6 +22,7 @@
 
 #include "cairn/db.h"
 #include "cairn/status.h"
+#include "kafka/groups.h"
 #include "kafka/producer_state.h"
 
 namespace cairn::kafka {
@@ -43,6 +44,9 @@ struct KafkaOptions {
   std::chrono::milliseconds max_fetch_wait{30'000};
   // Largest decompressed size of one produced batch. Default: 64 MiB.
   size_t max_decompressed_bytes = 64u << 20;
+  // How long a new consumer group waits for more members before its first generation
+  // (Kafka's group.initial.rebalance.delay.ms). Default: 3 s.
+  std::chrono::milliseconds group_initial_delay{3000};
 };
 
 // One request as framed: its header, and the body the handler parses.
@@ -78,7 +82,8 @@ class Broker {
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
-  // Loads the listener's state (the `kafka` family: producer ids and sequences), then binds
+  // Loads the listener's state (the `kafka` family: producer ids and sequences, committed
+  // offsets), then binds
   // and listens. Errors: kInvalidArgument (a host that does not resolve), kBusy (the address
   // is taken), kIOError.
   Status Bind();
@@ -95,6 +100,7 @@ class Broker {
   Log& log() const { return db_->log(); }
   const KafkaOptions& options() const { return options_; }
   ProducerStates& producers() { return *producers_; }
+  GroupCoordinator& groups() { return *groups_; }
   // Fills the reply's slot and sends what is ready of its connection.
   void Complete(const Reply& reply, std::string body);
   // Marks the reply done with nothing to send (acks=0).
@@ -141,6 +147,8 @@ class Broker {
   Db* db_;
   KafkaOptions options_;
   std::optional<ProducerStates> producers_;
+  std::optional<GroupCoordinator> groups_;
+  std::optional<std::chrono::steady_clock::time_point> next_group_tick_;
   int listen_fd_ = -1;
   int epoll_fd_ = -1;
   int log_event_fd_ = -1;  // the watcher signals appends here

@@ -110,6 +110,7 @@ class GroupCoordinator {
     std::string leader;
     std::map<std::string, Member> members;
     Clock::time_point rebalance_deadline;
+    bool initial_phase = false;  // a new group's first rebalance, held initial_delay
   };
 
   void PrepareRebalance(Group& g, Clock::time_point now, bool initial);

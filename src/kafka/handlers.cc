@@ -51,6 +51,13 @@ bool Dispatch(Broker& broker, const Request& req, const Reply& reply) {
     case ApiKey::kFetch: return HandleFetch(broker, req, reply);
     case ApiKey::kListOffsets: return HandleListOffsets(broker, req, reply);
     case ApiKey::kInitProducerId: return HandleInitProducerId(broker, req, reply);
+    case ApiKey::kFindCoordinator: return HandleFindCoordinator(broker, req, reply);
+    case ApiKey::kJoinGroup: return HandleJoinGroup(broker, req, reply);
+    case ApiKey::kSyncGroup: return HandleSyncGroup(broker, req, reply);
+    case ApiKey::kHeartbeat: return HandleHeartbeat(broker, req, reply);
+    case ApiKey::kLeaveGroup: return HandleLeaveGroup(broker, req, reply);
+    case ApiKey::kOffsetCommit: return HandleOffsetCommit(broker, req, reply);
+    case ApiKey::kOffsetFetch: return HandleOffsetFetch(broker, req, reply);
     default: break;
   }
   broker.Complete(reply, UnsupportedVersionBody(req.api_key));

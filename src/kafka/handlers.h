@@ -27,6 +27,13 @@ bool HandleProduce(Broker& broker, const Request& req, const Reply& reply);
 bool HandleFetch(Broker& broker, const Request& req, const Reply& reply);
 bool HandleListOffsets(Broker& broker, const Request& req, const Reply& reply);
 bool HandleInitProducerId(Broker& broker, const Request& req, const Reply& reply);
+bool HandleFindCoordinator(Broker& broker, const Request& req, const Reply& reply);
+bool HandleJoinGroup(Broker& broker, const Request& req, const Reply& reply);
+bool HandleSyncGroup(Broker& broker, const Request& req, const Reply& reply);
+bool HandleHeartbeat(Broker& broker, const Request& req, const Reply& reply);
+bool HandleLeaveGroup(Broker& broker, const Request& req, const Reply& reply);
+bool HandleOffsetCommit(Broker& broker, const Request& req, const Reply& reply);
+bool HandleOffsetFetch(Broker& broker, const Request& req, const Reply& reply);
 
 // The Kafka error for a Cairn Status from the log (kConflict -> INVALID_RECORD, kTooLarge ->
 // MESSAGE_TOO_LARGE, kBusy -> REQUEST_TIMED_OUT, kShuttingDown -> NOT_LEADER_OR_FOLLOWER, ...);

@@ -7,11 +7,18 @@
 namespace cairn::kafka {
 namespace {
 
-constexpr std::array<ApiRange, 6> kApis = {{
+constexpr std::array<ApiRange, 13> kApis = {{
     {ApiKey::kProduce, 3, 7},
     {ApiKey::kFetch, 4, 11},
     {ApiKey::kListOffsets, 1, 3},
     {ApiKey::kMetadata, 1, 4},
+    {ApiKey::kOffsetCommit, 2, 7},
+    {ApiKey::kOffsetFetch, 1, 5},
+    {ApiKey::kFindCoordinator, 0, 2},
+    {ApiKey::kJoinGroup, 0, 5},
+    {ApiKey::kHeartbeat, 0, 3},
+    {ApiKey::kLeaveGroup, 0, 1},
+    {ApiKey::kSyncGroup, 0, 3},
     {ApiKey::kApiVersions, 0, 3},
     {ApiKey::kInitProducerId, 0, 1},
 }};
