@@ -281,5 +281,51 @@ class RawTest(unittest.TestCase):
             self.assertEqual(k.read_list_offsets_v3(r)[3], want, ts)
 
 
+class LimitsTest(unittest.TestCase):
+    """The documented limits, lowered: connections, request size, requests in flight."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = k.KafkaServer("limits", args=["--kafka-max-connections", "3",
+                                                   "--kafka-max-request", "4096",
+                                                   "--kafka-max-in-flight", "2"])
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.server.stop()[0] == 0
+
+    def test_a_connection_past_the_limit_is_closed_and_the_others_go_on(self):
+        clients = [RawClient(self.server.kafka_port) for _ in range(3)]
+        for c in clients:
+            self.assertEqual(c.call(API_VERSIONS, 0, b"").i16(), 0)
+        extra = RawClient(self.server.kafka_port)
+        self.assertTrue(extra.is_closed())
+        extra.close()
+        self.assertEqual(clients[0].call(API_VERSIONS, 0, b"").i16(), 0)
+        clients[0].close()
+        time.sleep(0.2)
+        again = RawClient(self.server.kafka_port)
+        self.assertEqual(again.call(API_VERSIONS, 0, b"").i16(), 0)
+        for c in clients[1:] + [again]:
+            c.close()
+
+    def test_a_request_over_the_size_limit_closes_its_connection(self):
+        c = RawClient(self.server.kafka_port)
+        c.send(PRODUCE, 7, k.produce_v7("limits", 0, batch([record(None, "x" * 5000)])))
+        self.assertTrue(c.is_closed())
+        c.close()
+
+    def test_requests_past_the_in_flight_limit_wait_and_are_all_answered_in_order(self):
+        c = RawClient(self.server.kafka_port)
+        c.call(METADATA, 4, k.metadata_v4(["limits-wait"]))
+        started = time.monotonic()
+        ids = [c.send(FETCH, 11, k.fetch_v11("limits-wait", 0, 0, max_wait_ms=300)) for _ in range(4)]
+        ids.append(c.send(API_VERSIONS, 0, b""))
+        self.assertEqual([c.recv()[0] for _ in ids], ids)
+        # Two at a time: the four waits take at least two rounds.
+        self.assertGreater(time.monotonic() - started, 0.55)
+        c.close()
+
+
 if __name__ == "__main__":
     sys.exit(k.main(__doc__))
