@@ -126,6 +126,27 @@ http::ServerOptions ServerOptionsOf(const ServeOptions& o, const std::pair<std::
   return options;
 }
 
+// The Kafka listener (--kafka), bound but not started.
+Result<std::unique_ptr<kafka::Broker>> BindKafka(const ServeOptions& o,
+                                                 const std::pair<std::string, int>& listen, Db* db) {
+  kafka::KafkaOptions options = o.kafka_limits;
+  std::tie(options.host, options.port) = listen;
+  options.group_initial_delay = std::chrono::milliseconds(o.kafka_group_delay_ms);
+  auto broker = std::make_unique<kafka::Broker>(db, options);
+  CAIRN_RETURN_IF_ERROR(broker->Bind());
+  spdlog::info("kafka protocol on {}:{}", options.host, broker->port());
+  return broker;
+}
+
+// The listener's committed offsets as the HTTP API shows them (admin route and /metrics).
+std::vector<http::Services::ConsumerGroupOffset> ConsumerGroupsOf(kafka::Broker& broker) {
+  std::vector<http::Services::ConsumerGroupOffset> out;
+  for (const auto& o : broker.CommittedOffsets()) {
+    out.push_back({o.group, o.topic, uint32_t(o.partition), o.offset});
+  }
+  return out;
+}
+
 // Waits for SIGTERM or SIGINT (blocked by BlockShutdownSignals), then stops the server.
 std::thread StopOnSignal(http::HttpServer& server, sigset_t signals) {
   return std::thread([&server, signals] {
@@ -168,18 +189,16 @@ int RunServe(const ServeOptions& o) {
   if (!tokens.ok()) return Fail("serve", tokens.status());
 
   http::Services services{db->get(), &*tokens};
-  http::HttpServer server(services, ServerOptionsOf(o, *listen));
-  if (Status s = server.Bind(); !s.ok()) return Fail("serve", s);
   std::unique_ptr<kafka::Broker> broker;
   if (!o.kafka.empty()) {
-    kafka::KafkaOptions kafka_options = o.kafka_limits;
-    std::tie(kafka_options.host, kafka_options.port) = *kafka_listen;
-    kafka_options.group_initial_delay = std::chrono::milliseconds(o.kafka_group_delay_ms);
-    broker = std::make_unique<kafka::Broker>(db->get(), kafka_options);
-    if (Status s = broker->Bind(); !s.ok()) return Fail("serve", s);
-    broker->Start();
-    spdlog::info("kafka protocol on {}:{}", kafka_options.host, broker->port());
+    Result<std::unique_ptr<kafka::Broker>> bound = BindKafka(o, *kafka_listen, db->get());
+    if (!bound.ok()) return Fail("serve", bound.status());
+    broker = std::move(*bound);
+    services.consumer_groups = [b = broker.get()] { return ConsumerGroupsOf(*b); };
   }
+  http::HttpServer server(services, ServerOptionsOf(o, *listen));
+  if (Status s = server.Bind(); !s.ok()) return Fail("serve", s);
+  if (broker) broker->Start();
   std::thread signal_thread = StopOnSignal(server, signals);
   Serve(o, listen->first, server);
   if (broker) broker->Stop();

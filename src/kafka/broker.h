@@ -95,6 +95,9 @@ class Broker {
   // already queued still complete in the log). Idempotent.
   void Stop();
 
+  // Every consumer group's committed offsets (read from the store: thread-safe).
+  std::vector<GroupCoordinator::GroupOffset> CommittedOffsets() const { return groups_->AllCommitted(); }
+
   // ---- For handlers, on the loop thread ----
   Db& db() const { return *db_; }
   Log& log() const { return db_->log(); }

@@ -142,6 +142,23 @@ class CoordinatorTest(unittest.TestCase):
         r.i32()
         self.assertEqual((r.string(), r.i16()), ("meta", 0))
 
+    def test_committed_offsets_and_their_lag_show_in_the_admin_api_and_metrics(self):
+        c = self.client()
+        c.call(k.METADATA, 4, k.metadata_v4(["lagging"]))
+        records = [k.record(None, f"v{i}", offset_delta=i) for i in range(5)]
+        c.call(k.PRODUCE, 7, k.produce_v7("lagging", 0, k.batch(records)))
+        commit = (string("lag-group") + i32(-1) + string("") + string(None) +
+                  array([string("lagging") + array([i32(0) + i64(2) + i32(-1) + string("")])]))
+        c.call(OFFSET_COMMIT, 7, commit)
+        r = self.server.get("/api/admin/consumer-groups", token=k.e2e_util.ADMIN)
+        self.assertEqual(r.status, 200, r.body)
+        mine = [g for g in r.json["groups"] if g["group"] == "lag-group"]
+        self.assertEqual(mine, [{"group": "lag-group", "topic": "lagging", "partition": 0,
+                                 "committed": 2, "highWaterMark": 5, "lag": 3}])
+        metrics = self.server.get("/metrics").body.decode()
+        self.assertIn('cairn_consumer_group_lag_events{group="lag-group",topic="lagging",partition="0"} 3',
+                      metrics)
+
 
 class KcatGroupTest(unittest.TestCase):
     def setUp(self):
