@@ -330,8 +330,8 @@ bool Broker::HandleFrame(const std::shared_ptr<Connection>& c, std::string_view 
   return Dispatch(*this, req, reply);
 }
 
-void Broker::Complete(const Reply& reply, std::string body) {
-  reply.slot->body = std::move(body);
+void Broker::Complete(const Reply& reply, std::string response) {
+  reply.slot->response = std::move(response);
   reply.slot->ready = true;
   if (auto c = reply.connection.lock(); c && !c->closed) Flush(*c);
 }
@@ -344,11 +344,17 @@ void Broker::CompleteSilently(const Reply& reply) {
 void Broker::Flush(Connection& c) {
   const bool was_full = c.pending.size() >= options_.max_in_flight;
   while (!c.pending.empty() && c.pending.front()->ready) {
-    const PendingResponse& r = *c.pending.front();
+    PendingResponse& r = *c.pending.front();
     if (r.send) {
-      bytes::PutBigEndian32(&c.out, uint32_t(4 + r.body.size()));
-      bytes::PutBigEndian32(&c.out, uint32_t(r.correlation_id));
-      c.out.append(r.body);
+      std::string header;
+      bytes::PutBigEndian32(&header, uint32_t(r.response.size() - 4));
+      bytes::PutBigEndian32(&header, uint32_t(r.correlation_id));
+      r.response.replace(0, ResponseWriter::kHeaderBytes, header);
+      if (c.out.empty()) {
+        c.out = std::move(r.response);
+      } else {
+        c.out.append(r.response);
+      }
     }
     c.pending.pop_front();
   }

@@ -64,7 +64,7 @@ struct PendingResponse {
   int32_t correlation_id = 0;
   bool ready = false;
   bool send = true;  // false: a Produce with acks=0, which gets no response
-  std::string body;
+  std::string response;  // from a ResponseWriter
 };
 
 struct Connection;
@@ -104,8 +104,9 @@ class Broker {
   const KafkaOptions& options() const { return options_; }
   ProducerStates& producers() { return *producers_; }
   GroupCoordinator& groups() { return *groups_; }
-  // Fills the reply's slot and sends what is ready of its connection.
-  void Complete(const Reply& reply, std::string body);
+  // Fills the reply's slot and sends what is ready of its connection. `response` was built
+  // with a ResponseWriter (its first 8 bytes are left for the frame header).
+  void Complete(const Reply& reply, std::string response);
   // Marks the reply done with nothing to send (acks=0).
   void CompleteSilently(const Reply& reply);
   // Calls `retry(false)` after appends to the log and `retry(true)` once `deadline` passes,

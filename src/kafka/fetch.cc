@@ -70,32 +70,29 @@ bool ParseFetch(const Request& req, FetchRequest* f) {
   return r.ok();
 }
 
-// The partition's events from `from` as one batch, about `max_bytes` at most (at least one
-// event when there is one, as Kafka does, so a large event cannot stall a consumer).
-std::string ReadBatch(const Log& log, const std::string& topic, PartitionId partition, Offset from,
-                      size_t max_bytes, Status* status) {
-  RecordBatch batch;
-  batch.base_offset = int64_t(from.value());
-  size_t bytes = 0;
-  *status = log.ScanPartition(topic, partition, from, Offset(UINT64_MAX), [&](const EventView& e) {
-    if (batch.records.empty()) {
-      batch.base_timestamp = batch.max_timestamp = e.timestamp_us() / 1000;
-    }
-    batch.records.push_back(EventToRecord(e, batch.base_offset, batch.base_timestamp));
-    batch.max_timestamp = std::max(batch.max_timestamp, e.timestamp_us() / 1000);
-    bytes += e.data().size() + e.stream().size() + 64;
-    return bytes < max_bytes;
+// Appends the partition's events from `from` to `out` as one batch, about `max_bytes` at most
+// (at least one event when there is one, as Kafka does, so a large event cannot stall a
+// consumer). Appends nothing when there is no event.
+Status AppendBatch(const Log& log, const std::string& topic, PartitionId partition, Offset from,
+                   size_t max_bytes, std::string* out) {
+  const size_t start = out->size();
+  out->reserve(start + std::min<size_t>(max_bytes, 64u << 20) + 4096);  // one allocation, no regrowth
+  RecordBatchWriter batch(out, int64_t(from.value()));
+  Status s = log.ScanPartition(topic, partition, from, Offset(UINT64_MAX), [&](const EventView& e) {
+    AddEventRecord(e, batch);
+    return out->size() - start < max_bytes;
   });
-  if (batch.records.empty()) return {};
-  batch.last_offset_delta = int32_t(batch.records.size() - 1);
-  std::string out;
-  EncodeRecordBatch(batch, &out);
-  return out;
+  if (batch.records() == 0) {
+    out->resize(start);
+  } else {
+    batch.Finish();
+  }
+  return s;
 }
 
 // Builds the whole response; *data_bytes counts the record bytes in it.
 std::string BuildResponse(const Log& log, const FetchRequest& f, size_t* data_bytes) {
-  WireWriter w;
+  ResponseWriter w;
   w.Int32(0);  // throttle_time_ms
   if (f.version >= 7) {
     w.Int16(0);  // error_code
@@ -113,23 +110,28 @@ std::string BuildResponse(const Log& log, const FetchRequest& f, size_t* data_by
       const int64_t hwm = known ? int64_t(log.HighWaterMark(t.name, id).value()) : -1;
       KafkaError error = known ? KafkaError::kNone : KafkaError::kUnknownTopicOrPartition;
       if (known && (p.offset < 0 || p.offset > hwm)) error = KafkaError::kOffsetOutOfRange;
-      std::string records;
-      if (error == KafkaError::kNone && p.offset < hwm && budget > 0) {
-        Status s;
-        records = ReadBatch(log, t.name, id, Offset(uint64_t(p.offset)),
-                            std::min(budget, size_t(std::max(p.max_bytes, 1))), &s);
-        if (!s.ok()) error = ErrorFor(s);
-        budget -= std::min(budget, records.size());
-        *data_bytes += records.size();
-      }
       w.Int32(p.partition);
+      const size_t error_at = w.size();
       w.Int16(int16_t(error));
       w.Int64(hwm);
       w.Int64(hwm);  // last_stable_offset
       if (f.version >= 5) w.Int64(known ? 0 : -1);  // log_start_offset
       w.ArrayLength(0);                             // aborted_transactions
       if (f.version >= 11) w.Int32(-1);             // preferred_read_replica
-      w.Bytes(records);
+      const size_t length_at = w.size();
+      w.Int32(0);  // the records' length, patched below
+      if (error == KafkaError::kNone && p.offset < hwm && budget > 0) {
+        Status s = AppendBatch(log, t.name, id, Offset(uint64_t(p.offset)),
+                               std::min(budget, size_t(std::max(p.max_bytes, 1))), &w.str());
+        if (!s.ok()) {
+          w.str().resize(length_at + 4);
+          w.PatchInt16(error_at, int16_t(ErrorFor(s)));
+        }
+      }
+      const size_t records = w.size() - length_at - 4;
+      w.PatchInt32(length_at, int32_t(records));
+      budget -= std::min(budget, records);
+      *data_bytes += records;
     }
   }
   return w.Take();

@@ -11,7 +11,7 @@ bool HandleFindCoordinator(Broker& broker, const Request& req, const Reply& repl
   r.String();                          // key: a group id (or a transactional id)
   if (req.api_version >= 1) r.Int8();  // key_type
   if (!r.ok()) return false;
-  WireWriter w;
+  ResponseWriter w;
   if (req.api_version >= 1) w.Int32(0);  // throttle_time_ms
   w.Int16(0);
   if (req.api_version >= 1) w.NullableString(std::nullopt);  // error_message
@@ -40,7 +40,7 @@ bool HandleJoinGroup(Broker& broker, const Request& req, const Reply& reply) {
   join.client_id = req.client_id.value_or("");
   const int16_t version = req.api_version;
   broker.groups().Join(std::move(join), [&broker, reply, version](const JoinResult& result) {
-    WireWriter w;
+    ResponseWriter w;
     if (version >= 2) w.Int32(0);  // throttle_time_ms
     w.Int16(int16_t(result.error));
     w.Int32(result.generation);
@@ -74,7 +74,7 @@ bool HandleSyncGroup(Broker& broker, const Request& req, const Reply& reply) {
   const int16_t version = req.api_version;
   broker.groups().Sync(group, generation, member, std::move(assignments),
                        [&broker, reply, version](const SyncResult& result) {
-                         WireWriter w;
+                         ResponseWriter w;
                          if (version >= 1) w.Int32(0);  // throttle_time_ms
                          w.Int16(int16_t(result.error));
                          w.Bytes(result.assignment);  // empty, never null
@@ -86,7 +86,7 @@ bool HandleSyncGroup(Broker& broker, const Request& req, const Reply& reply) {
 namespace {
 
 void CompleteWithError(Broker& broker, const Reply& reply, int16_t version, KafkaError error) {
-  WireWriter w;
+  ResponseWriter w;
   if (version >= 1) w.Int32(0);  // throttle_time_ms
   w.Int16(int16_t(error));
   broker.Complete(reply, w.Take());

@@ -26,14 +26,14 @@ bool IsFlexible(int16_t api_key, int16_t api_version) {
 }
 
 std::string UnsupportedVersionBody(int16_t api_key) {
-  WireWriter w;
+  ResponseWriter w;
   w.Int16(int16_t(KafkaError::kUnsupportedVersion));
   if (api_key == int16_t(ApiKey::kApiVersions)) PutApiRanges(w, false);
   return w.Take();
 }
 
 bool HandleApiVersions(Broker& broker, const Request& req, const Reply& reply) {
-  WireWriter w;
+  ResponseWriter w;
   w.Int16(int16_t(KafkaError::kNone));
   const bool flexible = req.api_version >= 3;
   PutApiRanges(w, flexible);

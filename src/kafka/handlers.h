@@ -17,7 +17,7 @@ bool Dispatch(Broker& broker, const Request& req, const Reply& reply);
 
 // Whether a request of this version uses the flexible header (v2, with tagged fields).
 bool IsFlexible(int16_t api_key, int16_t api_version);
-// The answer to a key or version Cairn does not speak: UNSUPPORTED_VERSION. For ApiVersions it
+// The answer (a ResponseWriter's) to a key or version Cairn does not speak: UNSUPPORTED_VERSION. For ApiVersions it
 // is a full v0 response listing what Cairn does speak, as Kafka sends, so the client can retry.
 std::string UnsupportedVersionBody(int16_t api_key);
 

@@ -21,7 +21,7 @@ bool HandleInitProducerId(Broker& broker, const Request& req, const Reply& reply
     spdlog::error("kafka: could not persist a new producer id: {}", created.status().ToString());
     error = ErrorFor(created.status());
   }
-  WireWriter w;
+  ResponseWriter w;
   w.Int32(0);  // throttle_time_ms
   w.Int16(int16_t(error));
   w.Int64(id);

@@ -53,7 +53,7 @@ bool HandleListOffsets(Broker& broker, const Request& req, const Reply& reply) {
   r.Int32();                                // replica_id
   if (req.api_version >= 2) r.Int8();       // isolation_level: Cairn has no transactions
   const std::optional<int32_t> topics = r.ArrayLength(2);
-  WireWriter w;
+  ResponseWriter w;
   if (req.api_version >= 2) w.Int32(0);  // throttle_time_ms
   w.ArrayLength(size_t(topics.value_or(0)));
   for (int32_t t = 0; r.ok() && t < topics.value_or(0); ++t) {

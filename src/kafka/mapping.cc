@@ -1,6 +1,8 @@
 // See mapping.h.
 #include "kafka/mapping.h"
 
+#include <charconv>
+
 #include "base/iso_time.h"
 #include "base/json_writer.h"
 #include "base/parse.h"
@@ -91,19 +93,23 @@ std::optional<BatchError> RecordToEvent(std::string_view topic, int32_t partitio
   return ReadVersion(record, out);
 }
 
-Record EventToRecord(const EventView& event, int64_t base_offset, int64_t base_timestamp_ms) {
-  Record record;
+void AddEventRecord(const EventView& event, RecordBatchWriter& batch) {
   const std::string writer = event.metadata().user_id;
   const std::string_view key = StreamKey(event.stream());
-  record.offset_delta = int32_t(int64_t(event.offset().value()) - base_offset);
-  record.timestamp_delta = event.timestamp_us() / 1000 - base_timestamp_ms;
-  if (writer != kKafkaNullKeyWriter) record.key = std::string(key);
   const bool through_kafka = writer == kKafkaWriter || writer == kKafkaNullKeyWriter;
-  record.value = through_kafka ? std::string(event.data()) : SeedEnvelope(event);
-  record.headers = {{"eventType", std::string(event.type())},
-                    {"aggregateId", std::string(key)},
-                    {"version", std::to_string(event.version().value())}};
-  return record;
+  const std::string envelope = through_kafka ? std::string() : SeedEnvelope(event);
+  char version[24];
+  const auto end = std::to_chars(version, version + sizeof version, event.version().value()).ptr;
+  const HeaderView headers[] = {{"eventType", event.type()},
+                                {"aggregateId", key},
+                                {"version", std::string_view(version, size_t(end - version))}};
+  RecordView record;
+  record.timestamp = event.timestamp_us() / 1000;
+  record.offset = int64_t(event.offset().value());
+  if (writer != kKafkaNullKeyWriter) record.key = key;
+  record.value = through_kafka ? event.data() : std::string_view(envelope);
+  record.headers = headers;
+  batch.Add(record);
 }
 
 }  // namespace cairn::kafka

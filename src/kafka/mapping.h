@@ -44,8 +44,7 @@ std::optional<BatchError> RecordToEvent(std::string_view topic, int32_t partitio
                                         uint32_t partitions, const RecordBatch& batch,
                                         const Record& record, ProducedEvent* out);
 
-// The record of `event` inside a batch starting at `base_offset` whose base timestamp is
-// `base_timestamp_ms`.
-Record EventToRecord(const EventView& event, int64_t base_offset, int64_t base_timestamp_ms);
+// Adds the record of `event` to `batch`.
+void AddEventRecord(const EventView& event, RecordBatchWriter& batch);
 
 }  // namespace cairn::kafka

@@ -62,7 +62,7 @@ bool HandleMetadata(Broker& broker, const Request& req, const Reply& reply) {
   } else {
     for (const TopicInfo& t : broker.log().Topics()) topics.push_back({KafkaError::kNone, t.name, t.partitions});
   }
-  WireWriter w;
+  ResponseWriter w;
   if (req.api_version >= 3) w.Int32(0);  // throttle_time_ms
   w.ArrayLength(1);
   w.Int32(kNodeId);

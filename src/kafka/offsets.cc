@@ -43,7 +43,7 @@ bool HandleOffsetCommit(Broker& broker, const Request& req, const Reply& reply) 
       error = ErrorFor(s);
     }
   }
-  WireWriter w;
+  ResponseWriter w;
   if (req.api_version >= 3) w.Int32(0);  // throttle_time_ms
   w.ArrayLength(topics.size());
   for (const Topic& topic : topics) {
@@ -78,7 +78,7 @@ bool HandleOffsetFetch(Broker& broker, const Request& req, const Reply& reply) {
     }
   }
   KafkaError top_error = KafkaError::kNone;
-  WireWriter w;
+  ResponseWriter w;
   if (req.api_version >= 3) w.Int32(0);  // throttle_time_ms
   w.ArrayLength(wanted.size());
   for (const auto& [name, partitions] : wanted) {

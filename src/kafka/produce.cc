@@ -39,7 +39,7 @@ struct ProduceState {
 };
 
 std::string EncodeResponse(const ProduceState& st) {
-  WireWriter w;
+  ResponseWriter w;
   w.ArrayLength(st.topics.size());
   for (const TopicOutcome& t : st.topics) {
     w.String(t.name);

@@ -5,6 +5,10 @@
 // The CRC32C covers attributes to the end of the batch.
 #include "kafka/record_batch.h"
 
+#include <algorithm>
+
+#include "base/bytes.h"
+
 #include "kafka/compression.h"
 #include "kafka/crc32c.h"
 #include "kafka/wire.h"
@@ -91,32 +95,49 @@ std::optional<BatchError> DecodeBatch(int64_t base_offset, std::string_view body
   return ReadRecords(*plain, count, batch);
 }
 
-void PutVarBytes(WireWriter& w, const std::optional<std::string>& b) {
-  if (!b) {
-    w.Varint(-1);
-    return;
+size_t VarintSize(int64_t v) {
+  uint64_t u = bytes::ZigZagEncode(v);
+  size_t n = 1;
+  while (u >= 0x80) {
+    u >>= 7;
+    ++n;
   }
-  w.Varint(int64_t(b->size()));
-  w.Raw(*b);
+  return n;
 }
 
-void EncodeRecord(const Record& record, std::string* out) {
-  WireWriter body;
-  body.Int8(0);
-  body.Varint(record.timestamp_delta);
-  body.Varint(record.offset_delta);
-  PutVarBytes(body, record.key);
-  PutVarBytes(body, record.value);
-  body.Varint(int64_t(record.headers.size()));
-  for (const RecordHeader& h : record.headers) {
-    body.Varint(int64_t(h.key.size()));
-    body.Raw(h.key);
-    PutVarBytes(body, h.value);
+size_t VarBytesSize(const std::optional<std::string_view>& b) {
+  return b ? VarintSize(int64_t(b->size())) + b->size() : VarintSize(-1);
+}
+
+void PutVarBytes(std::string* out, const std::optional<std::string_view>& b) {
+  if (!b) {
+    bytes::PutZigZagVarint64(out, -1);
+    return;
   }
-  WireWriter length;
-  length.Varint(int64_t(body.size()));
-  out->append(length.str());
-  out->append(body.str());
+  bytes::PutZigZagVarint64(out, int64_t(b->size()));
+  out->append(*b);
+}
+
+// A record: its length (a varint) first, so the body's size is computed, not measured.
+void EncodeRecord(const RecordView& r, int64_t timestamp_delta, int64_t offset_delta, std::string* out) {
+  size_t body = 1 + VarintSize(timestamp_delta) + VarintSize(offset_delta) + VarBytesSize(r.key) +
+                VarBytesSize(r.value) + VarintSize(int64_t(r.headers.size()));
+  for (const HeaderView& h : r.headers) body += VarBytesSize(h.key) + VarBytesSize(h.value);
+  bytes::PutZigZagVarint64(out, int64_t(body));
+  out->push_back(0);  // attributes
+  bytes::PutZigZagVarint64(out, timestamp_delta);
+  bytes::PutZigZagVarint64(out, offset_delta);
+  PutVarBytes(out, r.key);
+  PutVarBytes(out, r.value);
+  bytes::PutZigZagVarint64(out, int64_t(r.headers.size()));
+  for (const HeaderView& h : r.headers) {
+    PutVarBytes(out, h.key);
+    PutVarBytes(out, h.value);
+  }
+}
+
+void PatchBigEndian(std::string* out, size_t at, uint64_t v, size_t n) {
+  for (size_t i = 0; i < n; ++i) (*out)[at + i] = char(v >> (8 * (n - 1 - i)));
 }
 
 }  // namespace
@@ -139,26 +160,49 @@ std::optional<BatchError> DecodeRecordSet(std::string_view in, size_t max_decomp
   return std::nullopt;
 }
 
+RecordBatchWriter::RecordBatchWriter(std::string* out, int64_t base_offset,
+                                     std::optional<int64_t> base_timestamp)
+    : out_(out), start_(out->size()), base_offset_(base_offset), base_timestamp_(base_timestamp) {
+  out_->append(kBatchHeaderBytes, '\0');
+}
+
+void RecordBatchWriter::Add(const RecordView& record) {
+  if (!base_timestamp_) base_timestamp_ = record.timestamp;
+  max_timestamp_ = count_ == 0 ? record.timestamp : std::max(max_timestamp_, record.timestamp);
+  last_offset_ = record.offset;
+  EncodeRecord(record, record.timestamp - *base_timestamp_, record.offset - base_offset_, out_);
+  ++count_;
+}
+
+void RecordBatchWriter::Finish() {
+  std::string& o = *out_;
+  const size_t s = start_;
+  PatchBigEndian(&o, s, uint64_t(base_offset_), 8);
+  PatchBigEndian(&o, s + 8, o.size() - s - 12, 4);                   // batch_length
+  PatchBigEndian(&o, s + 12, uint32_t(-1), 4);                       // partition_leader_epoch
+  o[s + 16] = 2;                                                     // magic
+  PatchBigEndian(&o, s + 21, 0, 2);                                  // attributes
+  PatchBigEndian(&o, s + 23, uint64_t(last_offset_ - base_offset_), 4);
+  PatchBigEndian(&o, s + 27, uint64_t(base_timestamp_.value_or(0)), 8);
+  PatchBigEndian(&o, s + 35, uint64_t(max_timestamp_), 8);
+  PatchBigEndian(&o, s + 43, uint64_t(-1), 8);                       // producer_id
+  PatchBigEndian(&o, s + 51, uint16_t(-1), 2);                       // producer_epoch
+  PatchBigEndian(&o, s + 53, uint32_t(-1), 4);                       // base_sequence
+  PatchBigEndian(&o, s + 57, count_, 4);
+  const uint32_t crc = Crc32c(std::string_view(o).substr(s + kBatchPrefixBytes + 4));
+  PatchBigEndian(&o, s + kBatchPrefixBytes, crc, 4);
+}
+
 void EncodeRecordBatch(const RecordBatch& batch, std::string* out) {
-  WireWriter w;
-  w.Int64(batch.base_offset);
-  w.Int32(0);  // batch_length, patched below
-  w.Int32(batch.partition_leader_epoch);
-  w.Int8(2);
-  w.Int32(0);  // crc, patched below
-  const size_t crc_from = w.size();
-  w.Int16(int16_t(batch.attributes & ~kCodecMask));
-  w.Int32(batch.last_offset_delta);
-  w.Int64(batch.base_timestamp);
-  w.Int64(batch.max_timestamp);
-  w.Int64(batch.producer_id);
-  w.Int16(batch.producer_epoch);
-  w.Int32(batch.base_sequence);
-  w.Int32(int32_t(batch.records.size()));
-  for (const Record& record : batch.records) EncodeRecord(record, &w.str());
-  w.PatchInt32(8, int32_t(w.size() - 12));
-  w.PatchInt32(crc_from - 4, int32_t(Crc32c(std::string_view(w.str()).substr(crc_from))));
-  out->append(w.str());
+  RecordBatchWriter w(out, batch.base_offset, batch.base_timestamp);
+  for (const Record& r : batch.records) {
+    std::vector<HeaderView> headers;
+    for (const RecordHeader& h : r.headers) headers.push_back({h.key, h.value});
+    RecordView view{batch.base_timestamp + r.timestamp_delta, batch.base_offset + r.offset_delta,
+                    r.key, r.value, headers};
+    w.Add(view);
+  }
+  w.Finish();
 }
 
 }  // namespace cairn::kafka

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,8 +59,43 @@ struct BatchError {
 std::optional<BatchError> DecodeRecordSet(std::string_view in, size_t max_decompressed_bytes,
                                           std::vector<RecordBatch>* out);
 
-// Appends `batch` (records uncompressed, attributes' codec bits ignored) to `out`, with its
-// length, last_offset_delta and CRC computed.
+// A record to encode, by views (Fetch builds them from stored events without copying).
+struct HeaderView {
+  std::string_view key;
+  std::optional<std::string_view> value;
+};
+struct RecordView {
+  int64_t timestamp = 0;  // ms since the epoch
+  int64_t offset = 0;
+  std::optional<std::string_view> key;
+  std::optional<std::string_view> value;
+  std::span<const HeaderView> headers;
+};
+
+// Writes one uncompressed batch in place at the end of `*out`, a record at a time; Finish()
+// fills in the header (count, deltas, timestamps, length, CRC). Producer fields are -1.
+class RecordBatchWriter {
+ public:
+  // `base_timestamp`: the header's; nothing: the first record's time.
+  RecordBatchWriter(std::string* out, int64_t base_offset,
+                    std::optional<int64_t> base_timestamp = std::nullopt);
+  // REQUIRES: records come in offset order, from base_offset on.
+  void Add(const RecordView& record);
+  size_t records() const { return count_; }
+  void Finish();
+
+ private:
+  std::string* out_;
+  size_t start_;
+  int64_t base_offset_;
+  std::optional<int64_t> base_timestamp_;
+  int64_t max_timestamp_ = 0;
+  int64_t last_offset_ = 0;
+  size_t count_ = 0;
+};
+
+// Appends `batch` uncompressed to `out`: its base offset, base timestamp and records, with the
+// length, deltas, max timestamp and CRC computed (attributes 0, producer fields -1).
 void EncodeRecordBatch(const RecordBatch& batch, std::string* out);
 
 }  // namespace cairn::kafka

@@ -143,9 +143,12 @@ void WireWriter::Bytes(std::string_view b) {
 }
 
 void WireWriter::PatchInt32(size_t at, int32_t v) {
-  std::string four;
-  bytes::PutBigEndian32(&four, uint32_t(v));
-  out_.replace(at, 4, four);
+  for (int i = 0; i < 4; ++i) out_[at + size_t(i)] = char(uint32_t(v) >> (24 - 8 * i));
+}
+
+void WireWriter::PatchInt16(size_t at, int16_t v) {
+  out_[at] = char(uint16_t(v) >> 8);
+  out_[at + 1] = char(uint16_t(v) & 0xff);
 }
 
 }  // namespace cairn::kafka

@@ -69,12 +69,21 @@ class WireWriter {
   void Raw(std::string_view bytes) { out_.append(bytes); }
   // Overwrites 4 bytes at `at` with a big-endian int32 (a length or CRC written after the body).
   void PatchInt32(size_t at, int32_t v);
+  void PatchInt16(size_t at, int16_t v);
   size_t size() const { return out_.size(); }
   std::string& str() { return out_; }
   std::string Take() { return std::move(out_); }
 
  private:
   std::string out_;
+};
+
+// A response body that starts with 8 reserved bytes, where the broker writes the frame's size
+// and correlation id when it sends it, so the body goes out without being copied.
+class ResponseWriter : public WireWriter {
+ public:
+  static constexpr size_t kHeaderBytes = 8;
+  ResponseWriter() { Raw(std::string_view("\0\0\0\0\0\0\0\0", kHeaderBytes)); }
 };
 
 }  // namespace cairn::kafka

@@ -67,6 +67,15 @@ class KcatTest(unittest.TestCase):
             self.assertEqual(partition, k.murmur2_partition(key, PARTITIONS), key)
         self.assertRegex(SERVER.current_log(), r"(?s)^(?!.*refused a produce to kcat-idempotent)")
 
+    def test_every_compression_codec_kcat_offers_is_decoded(self):
+        for codec in ("gzip", "snappy", "lz4", "zstd"):
+            with self.subTest(codec=codec):
+                topic = f"kcat-{codec}"
+                keys = [f"{codec}-{i}" for i in range(20)]
+                produce(topic, [f"{key}:{key * 10}" for key in keys], "-z", codec)
+                got = consume(topic, "-o", "beginning")
+                self.assertEqual(sorted((g[2], g[3]) for g in got), sorted((key, key * 10) for key in keys))
+
     def test_consume_from_the_beginning_the_last_five_the_end_and_past_the_end(self):
         topic = "kcat-offsets"
         produce(topic, [f"same-key:m{i}" for i in range(12)])
