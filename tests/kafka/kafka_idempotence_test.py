@@ -15,10 +15,7 @@ INIT_PRODUCER_ID = 22
 
 
 def key_for(partition, prefix="key"):
-    n = 0
-    while k.murmur2_partition(f"{prefix}{n}", PARTITIONS) != partition:
-        n += 1
-    return f"{prefix}{n}"
+    return k.key_for(partition, PARTITIONS, prefix)
 
 
 class IdempotenceTest(unittest.TestCase):

@@ -28,11 +28,7 @@ def tearDownModule():
 
 
 def key_for(partition, prefix="key"):
-    """A key whose murmur2 partition is `partition`."""
-    n = 0
-    while k.murmur2_partition(f"{prefix}{n}", PARTITIONS) != partition:
-        n += 1
-    return f"{prefix}{n}"
+    return k.key_for(partition, PARTITIONS, prefix)
 
 
 class RawTest(unittest.TestCase):

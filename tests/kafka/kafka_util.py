@@ -112,6 +112,14 @@ def murmur2_partition(key, partitions):
     return (h & 0x7FFFFFFF) % partitions
 
 
+def key_for(partition, partitions, prefix="key"):
+    """The first key "<prefix><n>" whose murmur2 partition is `partition`."""
+    n = 0
+    while murmur2_partition(f"{prefix}{n}", partitions) != partition:
+        n += 1
+    return f"{prefix}{n}"
+
+
 def record(key, value, headers=(), offset_delta=0, timestamp_delta=0):
     def var_bytes(b):
         if b is None:
