@@ -148,6 +148,8 @@ void Broker::Start() {
   pthread_setname_np(loop_thread_.native_handle(), "cairn-kafka");
   watcher_thread_ = std::thread([this] { RunLogWatcher(); });
   pthread_setname_np(watcher_thread_.native_handle(), "cairn-kafka-wait");
+  store_thread_ = std::thread([this] { RunStoreWriter(); });
+  pthread_setname_np(store_thread_.native_handle(), "cairn-kafka-sync");
 }
 
 void Broker::Stop() {
@@ -155,6 +157,12 @@ void Broker::Stop() {
   if (inbox_->event_fd >= 0) inbox_->Signal();
   if (loop_thread_.joinable()) loop_thread_.join();
   if (watcher_thread_.joinable()) watcher_thread_.join();
+  {
+    std::lock_guard lock(store_mu_);
+    store_stop_ = true;
+  }
+  store_cv_.notify_one();
+  if (store_thread_.joinable()) store_thread_.join();  // what was queued is written
   std::vector<std::shared_ptr<Connection>> open;
   for (auto& [fd, c] : connections_) open.push_back(c);
   for (auto& c : open) Close(*c, "the server is stopping");
@@ -184,6 +192,32 @@ void Broker::RunLogWatcher() {
       const uint64_t one = 1;
       [[maybe_unused]] ssize_t n = write(log_event_fd_, &one, sizeof one);
     }
+  }
+}
+
+void Broker::WriteDurably(WriteBatch batch, std::function<void(Status)> done) {
+  {
+    std::lock_guard lock(store_mu_);
+    store_queue_.emplace_back(std::move(batch), std::move(done));
+  }
+  store_cv_.notify_one();
+}
+
+void Broker::RunStoreWriter() {
+  Store* store = db_->log().store();
+  const Poster post = poster();
+  for (;;) {
+    std::deque<std::pair<WriteBatch, std::function<void(Status)>>> work;
+    {
+      std::unique_lock lock(store_mu_);
+      store_cv_.wait(lock, [&] { return !store_queue_.empty() || store_stop_; });
+      if (store_queue_.empty()) return;
+      work.swap(store_queue_);
+    }
+    WriteBatch combined;
+    for (auto& [batch, done] : work) combined.Append(batch);
+    const Status s = store->Write(combined, /*durable=*/true);
+    for (auto& [batch, done] : work) post([done = std::move(done), s] { done(s); });
   }
 }
 

@@ -10,6 +10,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -109,6 +112,10 @@ class Broker {
   void Complete(const Reply& reply, std::string response);
   // Marks the reply done with nothing to send (acks=0).
   void CompleteSilently(const Reply& reply);
+  // Writes `batch` durably (under --sync) on the broker's store thread, so the loop never
+  // waits for an fsync, then calls `done` on the loop thread. Writes queued together share
+  // one WriteBatch; they are applied in call order.
+  void WriteDurably(WriteBatch batch, std::function<void(Status)> done);
   // Calls `retry(false)` after appends to the log and `retry(true)` once `deadline` passes,
   // until it returns true (it must when passed true). Dropped when the connection closes.
   void Park(const Reply& reply, std::chrono::steady_clock::time_point deadline,
@@ -137,6 +144,7 @@ class Broker {
 
   void RunLoop();
   void RunLogWatcher();
+  void RunStoreWriter();
   void Accept();
   void OnReadable(const std::shared_ptr<Connection>& c);
   void ProcessFrames(const std::shared_ptr<Connection>& c);
@@ -161,6 +169,12 @@ class Broker {
   std::atomic<bool> stopping_{false};
   std::thread loop_thread_;
   std::thread watcher_thread_;
+  std::thread store_thread_;
+  // The store thread's queue (WriteDurably).
+  std::mutex store_mu_;
+  std::condition_variable store_cv_;
+  std::deque<std::pair<WriteBatch, std::function<void(Status)>>> store_queue_;  // GUARDED_BY(store_mu_)
+  bool store_stop_ = false;                                                     // GUARDED_BY(store_mu_)
   // Loop-thread state.
   std::unordered_map<int, std::shared_ptr<Connection>> connections_;
   std::vector<Parked> parked_;

@@ -269,7 +269,7 @@ std::string GroupCoordinator::OffsetKey(const std::string& group, const std::str
   return key;
 }
 
-Status GroupCoordinator::Commit(
+WriteBatch GroupCoordinator::CommitWrites(
     const std::string& group,
     const std::vector<std::tuple<std::string, int32_t, CommittedOffset>>& offsets) {
   WriteBatch batch;
@@ -279,7 +279,7 @@ Status GroupCoordinator::Commit(
     value += committed.metadata;
     batch.Put(family_, OffsetKey(group, topic, partition), value);
   }
-  return store_->Write(batch, /*durable=*/true);
+  return batch;
 }
 
 Result<CommittedOffset> GroupCoordinator::Committed(const std::string& group, const std::string& topic,

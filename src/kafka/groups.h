@@ -73,9 +73,9 @@ class GroupCoordinator {
   // OffsetCommit's check: a member of the current generation (or a commit outside any
   // group, generation -1) may commit.
   KafkaError CheckCommit(const std::string& group, int32_t generation, const std::string& member_id) const;
-  // Persists offsets durably (one WriteBatch).
-  Status Commit(const std::string& group,
-                const std::vector<std::tuple<std::string, int32_t, CommittedOffset>>& offsets);
+  // The writes that persist `offsets` (for Broker::WriteDurably).
+  WriteBatch CommitWrites(const std::string& group,
+                          const std::vector<std::tuple<std::string, int32_t, CommittedOffset>>& offsets);
   // The committed offset, or offset -1 when none.
   Result<CommittedOffset> Committed(const std::string& group, const std::string& topic, int32_t partition) const;
   // Every committed offset of every group: (group, topic, partition, offset), for lag.

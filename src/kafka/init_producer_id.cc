@@ -11,22 +11,23 @@ bool HandleInitProducerId(Broker& broker, const Request& req, const Reply& reply
   const std::optional<std::string> transactional_id = r.NullableString();
   r.Int32();  // transaction_timeout_ms
   if (!r.ok()) return false;
-  KafkaError error = KafkaError::kNone;
-  int64_t id = -1;
+  auto answer = [&broker, reply](KafkaError error, int64_t id) {
+    ResponseWriter w;
+    w.Int32(0);  // throttle_time_ms
+    w.Int16(int16_t(error));
+    w.Int64(id);
+    w.Int16(id < 0 ? -1 : 0);  // epoch
+    broker.Complete(reply, w.Take());
+  };
   if (transactional_id) {
-    error = KafkaError::kInvalidRequest;
-  } else if (Result<int64_t> created = broker.producers().NewProducerId(); created.ok()) {
-    id = *created;
-  } else {
-    spdlog::error("kafka: could not persist a new producer id: {}", created.status().ToString());
-    error = ErrorFor(created.status());
+    answer(KafkaError::kInvalidRequest, -1);
+    return true;
   }
-  ResponseWriter w;
-  w.Int32(0);  // throttle_time_ms
-  w.Int16(int16_t(error));
-  w.Int64(id);
-  w.Int16(id < 0 ? -1 : 0);  // epoch
-  broker.Complete(reply, w.Take());
+  auto [id, writes] = broker.producers().NewProducerId();
+  broker.WriteDurably(std::move(writes), [answer, id = id](Status s) {
+    if (!s.ok()) spdlog::error("kafka: could not persist producer id {}: {}", id, s.ToString());
+    answer(s.ok() ? KafkaError::kNone : ErrorFor(s), s.ok() ? id : -1);
+  });
   return true;
 }
 

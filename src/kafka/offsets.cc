@@ -1,5 +1,6 @@
 // OffsetCommit v2-7 and OffsetFetch v1-5: a group's committed offsets, persisted durably in the
-// `kafka` family before the commit is answered (groups.h); -1 when a partition has none.
+// `kafka` family (on the broker's store thread) before the commit is answered (groups.h); -1
+// when a partition has none.
 #include <spdlog/spdlog.h>
 
 #include "kafka/groups.h"
@@ -36,25 +37,29 @@ bool HandleOffsetCommit(Broker& broker, const Request& req, const Reply& reply) 
     }
   }
   if (!r.ok()) return false;
-  KafkaError error = broker.groups().CheckCommit(group, generation, member);
-  if (error == KafkaError::kNone) {
-    if (Status s = broker.groups().Commit(group, offsets); !s.ok()) {
-      spdlog::error("kafka: could not persist offsets of group {}: {}", group, s.ToString());
-      error = ErrorFor(s);
+  auto answer = [&broker, reply, version = req.api_version, topics = std::move(topics)](KafkaError error) {
+    ResponseWriter w;
+    if (version >= 3) w.Int32(0);  // throttle_time_ms
+    w.ArrayLength(topics.size());
+    for (const Topic& topic : topics) {
+      w.String(topic.name);
+      w.ArrayLength(topic.partitions.size());
+      for (int32_t p : topic.partitions) {
+        w.Int32(p);
+        w.Int16(int16_t(error));
+      }
     }
+    broker.Complete(reply, w.Take());
+  };
+  const KafkaError error = broker.groups().CheckCommit(group, generation, member);
+  if (error != KafkaError::kNone) {
+    answer(error);
+    return true;
   }
-  ResponseWriter w;
-  if (req.api_version >= 3) w.Int32(0);  // throttle_time_ms
-  w.ArrayLength(topics.size());
-  for (const Topic& topic : topics) {
-    w.String(topic.name);
-    w.ArrayLength(topic.partitions.size());
-    for (int32_t p : topic.partitions) {
-      w.Int32(p);
-      w.Int16(int16_t(error));
-    }
-  }
-  broker.Complete(reply, w.Take());
+  broker.WriteDurably(broker.groups().CommitWrites(group, offsets), [answer, group](Status s) {
+    if (!s.ok()) spdlog::error("kafka: could not persist offsets of group {}: {}", group, s.ToString());
+    answer(s.ok() ? KafkaError::kNone : ErrorFor(s));
+  });
   return true;
 }
 

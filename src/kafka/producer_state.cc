@@ -20,7 +20,7 @@ int32_t ProducerStates::SequenceAfter(int32_t sequence, int64_t n) {
 }
 
 Result<ProducerStates> ProducerStates::Load(Store* store, Family* family) {
-  ProducerStates states(store, family);
+  ProducerStates states(family);
   CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> last, store->Get(family, kProducerIdKey));
   if (last && last->size() == 8) states.last_producer_id_ = int64_t(bytes::GetBigEndian64(*last));
   const std::string end = std::string(kStatePrefix.substr(0, kStatePrefix.size() - 1)) + char('/' + 1);
@@ -37,15 +37,13 @@ Result<ProducerStates> ProducerStates::Load(Store* store, Family* family) {
   return states;
 }
 
-Result<int64_t> ProducerStates::NewProducerId() {
-  const int64_t id = last_producer_id_ + 1;
+std::pair<int64_t, WriteBatch> ProducerStates::NewProducerId() {
+  const int64_t id = ++last_producer_id_;
   std::string value;
   bytes::PutBigEndian64(&value, uint64_t(id));
   WriteBatch batch;
   batch.Put(family_, kProducerIdKey, value);
-  CAIRN_RETURN_IF_ERROR(store_->Write(batch, /*durable=*/true));
-  last_producer_id_ = id;
-  return id;
+  return {id, std::move(batch)};
 }
 
 ProducerStates::Check ProducerStates::Verify(int64_t producer_id, int16_t epoch, TopicId topic,

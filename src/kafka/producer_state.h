@@ -30,8 +30,9 @@ class ProducerStates {
   // Loads the state kept in `family` (the `kafka` family).
   static Result<ProducerStates> Load(Store* store, Family* family);
 
-  // A new producer id (epoch 0), durable before it is returned.
-  Result<int64_t> NewProducerId();
+  // A new producer id (epoch 0), and the writes that persist it: the id is handed out once
+  // they are durable (an id whose write failed is never reused).
+  std::pair<int64_t, WriteBatch> NewProducerId();
 
   struct Check {
     SequenceVerdict verdict = SequenceVerdict::kNext;
@@ -66,12 +67,11 @@ class ProducerStates {
   using Key = std::tuple<int64_t, uint32_t, int32_t>;  // producer, topic id, partition
   static constexpr size_t kRecentBatches = 5;
 
-  ProducerStates(Store* store, Family* family) : store_(store), family_(family) {}
+  explicit ProducerStates(Family* family) : family_(family) {}
   static std::string StateKey(const Key& key);
   static std::string EncodeState(const PartitionState& state);
   static bool DecodeState(std::string_view value, PartitionState* state);
 
-  Store* store_;
   Family* family_;
   int64_t last_producer_id_ = -1;
   std::map<Key, PartitionState> states_;
