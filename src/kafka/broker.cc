@@ -101,7 +101,10 @@ Status Broker::Bind() {
   CAIRN_ASSIGN_OR_RETURN(Family* family, store->OpenFamily("kafka", FamilyKind::kOrdered));
   CAIRN_ASSIGN_OR_RETURN(ProducerStates producers, ProducerStates::Load(store, family));
   producers_.emplace(std::move(producers));
-  groups_.emplace(store, family, options_.group_initial_delay);
+  groups_.emplace(store, family, options_.group_initial_delay,
+                  [this](WriteBatch batch) { WriteDurably(std::move(batch), [](Status) {}); });
+  CAIRN_RETURN_IF_ERROR(groups_->Load());
+  next_group_tick_ = std::chrono::steady_clock::now();  // restored members' sessions run
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

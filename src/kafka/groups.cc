@@ -8,18 +8,27 @@
 
 #include "base/bytes.h"
 #include "base/uuid.h"
+#include "kafka/wire.h"
 
 namespace cairn::kafka {
 namespace {
 
 constexpr std::string_view kOffsetPrefix = "offset/";
+constexpr std::string_view kGroupPrefix = "group/";
+
+// The first key after every key that starts with `prefix` (which ends in '/').
+std::string PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  end.back() = char(end.back() + 1);
+  return end;
+}
 constexpr std::chrono::milliseconds kTickEvery{100};
 
 }  // namespace
 
 GroupCoordinator::GroupCoordinator(Store* store, Family* family,
-                                   std::chrono::milliseconds initial_delay)
-    : store_(store), family_(family), initial_delay_(initial_delay) {}
+                                   std::chrono::milliseconds initial_delay, Persist persist)
+    : store_(store), family_(family), initial_delay_(initial_delay), persist_(std::move(persist)) {}
 
 // ---- Membership -----------------------------------------------------------------------------
 
@@ -100,6 +109,7 @@ void GroupCoordinator::Sync(const std::string& group, int32_t generation, const 
   g.state = State::kStable;
   spdlog::info("kafka: group {} generation {} is stable with {} members", group, g.generation,
                g.members.size());
+  Save(group, g);
   done({KafkaError::kNone, m.assignment});
   for (auto& [id, member] : g.members) {
     if (!member.pending_sync) continue;
@@ -124,7 +134,7 @@ KafkaError GroupCoordinator::Leave(const std::string& group, const std::string& 
   auto git = groups_.find(group);
   if (git == groups_.end() || !git->second.members.count(member_id)) return KafkaError::kUnknownMemberId;
   spdlog::info("kafka: member {} left group {}", member_id, group);
-  RemoveMember(git->second, member_id, Clock::now());
+  RemoveMember(group, git->second, member_id, Clock::now());
   return KafkaError::kNone;
 }
 
@@ -195,7 +205,8 @@ void GroupCoordinator::CompleteJoin(Group& g) {
   }
 }
 
-void GroupCoordinator::RemoveMember(Group& g, const std::string& member_id, Clock::time_point now) {
+void GroupCoordinator::RemoveMember(const std::string& name, Group& g, const std::string& member_id,
+                                    Clock::time_point now) {
   Member& m = g.members[member_id];
   if (m.pending_join) m.pending_join(JoinResult{KafkaError::kUnknownMemberId, -1, {}, {}, member_id, {}});
   if (m.pending_sync) m.pending_sync({KafkaError::kUnknownMemberId, {}});
@@ -203,6 +214,7 @@ void GroupCoordinator::RemoveMember(Group& g, const std::string& member_id, Cloc
   if (g.leader == member_id) g.leader.clear();
   if (g.members.empty()) {
     g.state = State::kEmpty;
+    Save(name, g);
     return;
   }
   PrepareRebalance(g, now, false);
@@ -236,7 +248,7 @@ std::optional<Clock::time_point> GroupCoordinator::Tick(Clock::time_point now) {
     }
     for (const std::string& id : expired) {
       spdlog::info("kafka: member {} of group {} missed its session timeout", id, name);
-      RemoveMember(g, id, now);
+      RemoveMember(name, g, id, now);
     }
     MaybeCompleteJoin(g, now);
     any |= !g.members.empty();
@@ -292,8 +304,7 @@ Result<CommittedOffset> GroupCoordinator::Committed(const std::string& group, co
 
 std::vector<GroupCoordinator::GroupOffset> GroupCoordinator::AllCommitted() const {
   std::vector<GroupOffset> out;
-  const std::string end = std::string(kOffsetPrefix.substr(0, kOffsetPrefix.size() - 1)) + char('/' + 1);
-  Status s = store_->Scan(family_, kOffsetPrefix, end, [&](std::string_view key, std::string_view value) {
+  Status s = store_->Scan(family_, kOffsetPrefix, PrefixEnd(kOffsetPrefix), [&](std::string_view key, std::string_view value) {
     key.remove_prefix(kOffsetPrefix.size());
     const size_t a = key.find('\0');
     const size_t b = a == std::string_view::npos ? a : key.find('\0', a + 1);
@@ -305,6 +316,74 @@ std::vector<GroupCoordinator::GroupOffset> GroupCoordinator::AllCommitted() cons
   });
   if (!s.ok()) spdlog::warn("kafka: could not read committed offsets: {}", s.ToString());
   return out;
+}
+
+// ---- Persisted groups -----------------------------------------------------------------------
+
+void GroupCoordinator::Save(const std::string& name, const Group& g) {
+  WriteBatch batch;
+  batch.Put(family_, std::string(kGroupPrefix) + name, EncodeGroup(g));
+  persist_(std::move(batch));
+}
+
+Status GroupCoordinator::Load() {
+  const auto now = Clock::now();
+  return store_->Scan(family_, kGroupPrefix, PrefixEnd(kGroupPrefix),
+                      [&](std::string_view key, std::string_view value) {
+                        Group g;
+                        if (!DecodeGroup(value, &g)) return true;
+                        for (auto& [id, member] : g.members) member.last_seen = now;
+                        g.state = g.members.empty() ? State::kEmpty : State::kStable;
+                        groups_[std::string(key.substr(kGroupPrefix.size()))] = std::move(g);
+                        return true;
+                      });
+}
+
+// generation, protocol type, protocol, leader, then each member: id, session and rebalance
+// timeouts (ms), its protocols (name, metadata) and its assignment.
+std::string GroupCoordinator::EncodeGroup(const Group& g) {
+  WireWriter w;
+  w.Int32(g.generation);
+  w.String(g.protocol_type);
+  w.String(g.protocol);
+  w.String(g.leader);
+  w.ArrayLength(g.members.size());
+  for (const auto& [id, m] : g.members) {
+    w.String(id);
+    w.Int32(int32_t(m.session_timeout.count()));
+    w.Int32(int32_t(m.rebalance_timeout.count()));
+    w.ArrayLength(m.protocols.size());
+    for (const auto& [protocol, metadata] : m.protocols) {
+      w.String(protocol);
+      w.Bytes(metadata);
+    }
+    w.Bytes(m.assignment);
+  }
+  return w.Take();
+}
+
+bool GroupCoordinator::DecodeGroup(std::string_view value, Group* g) {
+  WireReader r(value);
+  g->generation = r.Int32();
+  g->protocol_type = r.String();
+  g->protocol = r.String();
+  g->leader = r.String();
+  const int32_t n = r.ArrayLength(4).value_or(0);
+  for (int32_t i = 0; r.ok() && i < n; ++i) {
+    Member m;
+    m.id = r.String();
+    m.protocol_type = g->protocol_type;
+    m.session_timeout = std::chrono::milliseconds(r.Int32());
+    m.rebalance_timeout = std::chrono::milliseconds(r.Int32());
+    const int32_t np = r.ArrayLength(6).value_or(0);
+    for (int32_t p = 0; r.ok() && p < np; ++p) {
+      std::string protocol = r.String();
+      m.protocols.emplace_back(std::move(protocol), std::string(r.Bytes()));
+    }
+    m.assignment = std::string(r.Bytes());
+    g->members[m.id] = std::move(m);
+  }
+  return r.ok() && r.remaining() == 0;
 }
 
 }  // namespace cairn::kafka

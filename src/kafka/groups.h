@@ -58,9 +58,17 @@ class GroupCoordinator {
   using JoinDone = std::function<void(const JoinResult&)>;
   using SyncDone = std::function<void(const SyncResult&)>;
 
-  // `family`: the `kafka` family, where committed offsets live. `initial_delay`: how long a
-  // new (empty) group waits for more members before its first generation.
-  GroupCoordinator(Store* store, Family* family, std::chrono::milliseconds initial_delay);
+  // Writes that must become durable; the coordinator does not wait for them.
+  using Persist = std::function<void(WriteBatch)>;
+  // `family`: the `kafka` family, where committed offsets and groups live. `initial_delay`: how
+  // long a new (empty) group waits for more members before its first generation. `persist`
+  // writes each stable group (generation, leader, members, their protocols and assignments)
+  // so that after a restart its members go on heartbeating without a rebalance.
+  GroupCoordinator(Store* store, Family* family, std::chrono::milliseconds initial_delay,
+                   Persist persist);
+  // Restores the groups persisted before a restart: stable groups come back stable, their
+  // members given a session timeout from now to show up.
+  Status Load();
 
   // JoinGroup: answered through `done` when the rebalance completes (or at once on error).
   void Join(JoinRequest req, JoinDone done);
@@ -116,15 +124,19 @@ class GroupCoordinator {
   void PrepareRebalance(Group& g, Clock::time_point now, bool initial);
   void MaybeCompleteJoin(Group& g, Clock::time_point now);
   void CompleteJoin(Group& g);
-  void RemoveMember(Group& g, const std::string& member_id, Clock::time_point now);
+  void RemoveMember(const std::string& name, Group& g, const std::string& member_id,
+                    Clock::time_point now);
   std::optional<std::string> CommonProtocol(const Group& g) const;
   std::string NewMemberId(const std::string& client_id);
   static std::string OffsetKey(const std::string& group, const std::string& topic, int32_t partition);
+  void Save(const std::string& name, const Group& g);
+  static std::string EncodeGroup(const Group& g);
+  static bool DecodeGroup(std::string_view value, Group* g);
 
   Store* store_;
   Family* family_;
   std::chrono::milliseconds initial_delay_;
-  uint64_t next_member_ = 0;
+  Persist persist_;
   std::map<std::string, Group> groups_;
 };
 

@@ -160,6 +160,26 @@ class CoordinatorTest(unittest.TestCase):
                       metrics)
 
 
+class RestartTest(unittest.TestCase):
+    def test_a_stable_group_survives_a_restart_and_its_members_keep_heartbeating(self):
+        server = k.KafkaServer("group-restart", args=["--kafka-group-delay", "100"])
+        try:
+            c = RawClient(server.kafka_port)
+            a = read_join_v5(c.call(JOIN, 5, join_v5("kept")))
+            c.call(SYNC, 3, sync_v3("kept", a["generation"], a["member"], [(a["member"], b"mine")]))
+            c.close()
+            self.assertEqual(server.stop()[0], 0)
+            server.start()
+            c = RawClient(server.kafka_port)
+            self.assertEqual(error_of(c.call(HEARTBEAT, 3, heartbeat_v3("kept", a["generation"], a["member"]))), 0)
+            r = c.call(SYNC, 3, sync_v3("kept", a["generation"], a["member"]))
+            r.i32()
+            self.assertEqual((r.i16(), r.kbytes()), (0, b"mine"))
+            c.close()
+        finally:
+            server.stop()
+
+
 class KcatGroupTest(unittest.TestCase):
     def setUp(self):
         self.server = k.KafkaServer("kcat-group", args=["--partitions", str(PARTITIONS),
