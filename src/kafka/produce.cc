@@ -88,8 +88,8 @@ std::optional<BatchError> BuildAppends(const std::string& topic, int32_t partiti
   return std::nullopt;
 }
 
-// For an idempotent batch: refuses it (sets *error), or names its events and adds the
-// producer's new state to every append.
+// For an idempotent batch: the error that refuses it, or nothing after naming its events and
+// (unless it is a replay) adding the producer's new state to every append.
 std::optional<KafkaError> ApplyProducerState(ProducerStates& producers, TopicId topic, int32_t partition,
                                              const std::vector<RecordBatch>& batches,
                                              std::vector<AppendRequest>& appends) {
