@@ -19,6 +19,7 @@
 #include "domain/serve_address.h"
 #include "http/auth.h"
 #include "http/server.h"
+#include "kafka/broker.h"
 
 namespace cairn::cli {
 
@@ -33,16 +34,19 @@ struct ServeOptions {
   size_t max_body_bytes = 1u << 20;
   size_t max_streams = 32;
   std::string log_level = "info";
+  std::string kafka;  // HOST:PORT of the Kafka listener; empty: none
+  kafka::KafkaOptions kafka_limits;
+  int kafka_group_delay_ms = 3000;
 };
 
-Result<std::pair<std::string, int>> ParseListen(const std::string& text) {
+Result<std::pair<std::string, int>> ParseListen(const std::string& text, std::string_view flag) {
   const size_t colon = text.rfind(':');
   int port = -1;
   if (colon != std::string::npos) {
     port = ParseNumber<int>(std::string_view(text).substr(colon + 1)).value_or(-1);
   }
   if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
-    return Status::InvalidArgument("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
+    return Status::InvalidArgument(std::string(flag) + " must be HOST:PORT, e.g. 127.0.0.1:8080");
   }
   return std::pair(text.substr(0, colon), port);
 }
@@ -122,6 +126,27 @@ http::ServerOptions ServerOptionsOf(const ServeOptions& o, const std::pair<std::
   return options;
 }
 
+// The Kafka listener (--kafka), bound but not started.
+Result<std::unique_ptr<kafka::Broker>> BindKafka(const ServeOptions& o,
+                                                 const std::pair<std::string, int>& listen, Db* db) {
+  kafka::KafkaOptions options = o.kafka_limits;
+  std::tie(options.host, options.port) = listen;
+  options.group_initial_delay = std::chrono::milliseconds(o.kafka_group_delay_ms);
+  auto broker = std::make_unique<kafka::Broker>(db, options);
+  CAIRN_RETURN_IF_ERROR(broker->Bind());
+  spdlog::info("kafka protocol on {}:{}", options.host, broker->port());
+  return broker;
+}
+
+// The listener's committed offsets as the HTTP API shows them (admin route and /metrics).
+std::vector<http::Services::ConsumerGroupOffset> ConsumerGroupsOf(kafka::Broker& broker) {
+  std::vector<http::Services::ConsumerGroupOffset> out;
+  for (const auto& o : broker.CommittedOffsets()) {
+    out.push_back({o.group, o.topic, uint32_t(o.partition), o.offset});
+  }
+  return out;
+}
+
 // Waits for SIGTERM or SIGINT (blocked by BlockShutdownSignals), then stops the server.
 std::thread StopOnSignal(http::HttpServer& server, sigset_t signals) {
   return std::thread([&server, signals] {
@@ -149,8 +174,11 @@ void Serve(const ServeOptions& o, const std::string& host, http::HttpServer& ser
 int RunServe(const ServeOptions& o) {
   Result<SyncMode> sync = ParseSyncMode(o.sync);
   if (!sync.ok()) return Fail("serve", sync.status());
-  Result<std::pair<std::string, int>> listen = ParseListen(o.listen);
+  Result<std::pair<std::string, int>> listen = ParseListen(o.listen, "--listen");
   if (!listen.ok()) return Fail("serve", listen.status());
+  Result<std::pair<std::string, int>> kafka_listen = std::pair(std::string(), 0);
+  if (!o.kafka.empty()) kafka_listen = ParseListen(o.kafka, "--kafka");
+  if (!kafka_listen.ok()) return Fail("serve", kafka_listen.status());
 
   const sigset_t signals = BlockShutdownSignals();
   ServeLog log;  // after the mask: its flusher thread must not take the signals either
@@ -161,10 +189,19 @@ int RunServe(const ServeOptions& o) {
   if (!tokens.ok()) return Fail("serve", tokens.status());
 
   http::Services services{db->get(), &*tokens};
+  std::unique_ptr<kafka::Broker> broker;
+  if (!o.kafka.empty()) {
+    Result<std::unique_ptr<kafka::Broker>> bound = BindKafka(o, *kafka_listen, db->get());
+    if (!bound.ok()) return Fail("serve", bound.status());
+    broker = std::move(*bound);
+    services.consumer_groups = [b = broker.get()] { return ConsumerGroupsOf(*b); };
+  }
   http::HttpServer server(services, ServerOptionsOf(o, *listen));
   if (Status s = server.Bind(); !s.ok()) return Fail("serve", s);
+  if (broker) broker->Start();
   std::thread signal_thread = StopOnSignal(server, signals);
   Serve(o, listen->first, server);
+  if (broker) broker->Stop();
   // Run() returned: in-flight requests are done. Wake the signal thread if we stopped for
   // another reason, then close projections, log and store (the WAL is synced on close).
   pthread_kill(signal_thread.native_handle(), SIGTERM);
@@ -201,6 +238,23 @@ void AddServeCommand(CLI::App& app, CommandRunner* run) {
       ->capture_default_str();
   cmd->add_option("--max-streams", o->max_streams, "Most concurrent /api/stream subscribers")
       ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--kafka", o->kafka,
+                  "HOST:PORT for Kafka clients (off by default; see README \"Kafka clients\")");
+  cmd->add_option("--kafka-max-connections", o->kafka_limits.max_connections,
+                  "Most open Kafka connections")
+      ->capture_default_str();
+  cmd->add_option("--kafka-max-request", o->kafka_limits.max_request_bytes,
+                  "Largest Kafka request in bytes")
+      ->check(CLI::Range(size_t{1024}, size_t{256} << 20))
+      ->capture_default_str();
+  cmd->add_option("--kafka-max-in-flight", o->kafka_limits.max_in_flight,
+                  "Unanswered Kafka requests read per connection")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--kafka-group-delay", o->kafka_group_delay_ms,
+                  "Milliseconds a new Kafka consumer group waits for more members")
+      ->check(CLI::Range(0, 300'000))
       ->capture_default_str();
   cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))

@@ -59,6 +59,25 @@ void ListProjections(Api& api, const httplib::Request& req, httplib::Response& r
   SendJson(res, 200, json::ProjectionStatusesToJson(api.db().engine().Statuses()));
 }
 
+// GET /api/admin/consumer-groups: the Kafka listener's groups beside the projections, each
+// partition's committed offset, high-water mark and lag.
+void ListConsumerGroups(Api& api, const httplib::Request& req, httplib::Response& res) {
+  if (!Authenticate(api, req, res, kAdminOnly)) return;
+  json::JsonWriter w;
+  w.BeginObject().Key("groups").BeginArray();
+  if (api.services.consumer_groups) {
+    for (const auto& g : api.services.consumer_groups()) {
+      const int64_t end = int64_t(api.db().log().HighWaterMark(g.topic, PartitionId(g.partition)).value());
+      w.BeginObject().Key("group").String(g.group).Key("topic").String(g.topic);
+      w.Key("partition").Uint(g.partition).Key("committed").Int(g.committed);
+      w.Key("highWaterMark").Int(end).Key("lag").Int(std::max<int64_t>(0, end - std::max<int64_t>(g.committed, 0)));
+      w.EndObject();
+    }
+  }
+  w.EndArray().EndObject();
+  SendJson(res, 200, w.Take());
+}
+
 // POST /api/admin/projections/{name}/rebuild: 202 {job}
 void RebuildProjection(Api& api, const httplib::Request& req, httplib::Response& res) {
   if (!Authenticate(api, req, res, kAdminOnly) || !RequireJsonBody(req, res, false)) return;
@@ -112,7 +131,10 @@ void Backup(Api& api, const httplib::Request& req, httplib::Response& res) {
 // an admin one.
 void GetMetrics(Api& api, const httplib::Request& req, httplib::Response& res) {
   if (!IsLoopback(req.remote_addr) && !Authenticate(api, req, res, kAdminOnly)) return;
-  res.set_content(api.metrics.Render(api.db().log(), api.db().engine()),
+  const auto groups = api.services.consumer_groups
+                          ? api.services.consumer_groups()
+                          : std::vector<Services::ConsumerGroupOffset>{};
+  res.set_content(api.metrics.Render(api.db().log(), api.db().engine(), groups),
                   "text/plain; version=0.0.4");
 }
 
@@ -126,6 +148,8 @@ void Health(Api&, const httplib::Request&, httplib::Response& res) {
 void RegisterAdminRoutes(httplib::Server& server, Api& api) {
   AddRoute(server, api, "GET", "/api/admin/projections", "/api/admin/projections",
            ListProjections);
+  AddRoute(server, api, "GET", "/api/admin/consumer-groups", "/api/admin/consumer-groups",
+           ListConsumerGroups);
   AddRoute(server, api, "POST", "/api/admin/projections/([^/]+)/rebuild",
            "/api/admin/projections/{name}/rebuild", RebuildProjection);
   AddRoute(server, api, "POST", "/api/admin/rebuild", "/api/admin/rebuild", RebuildAll);

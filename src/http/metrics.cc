@@ -79,10 +79,24 @@ void RenderProjections(std::string& out, const Engine& engine) {
 
 }  // namespace
 
-std::string Metrics::Render(const Log& log, const Engine& engine) const {
+void RenderConsumerGroups(std::string& out, const Log& log,
+                          const std::vector<Services::ConsumerGroupOffset>& groups) {
+  if (groups.empty()) return;
+  Header(out, "cairn_consumer_group_lag_events", "gauge",
+         "Events of a partition after a consumer group's committed offset (Kafka listener).");
+  for (const auto& g : groups) {
+    const int64_t end = int64_t(log.HighWaterMark(g.topic, PartitionId(g.partition)).value());
+    out += fmt::format("cairn_consumer_group_lag_events{{group=\"{}\",topic=\"{}\",partition=\"{}\"}} {}\n",
+                       g.group, g.topic, g.partition, std::max<int64_t>(0, end - std::max<int64_t>(g.committed, 0)));
+  }
+}
+
+std::string Metrics::Render(const Log& log, const Engine& engine,
+                            const std::vector<Services::ConsumerGroupOffset>& groups) const {
   std::string out;
   RenderLog(out, log);
   RenderProjections(out, engine);
+  RenderConsumerGroups(out, log, groups);
   Header(out, "cairn_stream_subscribers", "gauge", "Open GET /api/stream connections.");
   out += fmt::format("cairn_stream_subscribers {}\n", stream_subscribers_.load());
   RenderRequests(out);

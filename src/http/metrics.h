@@ -12,6 +12,7 @@
 
 #include "cairn/engine.h"
 #include "cairn/log.h"
+#include "http/server.h"
 
 namespace cairn::http {
 
@@ -23,8 +24,9 @@ class Metrics {
                      std::chrono::microseconds latency);
   void SetStreamSubscribers(int64_t n) { stream_subscribers_ = n; }
 
-  // The whole /metrics page.
-  std::string Render(const Log& log, const Engine& engine) const;
+  // The whole /metrics page; `groups`: consumer groups' committed offsets (Services).
+  std::string Render(const Log& log, const Engine& engine,
+                     const std::vector<Services::ConsumerGroupOffset>& groups = {}) const;
 
  private:
   // The request counters and latency histograms.

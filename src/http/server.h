@@ -4,8 +4,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cairn/db.h"
 #include "http/auth.h"
@@ -40,6 +43,16 @@ struct ServerOptions {
 struct Services {
   Db* db = nullptr;
   const TokenTable* tokens = nullptr;
+  // Committed offsets of consumer groups that live outside this layer (the Kafka listener's,
+  // wired by `cairn serve --kafka`), shown with their lag at GET /api/admin/consumer-groups and
+  // in /metrics. Called from request threads: must be thread-safe. Empty: no groups.
+  struct ConsumerGroupOffset {
+    std::string group;
+    std::string topic;
+    uint32_t partition = 0;
+    int64_t committed = -1;  // -1: nothing committed
+  };
+  std::function<std::vector<ConsumerGroupOffset>()> consumer_groups;
 };
 
 class HttpServer {
