@@ -1,4 +1,5 @@
-"""Helpers shared by the crash tests (log_crash_test.py, engine_crash_test.py)."""
+"""Helpers shared by the crash tests (log_crash_test.py, engine_crash_test.py,
+order_crash_test.py)."""
 
 
 def complete_lines(path):
