@@ -29,7 +29,7 @@
 namespace cairn {
 
 // Events per batch of a rebuild or a check replay (one WriteBatch each).
-inline constexpr size_t kRebuildBatchEvents = 10'000;
+inline constexpr size_t kRebuildBatchEvents = 2000;
 // How long an idle or parked projection thread sleeps before it re-checks `stopping`.
 inline constexpr auto kIdleWait = std::chrono::milliseconds(200);
 
