@@ -136,6 +136,70 @@ TEST_CASE("rebuilding twice gives byte-identical tables, equal to the incrementa
   CheckEqualsFreshReplay(h, specs);
 }
 
+TEST_CASE("a rebuild applying projections on two threads writes the same tables as on one") {
+  TempDir dir;
+  Harness h(dir.path());
+  auto specs = AllSpecs(std::make_shared<Hooks>());
+  std::map<size_t, std::map<std::string, Tables>> built;  // apply_threads -> tables
+  for (const size_t threads : {size_t{1}, size_t{2}}) {
+    CAPTURE(threads);
+    EngineOptions options = NoThreads(/*batch_events=*/7);
+    options.apply_threads = threads;
+    if (threads == 1) {
+      h.OpenEngine(AllSpecs(std::make_shared<Hooks>()), options);
+      Populate(*h.log, 0, 5000);  // several rebuild batches
+      h.MustCatchUp();
+    } else {
+      h.Reopen(AllSpecs(std::make_shared<Hooks>()), options);
+    }
+    auto job = h.engine->StartRebuild({});
+    REQUIRE(job.ok());
+    auto done = h.engine->WaitForRebuild(*job);
+    REQUIRE(done.ok());
+    REQUIRE(done->state == RebuildProgress::State::kDone);
+    CHECK(done->events_done == 5000);
+    for (const ProjectionSpec& spec : specs) built[threads][spec.name] = h.DumpOf(spec);
+  }
+  for (const ProjectionSpec& spec : specs) {
+    CAPTURE(spec.name);
+    CHECK(KeyCount(built[2][spec.name]) > 0);
+    CHECK(DiffTables(built[1][spec.name], built[2][spec.name]).empty());
+  }
+  CheckEqualsFreshReplay(h, specs);
+}
+
+TEST_CASE("a rebuild on two threads whose handler fails names the failing event and switches none") {
+  TempDir dir;
+  Harness h(dir.path());
+  auto hooks = std::make_shared<Hooks>();
+  auto specs = AllSpecs(std::make_shared<Hooks>());  // for replays
+  EngineOptions options = NoThreads();
+  options.apply_threads = 2;
+  h.OpenEngine(AllSpecs(hooks), options);
+  Populate(*h.log, 0, 3000);
+  const Position poison = MustAppend(*h.log, "orders", "order-x", "POISON");
+  Populate(*h.log, 3000, 10);
+  h.MustCatchUp();  // applied while the poison was harmless
+  std::map<std::string, Tables> before;
+  for (const ProjectionSpec& spec : specs) before[spec.name] = h.DumpOf(spec);
+
+  hooks->fail_poison.store(true);
+  auto job = h.engine->StartRebuild({});
+  REQUIRE(job.ok());
+  auto done = h.engine->WaitForRebuild(*job);
+  REQUIRE(done.ok());
+  CHECK(done->state == RebuildProgress::State::kFailed);
+  CHECK(Contains(done->error, "counts"));
+  CHECK(Contains(done->error, poison.ToString()));
+  for (const ProjectionSpec& spec : specs) {
+    CAPTURE(spec.name);
+    CHECK(h.StatusOf(spec.name).generation == 1);
+    CHECK(DiffTables(before[spec.name], h.DumpOf(spec)).empty());
+  }
+  hooks->fail_poison.store(false);
+  CheckEqualsFreshReplay(h, specs);
+}
+
 TEST_CASE("a rebuild in progress shows its progress, refuses a second rebuild and keeps serving") {
   TempDir dir;
   Harness h(dir.path());
