@@ -18,7 +18,8 @@
 //
 // Child processes are timed from spawn to exit (opening and closing the data dir included), with
 // their CPU time (user + system, steadier than wall time on a shared machine) and their peak
-// RSS (the kernel's ru_maxrss). A rate is the events the workload goes through (the
+// RSS (the kernel's ru_maxrss). Generating the export, the raw scan and the catch-up run in
+// forked children, so this process stays small and no child's peak RSS includes its memory. A rate is the events the workload goes through (the
 // log, or the topics the projection reads) over that time.
 //
 // The orders follow the seed's producer (tests/data/seed-kafka-export.kcat.jsonl): ORDER_CREATED
@@ -46,6 +47,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <sstream>
 #include <map>
 #include <memory>
 #include <random>
@@ -289,6 +292,54 @@ double CpuSeconds(const rusage& u) {
   return secs(u.ru_utime) + secs(u.ru_stime);
 }
 
+// Runs `work` in a forked child and returns the text it returned. Everything that grows this
+// process (generating the export, RocksDB) runs so: a spawned child's peak RSS includes this
+// process's own until the child execs, and the figures are the cairn commands'.
+std::string InChild(const std::function<std::string()>& work) {
+  int fds[2];
+  if (pipe(fds) != 0) Die("pipe");
+  std::fflush(stdout);
+  const pid_t pid = fork();
+  if (pid < 0) Die("fork");
+  if (pid == 0) {
+    close(fds[0]);
+    const std::string out = work();
+    for (size_t done = 0; done < out.size();) {
+      const ssize_t n = write(fds[1], out.data() + done, out.size() - done);
+      if (n <= 0) _exit(1);
+      done += static_cast<size_t>(n);
+    }
+    std::fflush(stdout);
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    Die("a forked step failed");
+  }
+  return out;
+}
+
+// Generate() in a forked child (see InChild).
+Generated GenerateInChild(uint64_t orders, const std::string& all, const std::string& first,
+                          const std::string& second) {
+  std::istringstream out(InChild([&] {
+    const Generated g = Generate(orders, all, first, second);
+    std::string text = std::to_string(g.events) + " " + std::to_string(g.later_events);
+    for (const auto& [topic, n] : g.per_topic) text += " " + topic + " " + std::to_string(n);
+    return text;
+  }));
+  Generated g;
+  out >> g.events >> g.later_events;
+  std::string topic;
+  for (uint64_t n = 0; out >> topic >> n;) g.per_topic[topic] = n;
+  return g;
+}
+
 // Runs the cairn binary with `args`, its output into `log`; times it and takes its peak RSS.
 Run RunCairn(const Flags& f, std::vector<std::string> args, const std::string& log) {
   args.insert(args.begin(), f.cairn);
@@ -350,12 +401,11 @@ double RawScan(const std::string& dir, uint64_t* entries) {
   return bytes > 0 ? static_cast<double>(n) / seconds : 0;
 }
 
-// One workload's line; `rss_kb` 0 prints "n/a" (measured in process).
+// One workload's line.
 void PrintLine(const char* name, uint64_t events, const Run& run, double scan_rate,
                const std::string& target, const std::string& note = "") {
   const double rate = static_cast<double>(events) / run.seconds;
-  const std::string rss =
-      run.peak_rss_kb > 0 ? std::to_string(run.peak_rss_kb / 1024) + " MB" : std::string("n/a");
+  const std::string rss = std::to_string(run.peak_rss_kb / 1024) + " MB";
   std::printf("%-20s cairn %9.0f ev/s   scan %9.0f ev/s   ratio %7.4fx   (target %s)   "
               "%7.2f s (cpu %.2f s)   peak RSS %s%s\n",
               name, rate, scan_rate, rate / scan_rate, target.c_str(), run.seconds,
@@ -394,6 +444,7 @@ Run CatchUpLive(const std::string& dir, const std::string& first, const std::str
     run.seconds = Seconds(Clock::now() - start);
     getrusage(RUSAGE_SELF, &after);
     run.cpu_seconds = CpuSeconds(after) - CpuSeconds(before);
+    run.peak_rss_kb = after.ru_maxrss;
     return run;
   }
   return Run{};
@@ -463,7 +514,7 @@ int main(int argc, char** argv) {
   const std::string root = Must(bench::MakeRoot(f.dir, "cairn-rebuild-bench"), "temp dir");
   const std::string all = root + "/all.kcat", first = root + "/first.kcat",
                     second = root + "/second.kcat", log = root + "/cairn.log";
-  const Generated g = Generate(f.orders, all, first, second);
+  const Generated g = GenerateInChild(f.orders, all, first, second);
   std::printf("# work        %" PRIu64 " orders, %" PRIu64 " events (order-events %" PRIu64
               ", payment-events %" PRIu64 ", shipping-events %" PRIu64 "); files in %s\n",
               f.orders, g.events, g.per_topic.at("order-events"),
@@ -475,15 +526,27 @@ int main(int argc, char** argv) {
   if (import.exit_code != 0) Die("cairn import failed; see " + log);
   std::vector<double> scans;
   uint64_t scanned = 0;
-  for (int i = 0; i < f.scan_rounds; ++i) scans.push_back(RawScan(data, &scanned));
+  for (int i = 0; i < f.scan_rounds; ++i) {
+    std::istringstream out(InChild([&] {
+      uint64_t n = 0;
+      const double rate = RawScan(data, &n);
+      return std::to_string(rate) + " " + std::to_string(n);
+    }));
+    double rate = 0;
+    out >> rate >> scanned;
+    scans.push_back(rate);
+  }
   const double scan = bench::Median(scans);
   std::printf("raw_scan             %9.0f ev/s   (%" PRIu64 " log entries, median of %d)\n", scan,
               scanned, f.scan_rounds);
   PrintLine("import_kcat", g.events, import, scan, ">= 100000 ev/s");
 
   if (Wanted(f, "catch_up_live")) {
-    const Run run = CatchUpLive(root + "/live", first, second);
-    PrintLine("catch_up_live", g.later_events, run, scan, ">= 0.1x", "   (in process)");
+    InChild([&] {
+      const Run run = CatchUpLive(root + "/live", first, second);
+      PrintLine("catch_up_live", g.later_events, run, scan, ">= 0.1x", "   (Engine::CatchUp)");
+      return std::string();
+    });
   }
   const std::vector<std::pair<std::string, uint64_t>> rebuilds = {
       {"", g.events},
