@@ -17,6 +17,15 @@ namespace {
 using namespace std::chrono_literals;
 using namespace testing;
 
+// Rebuilds `names` (every projection when empty) and waits for the job to end.
+RebuildProgress RebuildAndWait(Harness& h, std::vector<std::string> names) {
+  auto job = h.engine->StartRebuild(std::move(names));
+  REQUIRE(job.ok());
+  auto done = h.engine->WaitForRebuild(*job);
+  REQUIRE(done.ok());
+  return *done;
+}
+
 TEST_CASE("a rebuild of a failed projection, once its handler succeeds, leaves it running") {
   TempDir dir;
   Harness h(dir.path());
@@ -152,12 +161,9 @@ TEST_CASE("a rebuild applying projections on two threads writes the same tables 
     } else {
       h.Reopen(AllSpecs(std::make_shared<Hooks>()), options);
     }
-    auto job = h.engine->StartRebuild({});
-    REQUIRE(job.ok());
-    auto done = h.engine->WaitForRebuild(*job);
-    REQUIRE(done.ok());
-    REQUIRE(done->state == RebuildProgress::State::kDone);
-    CHECK(done->events_done == 5000);
+    const RebuildProgress done = RebuildAndWait(h, {});
+    REQUIRE(done.state == RebuildProgress::State::kDone);
+    CHECK(done.events_done == 5000);
     for (const ProjectionSpec& spec : specs) built[threads][spec.name] = h.DumpOf(spec);
   }
   for (const ProjectionSpec& spec : specs) {
@@ -184,13 +190,10 @@ TEST_CASE("a rebuild on two threads whose handler fails names the failing event 
   for (const ProjectionSpec& spec : specs) before[spec.name] = h.DumpOf(spec);
 
   hooks->fail_poison.store(true);
-  auto job = h.engine->StartRebuild({});
-  REQUIRE(job.ok());
-  auto done = h.engine->WaitForRebuild(*job);
-  REQUIRE(done.ok());
-  CHECK(done->state == RebuildProgress::State::kFailed);
-  CHECK(Contains(done->error, "counts"));
-  CHECK(Contains(done->error, poison.ToString()));
+  const RebuildProgress done = RebuildAndWait(h, {});
+  CHECK(done.state == RebuildProgress::State::kFailed);
+  CHECK(Contains(done.error, "counts"));
+  CHECK(Contains(done.error, poison.ToString()));
   for (const ProjectionSpec& spec : specs) {
     CAPTURE(spec.name);
     CHECK(h.StatusOf(spec.name).generation == 1);

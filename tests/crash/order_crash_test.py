@@ -25,16 +25,14 @@ Environment:
 Exit status: 0 when every round passes, 1 otherwise (the temp dir is kept for inspection).
 """
 import os
-import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-from crash_util import tail
+from crash_util import remove_unless_kept, settings, tail
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "domain"))
 import order_export  # noqa: E402
@@ -113,10 +111,7 @@ def main():
         print(__doc__.strip().splitlines()[3], file=sys.stderr)
         return 2
     cairn = os.path.abspath(sys.argv[1])
-    seed = int(os.environ.get("CAIRN_CRASH_SEED") or random.SystemRandom().randrange(1 << 32))
-    rounds = int(os.environ.get("CAIRN_CRASH_ROUNDS", "14"))
-    budget_s = float(os.environ.get("CAIRN_CRASH_BUDGET_S", "90"))
-    rng = random.Random(seed)
+    seed, rounds, budget_s, rng = settings(14, 90)
     work = tempfile.mkdtemp(prefix="cairn-order-crash-")
     data = os.path.join(work, "data")
     export = os.path.join(work, "orders.kcat.jsonl")
@@ -158,10 +153,7 @@ def main():
     elapsed = time.monotonic() - started
     print(f"order crash test passed: kills {kills}, final check consistent ({keys} keys), "
           f"{elapsed:.1f} s (seed {seed})", flush=True)
-    if os.environ.get("CAIRN_CRASH_KEEP"):
-        print(f"kept {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    remove_unless_kept(work)
     return 0
 
 
