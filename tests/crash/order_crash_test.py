@@ -7,12 +7,14 @@ Usage: order_crash_test.py PATH/TO/cairn
 The engine crash test (engine_crash_test.py) kills the engine with synthetic projections; this
 one covers the order domain's projections and the offline commands users run on a data dir. One
 data dir, one seed-shaped export (tests/domain/order_export.py, ORDERS orders after the seed's
-capture). Each round starts, on the same dir, one of
-  - `cairn import --file EXPORT` (idempotent: a round continues where the last one was killed;
-    the kill lands in the append or in the catch-up of the projections),
+capture) split by time into PARTS files. Each round starts, on the same dir, one of
+  - `cairn import --file PART` of the first part not imported to the end yet (idempotent: a
+    killed import is resumed by the next import round; the kill lands in the append or in the
+    catch-up of the projections over the new events),
   - `cairn rebuild` of every projection, or of one,
-and SIGKILLs it after a random 0-KILL_MAX_MS ms (a round whose command finished first is a
-normal run). Then `cairn check` must exit 0 (consistent: every read model equals a replay of
+and SIGKILLs it after a random time up to the last uninterrupted run of that kind of command
+took (FIRST_KILL_MAX_MS before there was one), so most kills land in the middle of the work; a
+round whose command finished first is a normal run. Then `cairn check` must exit 0 (consistent: every read model equals a replay of
 the log up to its checkpoint, so a killed rebuild left the live generations as they were and a
 killed catch-up kept exactly what it committed). At the end an import runs to completion, and
 check, a full rebuild and check again must all pass; the log must hold every exported event.
@@ -37,8 +39,9 @@ from crash_util import remove_unless_kept, settings, tail
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "domain"))
 import order_export  # noqa: E402
 
-ORDERS = 3000
-KILL_MAX_MS = 2500
+ORDERS = 6000
+PARTS = 6
+FIRST_KILL_MAX_MS = 1500
 MIN_ROUNDS = 8
 COMMAND_TIMEOUT_S = 300
 PROJECTIONS = ["orders", "order_stats", "order_search"]
@@ -53,7 +56,9 @@ def run(cairn, args, log):
 
 
 def run_and_kill(cairn, args, log, kill_ms):
-    """Starts `cairn args`, SIGKILLs it after kill_ms; True when the kill landed."""
+    """Starts `cairn args`, SIGKILLs it after kill_ms; (True, None) when the kill landed, else
+    (False, the run's duration in ms)."""
+    started = time.monotonic()
     with open(log, "wb") as out:
         proc = subprocess.Popen([cairn, *args], stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
@@ -62,17 +67,17 @@ def run_and_kill(cairn, args, log, kill_ms):
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-            return True
+            return True, None
     if proc.returncode != 0:
         raise AssertionError(f"cairn {' '.join(args)} exited {proc.returncode} by itself:\n"
                              f"{tail(log)}")
-    return False
+    return False, int((time.monotonic() - started) * 1000)
 
 
-def round_command(rng, data, export):
+def round_command(rng, data, part):
     kind = rng.choice(["import", "import", "rebuild", "rebuild-one"])
-    if kind == "import":
-        return kind, ["import", "--data", data, "--file", export]
+    if kind == "import" or not os.path.exists(os.path.join(data, "CURRENT")):
+        return "import", ["import", "--data", data, "--file", part]
     if kind == "rebuild":
         return kind, ["rebuild", "--data", data]
     return kind, ["rebuild", "--data", data, "--projection", rng.choice(PROJECTIONS)]
@@ -116,31 +121,35 @@ def main():
     data = os.path.join(work, "data")
     export = os.path.join(work, "orders.kcat.jsonl")
     order_export.write_export(export, ORDERS)
+    parts = order_export.split_export(export, PARTS)
+    next_part = 0
     print(f"order crash test: seed {seed} (CAIRN_CRASH_SEED={seed} repeats the choices; kill "
           f"timing is not exact), {rounds} rounds, dir {work}", flush=True)
 
     started = time.monotonic()
     kills = {}
+    took_ms = {}  # kind of command -> how long its last uninterrupted run took
     try:
         for rnd in range(1, rounds + 1):
             if rnd > MIN_ROUNDS and time.monotonic() - started > budget_s:
                 print(f"time budget of {budget_s:.0f} s used: skipping rounds {rnd}-{rounds}",
                       flush=True)
                 break
-            kind, args = round_command(rng, data, export)
-            if rnd == 1:
-                kind, args = "import", ["import", "--data", data, "--file", export]
-            if kind != "import" and not os.path.exists(os.path.join(data, "CURRENT")):
-                kind, args = "import", ["import", "--data", data, "--file", export]
-            kill_ms = rng.randint(0, KILL_MAX_MS)
+            kind, args = round_command(rng, data, parts[next_part])
+            label = {"import": f"import of part {next_part + 1}/{PARTS}",
+                     "rebuild-one": "rebuild " + args[-1]}.get(kind, kind)
+            kill_ms = rng.randint(0, took_ms.get(kind, FIRST_KILL_MAX_MS))
             log = os.path.join(work, f"round-{rnd:03d}.log")
-            killed = run_and_kill(cairn, args, log, kill_ms)
+            killed, ms = run_and_kill(cairn, args, log, kill_ms)
             kills[kind] = kills.get(kind, 0) + (1 if killed else 0)
+            if not killed:
+                took_ms[kind] = ms
+            if kind == "import" and not killed:
+                next_part = min(next_part + 1, PARTS - 1)
             if not os.path.exists(os.path.join(data, "CURRENT")):
                 print(f"round {rnd}/{rounds}: {kind} killed at {kill_ms} ms before the data dir "
                       f"existed", flush=True)
                 continue
-            label = kind if kind != "rebuild-one" else "rebuild " + args[-1]
             keys = check_consistent(cairn, data, os.path.join(work, f"check-{rnd:03d}.log"),
                                     f"round {rnd} ({label})")
             print(f"round {rnd}/{rounds}: {label} "

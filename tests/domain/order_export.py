@@ -6,6 +6,7 @@ tests/domain/read_model_golden_test.py and tests/crash/order_crash_test.py.
 In one order in ten the payment and shipping events carry event times an hour earlier than the
 order event they follow (producers' clocks apart: cross-topic events out of time order).
 """
+import bisect
 import datetime
 import json
 import os
@@ -100,6 +101,25 @@ def write_export(path, orders, seed=20261205):
                 line = {"topic": topic, "partition": partition, "offset": offset,
                         "tstype": "create", "ts": ts, "broker": 1, **fields}
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def split_export(path, parts):
+    """Splits an export by Kafka time into `parts` files, path.part0 .. (returned in order):
+    imported one after the other they are the whole export, as a live producer would have
+    delivered it (each line keeps its offset, so the parts' events are the export's)."""
+    with open(path, encoding="utf-8") as f:
+        lines = f.readlines()
+    times = sorted(json.loads(line)["ts"] for line in lines)
+    cuts = [times[len(times) * k // parts] for k in range(1, parts)]
+    paths = [f"{path}.part{k}" for k in range(parts)]
+    outs = [open(p, "w", encoding="utf-8") for p in paths]
+    try:
+        for line in lines:
+            outs[bisect.bisect_right(cuts, json.loads(line)["ts"])].write(line)
+    finally:
+        for out in outs:
+            out.close()
+    return paths
 
 
 def order_ids(path):
