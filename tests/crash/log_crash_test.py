@@ -19,13 +19,14 @@ Exit status: 0 when every round passes, 1 otherwise (the temp dir is kept for in
 """
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-from crash_util import complete_lines, remove_unless_kept, tail
+from crash_util import complete_lines, tail
 
 MIN_KILL_MS = 50
 MAX_KILL_MS = 400
@@ -128,7 +129,10 @@ def main():
         return 1
     print(f"log crash test passed: {rounds} rounds, {total_acks} acknowledged events, "
           f"{elapsed:.1f} s (seed {seed})", flush=True)
-    remove_unless_kept(work)
+    if os.environ.get("CAIRN_CRASH_KEEP"):
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
