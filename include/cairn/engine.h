@@ -29,6 +29,10 @@ struct EngineOptions {
   bool durable_batches = false;
   // Start each projection's thread in Engine::Open. Default: true (tools set false).
   bool start_threads = true;
+  // Threads that apply several projections at once in CatchUp, rebuilds and checks (each
+  // projection still applies its events in order, on one thread at a time). 1: one after the
+  // other. Default: 2.
+  size_t apply_threads = 2;
 };
 
 enum class ProjectionState { kRunning, kCatchingUp, kRebuilding, kFailed, kStopped };

@@ -2,6 +2,9 @@
 #include "cqrs/apply.h"
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
+#include <thread>
 
 #include "base/bytes.h"
 
@@ -10,6 +13,17 @@ namespace cairn::cqrs {
 bool Sink::Reads(std::string_view topic) const {
   const auto& topics = spec->topics;
   return topics.empty() || std::find(topics.begin(), topics.end(), topic) != topics.end();
+}
+
+void ForEachInParallel(size_t n, size_t threads, const std::function<void(size_t)>& work) {
+  std::atomic<size_t> next{0};
+  const auto worker = [&] {
+    for (size_t i = next++; i < n; i = next++) work(i);
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < std::min(threads, n); ++t) helpers.emplace_back(worker);
+  worker();
+  for (std::thread& t : helpers) t.join();
 }
 
 std::string CheckpointKey(std::string_view projection, uint32_t generation) {
@@ -62,35 +76,49 @@ class SinkWriter : public ProjectionWriter {
   Status error_;
 };
 
-}  // namespace
+// The failure of `sink` at `event`, as BatchOutcome reports it.
+void RecordFailure(Sink* sink, const EventView& event, Status error, BatchOutcome* outcome) {
+  outcome->failed = sink;
+  outcome->error = std::move(error);
+  outcome->failed_at =
+      Position{std::string(event.topic()), event.partition(), event.offset(), event.seq()};
+}
 
-Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cursor,
-                                const std::vector<Sink*>& sinks, size_t limit, bool durable) {
+bool Applies(const Sink& sink, const EventView& event) {
+  return event.seq() <= sink.until && sink.Reads(event.topic());
+}
+
+Seq LastUntil(const std::vector<Sink*>& sinks) {
+  Seq last(0);
+  for (const Sink* s : sinks) last = std::max(last, s->until);
+  return last;
+}
+
+void PutCheckpoint(IndexedBatch& batch, Family* checkpoints, const Sink& sink) {
+  batch.Put(checkpoints, CheckpointKey(sink.spec->name, sink.generation->generation()),
+            sink.checkpoint.Encode());
+}
+
+// Every sink in turn per event, into one batch committed with every checkpoint.
+Result<BatchOutcome> ApplyInTurn(Store* store, Family* checkpoints, LogCursor& cursor,
+                                 const std::vector<Sink*>& sinks, size_t limit, bool durable) {
   IndexedBatch batch(store);
   BatchOutcome outcome;
-  Seq last_until(0);
-  for (const Sink* s : sinks) last_until = std::max(last_until, s->until);
-  auto applies = [](const Sink& sink, const EventView& event) {
-    return event.seq() <= sink.until && sink.Reads(event.topic());
-  };
-
+  const Seq last_until = LastUntil(sinks);
   Result<size_t> consumed = cursor.Next(limit, [&](const EventView& event) {
     if (event.seq() > last_until) return false;
     for (Sink* sink : sinks) {
-      if (!applies(*sink, event)) continue;
+      if (!Applies(*sink, event)) continue;
       SinkWriter writer(&batch, sink->generation.get());
       Status s = sink->spec->handler(event, writer);
       if (s.ok()) s = writer.error();
       if (!s.ok()) {
-        outcome.failed = sink;
-        outcome.error = s;
-        outcome.failed_at =
-            Position{std::string(event.topic()), event.partition(), event.offset(), event.seq()};
+        RecordFailure(sink, event, std::move(s), &outcome);
         return false;
       }
     }
     for (Sink* sink : sinks) {
-      if (applies(*sink, event)) {
+      if (Applies(*sink, event)) {
         sink->checkpoint.Advance(event.topic(), event.partition(), event.offset(), event.seq(),
                                  event.timestamp_us());
       }
@@ -102,12 +130,102 @@ Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cu
   // A failure discards the whole batch (no save point per event: they cost more than the
   // handlers); the caller re-applies the events before the failing one if it wants them.
   if (outcome.failed || outcome.consumed == 0) return outcome;
-  for (const Sink* sink : sinks) {
-    batch.Put(checkpoints, CheckpointKey(sink->spec->name, sink->generation->generation()),
-              sink->checkpoint.Encode());
-  }
+  for (const Sink* sink : sinks) PutCheckpoint(batch, checkpoints, *sink);
   CAIRN_RETURN_IF_ERROR(batch.Commit(durable));
   return outcome;
+}
+
+// One sink's share of a batch applied in parallel: its own IndexedBatch, and where its handler
+// failed (index into the batch's events).
+struct SinkRun {
+  Sink* sink = nullptr;
+  std::unique_ptr<IndexedBatch> batch;
+  std::optional<size_t> failed_at;
+  Status error;
+  Status committed;
+};
+
+// The events of the next batch, copied out of the cursor so several threads can read them.
+Result<std::vector<EventView>> ReadEvents(LogCursor& cursor, size_t limit, Seq last_until,
+                                          std::string* envelopes) {
+  std::vector<size_t> ends;
+  Result<size_t> consumed = cursor.Next(limit, [&](const EventView& event) {
+    if (event.seq() > last_until) return false;
+    envelopes->append(event.envelope());
+    ends.push_back(envelopes->size());
+    return true;
+  });
+  if (!consumed.ok()) return consumed.status();
+  std::vector<EventView> events;
+  events.reserve(ends.size());
+  size_t begin = 0;
+  for (const size_t end : ends) {
+    events.emplace_back(std::string_view(*envelopes).substr(begin, end - begin));
+    begin = end;
+  }
+  return events;
+}
+
+// Each sink's handler over the whole batch on its own thread and batch; then, unless one
+// failed, each sink's writes committed with its checkpoint, again in parallel (RocksDB inserts
+// concurrent writers' batches into the memtables in parallel).
+Result<BatchOutcome> ApplyInParallel(Store* store, Family* checkpoints, LogCursor& cursor,
+                                     const std::vector<Sink*>& sinks, size_t limit, bool durable,
+                                     size_t threads) {
+  std::string envelopes;
+  CAIRN_ASSIGN_OR_RETURN(const std::vector<EventView> events,
+                         ReadEvents(cursor, limit, LastUntil(sinks), &envelopes));
+  std::vector<SinkRun> runs(sinks.size());
+  for (size_t i = 0; i < sinks.size(); ++i) {
+    runs[i].sink = sinks[i];
+    runs[i].batch = std::make_unique<IndexedBatch>(store);
+  }
+  ForEachInParallel(runs.size(), threads, [&](size_t r) {
+    SinkRun& run = runs[r];
+    Sink& sink = *run.sink;
+    for (size_t i = 0; i < events.size(); ++i) {
+      const EventView& event = events[i];
+      if (!Applies(sink, event)) continue;
+      SinkWriter writer(run.batch.get(), sink.generation.get());
+      Status s = sink.spec->handler(event, writer);
+      if (s.ok()) s = writer.error();
+      if (!s.ok()) {
+        run.failed_at = i;
+        run.error = std::move(s);
+        return;
+      }
+      sink.checkpoint.Advance(event.topic(), event.partition(), event.offset(), event.seq(),
+                              event.timestamp_us());
+    }
+  });
+  BatchOutcome outcome;
+  outcome.consumed = events.size();
+  // The failure the serial loop would have met first: the earliest event, then the first sink.
+  for (SinkRun& run : runs) {
+    if (run.failed_at && (!outcome.failed || *run.failed_at < outcome.consumed)) {
+      outcome.consumed = *run.failed_at;
+      RecordFailure(run.sink, events[*run.failed_at], run.error, &outcome);
+    }
+  }
+  if (outcome.failed || outcome.consumed == 0) return outcome;
+  ForEachInParallel(runs.size(), threads, [&](size_t r) {
+    SinkRun& run = runs[r];
+    PutCheckpoint(*run.batch, checkpoints, *run.sink);
+    run.committed = run.batch->Commit(durable);
+  });
+  for (const SinkRun& run : runs) CAIRN_RETURN_IF_ERROR(run.committed);
+  return outcome;
+}
+
+}  // namespace
+
+Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cursor,
+                                const std::vector<Sink*>& sinks, size_t limit, bool durable,
+                                size_t threads) {
+  if (threads < 2 || sinks.size() < 2) {
+    return ApplyInTurn(store, checkpoints, cursor, sinks, limit, durable);
+  }
+  return ApplyInParallel(store, checkpoints, cursor, sinks, limit, durable, threads);
 }
 
 }  // namespace cairn::cqrs

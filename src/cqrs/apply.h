@@ -1,8 +1,9 @@
 // The one loop that applies log events to projections, shared by the live projection threads,
 // rebuilds and the consistency check: read a batch from a cursor, run each sink's handler into
-// one IndexedBatch, add every sink's checkpoint, commit atomically.
+// an IndexedBatch, add the sinks' checkpoints, commit (sinks in parallel when allowed).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,14 +38,25 @@ struct BatchOutcome {
   std::optional<Position> failed_at;
 };
 
+// Calls work(i) for every i in [0, n) on up to `threads` threads (the caller's included), each
+// thread taking the next i not taken yet; returns when every call has.
+void ForEachInParallel(size_t n, size_t threads, const std::function<void(size_t)>& work);
+
 // Key of a generation's checkpoint in the "checkpoints" family.
 std::string CheckpointKey(std::string_view projection, uint32_t generation);
 
-// Applies up to `limit` committed events after `cursor` to `sinks` and commits the writes and
-// every sink's checkpoint as ONE WriteBatch. If a handler fails, nothing is committed (see
-// BatchOutcome). Whenever nothing was committed (a failure or a non-ok Result), the cursor and
-// the sinks' in-memory checkpoints may have moved: the caller reloads them.
+// Applies up to `limit` committed events after `cursor` to `sinks` and commits the writes with
+// every sink's checkpoint. If a handler fails, nothing is committed (see BatchOutcome).
+// Whenever nothing was committed (a failure or a non-ok Result), the cursor and the sinks'
+// in-memory checkpoints may have moved: the caller reloads them.
+//
+// With `threads` >= 2 and several sinks, the sinks' handlers run in parallel (each on its own
+// batch) and each sink's writes are committed with its own checkpoint as one WriteBatch, the
+// sinks' batches in parallel: every generation stays consistent with its checkpoint, but a
+// failed commit may leave some sinks committed and others not. Otherwise everything is ONE
+// WriteBatch. Either way the tables written are the same.
 Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cursor,
-                                const std::vector<Sink*>& sinks, size_t limit, bool durable);
+                                const std::vector<Sink*>& sinks, size_t limit, bool durable,
+                                size_t threads = 1);
 
 }  // namespace cairn::cqrs

@@ -249,7 +249,7 @@ Result<uint64_t> Engine::Rep::ApplyToHead(LogCursor& cursor, const std::vector<S
   for (;;) {
     CAIRN_ASSIGN_OR_RETURN(BatchOutcome outcome,
                            ApplyBatch(store, checkpoints_cf, cursor, sinks, kRebuildBatchEvents,
-                                      /*durable=*/false));
+                                      /*durable=*/false, options.apply_threads));
     if (outcome.failed) return outcome.error;
     if (outcome.consumed == 0) return consumed;
     consumed += outcome.consumed;

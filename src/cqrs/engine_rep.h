@@ -28,8 +28,9 @@
 
 namespace cairn {
 
-// Events per batch of a rebuild or a check replay (one WriteBatch each).
-inline constexpr size_t kRebuildBatchEvents = 10'000;
+// Events per batch of a rebuild or a check replay (one WriteBatch each, or one per projection
+// when they apply in parallel). Small enough that a batch's pending writes stay in cache.
+inline constexpr size_t kRebuildBatchEvents = 2000;
 // How long an idle or parked projection thread sleeps before it re-checks `stopping`.
 inline constexpr auto kIdleWait = std::chrono::milliseconds(200);
 
@@ -116,14 +117,16 @@ struct Engine::Rep {
   Status OpenScratchSinks(const Targets& targets, const std::vector<Seq>& until,
                           std::vector<cqrs::Sink>* sinks);
   // Applies every committed event after `cursor` to `sinks` (unsynced batches of
-  // kRebuildBatchEvents, each sink up to its `until`); returns the events consumed. A handler's
-  // failure is returned as it is.
+  // kRebuildBatchEvents, each sink up to its `until`, options.apply_threads sinks at once);
+  // returns the events consumed. A handler's failure is returned as it is.
   Result<uint64_t> ApplyToHead(LogCursor& cursor, const std::vector<cqrs::Sink*>& sinks);
   // Deletes the stored checkpoints of scratch generations that will not be adopted.
   Status DeleteCheckpoints(const std::vector<cqrs::Sink>& sinks);
 
   // runner.cc: the live threads.
   Result<size_t> ApplyLive(ProjectionRuntime& p);
+  // ApplyLive until `p` is at the head; its failure (also an earlier one), if any.
+  Status CatchUpOne(ProjectionRuntime& p);
   void RunProjection(ProjectionRuntime& p);
   void MarkFailed(ProjectionRuntime& p, const Status& error, std::optional<Position> at);
 

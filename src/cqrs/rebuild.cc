@@ -123,7 +123,8 @@ Status Engine::Rep::BuildAndSwitch(RebuildJob* job, const Targets& targets,
     }
     CAIRN_ASSIGN_OR_RETURN(BatchOutcome outcome,
                            ApplyBatch(store, checkpoints_cf, *cursor, sink_ptrs,
-                                      kRebuildBatchEvents, /*durable=*/false));
+                                      kRebuildBatchEvents, /*durable=*/false,
+                                      options.apply_threads));
     if (outcome.failed) return HandlerFailure(outcome);
     *done += outcome.consumed;
     UpdateJob(job, *done, RebuildProgress::State::kRunning, "");

@@ -91,30 +91,31 @@ void Engine::Rep::RunProjection(ProjectionRuntime& p) {
     }
   }
 }
+// Brings `p` to the head of the log; its failure, if it failed.
+Status Engine::Rep::CatchUpOne(ProjectionRuntime& p) {
+  const auto failure = [&p]() -> Status {
+    std::lock_guard lock(p.state_mu);
+    return p.state == ProjectionState::kFailed ? Status::Internal(p.error) : Status::Ok();
+  };
+  for (;;) {
+    CAIRN_RETURN_IF_ERROR(failure());
+    CAIRN_ASSIGN_OR_RETURN(const size_t applied, ApplyLive(p));
+    if (applied == 0) return failure();  // a batch may have failed at its first event
+  }
+}
+
 Status Engine::CatchUp() {
   // A failed projection does not hold the others back: each healthy one is brought to the
-  // head, and the first failure is returned at the end.
-  Status first_error;
-  for (auto& p : rep_->projections) {
-    for (;;) {
-      {
-        std::lock_guard lock(p->state_mu);
-        if (p->state == ProjectionState::kFailed) {
-          if (first_error.ok()) first_error = Status::Internal(p->error);
-          break;
-        }
-      }
-      Result<size_t> applied = rep_->ApplyLive(*p);
-      if (!applied.ok()) {
-        if (first_error.ok()) first_error = applied.status();
-        break;
-      }
-      if (*applied == 0) break;
-    }
-    std::lock_guard lock(p->state_mu);  // a batch may have failed at its first event
-    if (p->state == ProjectionState::kFailed && first_error.ok()) first_error = Status::Internal(p->error);
+  // head (up to apply_threads at once), and the first failure in the projections' order is
+  // returned at the end.
+  std::vector<Status> results(rep_->projections.size());
+  cqrs::ForEachInParallel(results.size(), rep_->options.apply_threads, [&](size_t i) {
+    results[i] = rep_->CatchUpOne(*rep_->projections[i]);
+  });
+  for (Status& s : results) {
+    if (!s.ok()) return s;
   }
-  return first_error;
+  return Status::Ok();
 }
 
 Status Engine::Restart(const std::string& name) {

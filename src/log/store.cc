@@ -18,7 +18,6 @@
 #include <cstring>
 #include <map>
 #include <optional>
-#include <unordered_map>
 #include <vector>
 #include <mutex>
 #include <shared_mutex>
@@ -31,9 +30,6 @@ namespace cairn {
 struct Family {
   std::string name;
   rocksdb::ColumnFamilyHandle* handle = nullptr;
-  // A counter addition (a RocksDB Merge) was written to it since the store opened: its memtable
-  // may hold Merge records, which the store flushes on close (see Store::~Store).
-  std::atomic<bool> merged{false};
 };
 
 Status FromRocks(const rocksdb::Status& s, std::string_view context) {
@@ -118,7 +114,6 @@ void WriteBatch::Delete(Family* family, std::string_view key) {
 
 void WriteBatch::AddCounter(Family* family, std::string_view key, int64_t delta) {
   const std::string v = EncodeCounter(delta);
-  family->merged.store(true, std::memory_order_relaxed);
   rep_->batch.Merge(family->handle, rocksdb::Slice(key.data(), key.size()), v);
 }
 
@@ -167,16 +162,24 @@ rocksdb::WriteBatch BatchConcatenation::Finish() {
 // Not RocksDB's WriteBatchWithIndex: a projection batch is thousands of small writes that often
 // hit the same keys (a counter per type, a view per order), and WBWI indexes every write in a
 // skiplist and makes a read of a counter merge every operand written so far. Here the batch
-// keeps one coalesced entry per key in a hash map (the last Put or Delete, with the counter
-// deltas added since), so a read is one lookup and the commit writes each key once. The effect
-// on the database is the same as writing every operation in order.
+// keeps one coalesced entry per key (the last Put or Delete, with the counter deltas added
+// since), so a read is one lookup and the commit writes each key once. The effect on the
+// database is the same as writing every operation in order.
+//
+// Layout, for speed (a rebuild makes ~10 writes per event, and a node-based hash map with a
+// heap key per write spent a third of a rebuild in malloc, free and cache misses): the keys
+// back to back in one arena string, the entries in a vector, and an open-addressing table of
+// entry numbers (linear probing, at most half full).
 
 namespace {
 
 struct PendingWrite {
-  enum class Kind { kPut, kDelete, kAdd };
+  enum class Kind : uint8_t { kPut, kDelete, kAdd };
   Family* family = nullptr;
+  size_t key_offset = 0;  // into Rep::keys
+  uint32_t key_size = 0;
   Kind kind = Kind::kAdd;
+  uint64_t hash = 0;
   std::string value;  // kPut: the value
   int64_t delta = 0;  // kAdd: the sum of the counter deltas (applied to the stored value)
 };
@@ -184,19 +187,60 @@ struct PendingWrite {
 }  // namespace
 
 struct IndexedBatch::Rep {
-  // Key: the family's address, then the user key.
-  std::unordered_map<std::string, PendingWrite> writes;
-  std::string scratch;
+  std::string keys;
+  std::vector<PendingWrite> writes;  // in the order of their first write
+  std::vector<uint32_t> slots;       // 1 + an index into `writes`, 0 when free; size 2^k
 
-  const std::string& KeyOf(Family* family, std::string_view key) {
-    scratch.assign(reinterpret_cast<const char*>(&family), sizeof family);
-    scratch.append(key);
-    return scratch;
+  std::string_view KeyOf(const PendingWrite& w) const {
+    return std::string_view(keys).substr(w.key_offset, w.key_size);
+  }
+  static uint64_t Hash(const Family* family, std::string_view key) {
+    return std::hash<std::string_view>()(key) ^
+           (reinterpret_cast<uintptr_t>(family) * 0x9E3779B97F4A7C15ull);
+  }
+  // The slot holding (family, key), or the free slot where it belongs. REQUIRES: slots not empty.
+  size_t Probe(const Family* family, std::string_view key, uint64_t hash) const {
+    const size_t mask = slots.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      if (slots[i] == 0) return i;
+      const PendingWrite& w = writes[slots[i] - 1];
+      if (w.hash == hash && w.family == family && KeyOf(w) == key) return i;
+    }
+  }
+  const PendingWrite* Find(const Family* family, std::string_view key) const {
+    if (slots.empty()) return nullptr;
+    const uint32_t slot = slots[Probe(family, key, Hash(family, key))];
+    return slot == 0 ? nullptr : &writes[slot - 1];
   }
   // The entry for (family, key); a new one adds 0 to the counter (the callers then set it).
+  // The reference is valid until the next call.
   PendingWrite& Entry(Family* family, std::string_view key) {
-    PendingWrite blank{family, PendingWrite::Kind::kAdd, {}, 0};
-    return writes.try_emplace(KeyOf(family, key), std::move(blank)).first->second;
+    if ((writes.size() + 1) * 2 > slots.size()) Grow();
+    const uint64_t hash = Hash(family, key);
+    const size_t i = Probe(family, key, hash);
+    if (slots[i] != 0) return writes[slots[i] - 1];
+    slots[i] = static_cast<uint32_t>(writes.size() + 1);
+    PendingWrite& w = writes.emplace_back();
+    w.family = family;
+    w.key_offset = keys.size();
+    w.key_size = static_cast<uint32_t>(key.size());
+    w.hash = hash;
+    keys.append(key);
+    return w;
+  }
+  void Grow() {
+    slots.assign(std::max<size_t>(1024, slots.size() * 2), 0);
+    const size_t mask = slots.size() - 1;
+    for (size_t n = 0; n < writes.size(); ++n) {
+      size_t i = writes[n].hash & mask;
+      while (slots[i] != 0) i = (i + 1) & mask;
+      slots[i] = static_cast<uint32_t>(n + 1);
+    }
+  }
+  void Clear() {
+    keys.clear();
+    writes.clear();
+    std::fill(slots.begin(), slots.end(), 0);
   }
 };
 
@@ -231,43 +275,44 @@ void IndexedBatch::AddCounter(Family* family, std::string_view key, int64_t delt
 }
 
 Result<std::optional<std::string>> IndexedBatch::Get(Family* family, std::string_view key) const {
-  auto it = rep_->writes.find(rep_->KeyOf(family, key));
-  if (it != rep_->writes.end() && it->second.kind == PendingWrite::Kind::kPut) {
-    return std::optional<std::string>(it->second.value);
-  }
-  if (it != rep_->writes.end() && it->second.kind == PendingWrite::Kind::kDelete) {
-    return std::optional<std::string>();
-  }
+  const PendingWrite* w = rep_->Find(family, key);
+  if (w && w->kind == PendingWrite::Kind::kPut) return std::optional<std::string>(w->value);
+  if (w && w->kind == PendingWrite::Kind::kDelete) return std::optional<std::string>();
   Result<std::optional<std::string>> stored = store_->Get(family, key);
-  if (!stored.ok() || it == rep_->writes.end()) return stored;
+  if (!stored.ok() || !w) return stored;
   const int64_t base = stored->has_value() ? DecodeCounter(**stored) : 0;
-  return std::optional<std::string>(EncodeCounter(base + it->second.delta));
+  return std::optional<std::string>(EncodeCounter(base + w->delta));
 }
 
 size_t IndexedBatch::Count() const { return rep_->writes.size(); }
 
 Status IndexedBatch::Commit(bool durable) {
-  // In key order: consecutive memtable inserts then land next to each other, which RocksDB's
-  // skiplist makes cheap (it reuses the previous insert's search path); hash order made each
-  // insert a full search.
-  std::vector<const std::pair<const std::string, PendingWrite>*> ordered;
-  ordered.reserve(rep_->writes.size());
-  for (const auto& entry : rep_->writes) ordered.push_back(&entry);
-  std::sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  // In key order per family: consecutive memtable inserts then land next to each other, which
+  // RocksDB's skiplist makes cheap (it reuses the previous insert's search path); hash order
+  // made each insert a full search.
+  std::vector<uint32_t> ordered(rep_->writes.size());
+  for (uint32_t i = 0; i < ordered.size(); ++i) ordered[i] = i;
+  const Rep& rep = *rep_;
+  std::sort(ordered.begin(), ordered.end(), [&rep](uint32_t a, uint32_t b) {
+    const PendingWrite& x = rep.writes[a];
+    const PendingWrite& y = rep.writes[b];
+    if (x.family != y.family) return std::less<const Family*>()(x.family, y.family);
+    return rep.KeyOf(x) < rep.KeyOf(y);
+  });
   rocksdb::WriteBatch batch;
-  for (const auto* entry : ordered) {
-    const auto& [k, w] = *entry;
-    const rocksdb::Slice key(k.data() + sizeof(Family*), k.size() - sizeof(Family*));
+  for (const uint32_t i : ordered) {
+    const PendingWrite& w = rep.writes[i];
+    const std::string_view k = rep.KeyOf(w);
+    const rocksdb::Slice key(k.data(), k.size());
     switch (w.kind) {
       case PendingWrite::Kind::kPut: batch.Put(w.family->handle, key, w.value); break;
       case PendingWrite::Kind::kDelete: batch.Delete(w.family->handle, key); break;
       case PendingWrite::Kind::kAdd:
-        w.family->merged.store(true, std::memory_order_relaxed);
         batch.Merge(w.family->handle, key, EncodeCounter(w.delta));
         break;
     }
   }
-  rep_->writes.clear();
+  rep_->Clear();
   if (batch.Count() == 0) return Status::Ok();
   return store_->WriteRocksBatch(&batch, durable);
 }
@@ -302,8 +347,8 @@ struct Store::Rep {
   bool stopping = false;  // GUARDED_BY(syncer_mu)
   std::thread syncer;
 
-  // Flushes the memtables of the families that took counter additions (see the definition).
-  void FlushMergedFamilies();
+  // Flushes the memtables of the families that hold writes (see the definition).
+  void FlushWrittenFamilies();
 };
 
 namespace {
@@ -414,7 +459,7 @@ Store::~Store() {
   if (!options_.read_only) {
     rocksdb::Status s = rep_->db->SyncWAL();
     if (!s.ok()) spdlog::warn("final WAL sync failed: {}", s.ToString());
-    rep_->FlushMergedFamilies();
+    rep_->FlushWrittenFamilies();
   }
   for (auto& [name, family] : rep_->families) {
     rep_->db->DestroyColumnFamilyHandle(family->handle).PermitUncheckedError();
@@ -424,25 +469,33 @@ Store::~Store() {
   rep_->db->Close().PermitUncheckedError();
 }
 
-// Why the store flushes on close: a data dir is also opened by tools that are not Cairn (ldb,
-// sst_dump, scripts, a read-only or secondary RocksDB instance), mostly with RocksDB's default
-// options, which have no merge operator. Opening replays the WAL from the oldest write that is
-// not in an SST yet; a Merge record (a counter addition) for a family whose memtable was not
-// flushed fails that replay ("Merge requires merge_operator"), which RocksDB's point-in-time
-// recovery treats as the end of the good WAL: everything after it is silently dropped, and if
-// any family was flushed after that point the open fails with "SST file is ahead of WALs in
-// CF ...". Flushing the families that took Merges advances their log number past every WAL, so
-// a replay skips their records; the rest of the WAL replays with any options. Only counter
-// families are flushed (a few keys each in Cairn's read models), so closing stays quick; the
-// dropped generations of rebuilds are gone from `families` and are not flushed. A process that
-// dies without closing leaves such records behind until the next open, which flushes what it
-// recovers.
-void Store::Rep::FlushMergedFamilies() {
+// Why the store flushes every family that holds unflushed writes on close:
+// - Speed of the next open. With the WAL on, RocksDB keeps the memtables' writes only in the WAL
+//   when it closes, and the next open replays the whole WAL into memtables and flushes them: an
+//   import or a rebuild of 500k events left ~0.5 GB of WAL that every later `cairn` command
+//   re-inserted key by key before doing anything (a third of an offline rebuild's time).
+//   Flushing at close writes the same SST files once, without the replay.
+// - Tools that are not Cairn. A data dir is also opened by ldb, sst_dump, scripts, a read-only
+//   or secondary RocksDB instance, mostly with RocksDB's default options, which have no merge
+//   operator. A replay that meets a Merge record (a counter addition) for a family whose
+//   memtable was not flushed fails ("Merge requires merge_operator"), which RocksDB's
+//   point-in-time recovery treats as the end of the good WAL: everything after it is silently
+//   dropped, and if any family was flushed after that point the open fails with "SST file is
+//   ahead of WALs in CF ...". With every family flushed, a replay has nothing left to apply.
+// The dropped generations of rebuilds are gone from `families` and are not flushed. A process
+// that dies without closing leaves its WAL behind until the next open, which replays and
+// flushes what it recovers.
+void Store::Rep::FlushWrittenFamilies() {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   {
     std::shared_lock lock(families_mu);
     for (const auto& [name, family] : families) {
-      if (family->merged.load(std::memory_order_relaxed)) handles.push_back(family->handle);
+      uint64_t active = 0, immutable = 0;
+      db->GetIntProperty(family->handle, rocksdb::DB::Properties::kNumEntriesActiveMemTable,
+                         &active);
+      db->GetIntProperty(family->handle, rocksdb::DB::Properties::kNumEntriesImmMemTables,
+                         &immutable);
+      if (active + immutable > 0) handles.push_back(family->handle);
     }
   }
   if (handles.empty()) return;
@@ -450,8 +503,9 @@ void Store::Rep::FlushMergedFamilies() {
   options.allow_write_stall = true;
   rocksdb::Status s = db->Flush(options, handles);
   if (!s.ok()) {
-    spdlog::warn("flushing the counter families on close failed ({}): tools without Cairn's merge "
-                 "operator may not open the data dir read-only until Cairn opens it again",
+    spdlog::warn("flushing the memtables on close failed ({}): the next open replays the WAL, "
+                 "and tools without Cairn's merge operator may not open the data dir read-only "
+                 "until Cairn opens it again",
                  s.ToString());
   }
 }

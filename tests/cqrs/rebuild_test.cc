@@ -17,6 +17,15 @@ namespace {
 using namespace std::chrono_literals;
 using namespace testing;
 
+// Rebuilds `names` (every projection when empty) and waits for the job to end.
+RebuildProgress RebuildAndWait(Harness& h, std::vector<std::string> names) {
+  auto job = h.engine->StartRebuild(std::move(names));
+  REQUIRE(job.ok());
+  auto done = h.engine->WaitForRebuild(*job);
+  REQUIRE(done.ok());
+  return *done;
+}
+
 TEST_CASE("a rebuild of a failed projection, once its handler succeeds, leaves it running") {
   TempDir dir;
   Harness h(dir.path());
@@ -133,6 +142,64 @@ TEST_CASE("rebuilding twice gives byte-identical tables, equal to the incrementa
       CHECK(FamiliesOf(*h.store, spec.name) == FamiliesOfGeneration(spec, 1 + round));
     }
   }
+  CheckEqualsFreshReplay(h, specs);
+}
+
+TEST_CASE("a rebuild applying projections on two threads writes the same tables as on one") {
+  TempDir dir;
+  Harness h(dir.path());
+  auto specs = AllSpecs(std::make_shared<Hooks>());
+  std::map<size_t, std::map<std::string, Tables>> built;  // apply_threads -> tables
+  for (const size_t threads : {size_t{1}, size_t{2}}) {
+    CAPTURE(threads);
+    EngineOptions options = NoThreads(/*batch_events=*/7);
+    options.apply_threads = threads;
+    if (threads == 1) {
+      h.OpenEngine(AllSpecs(std::make_shared<Hooks>()), options);
+      Populate(*h.log, 0, 5000);  // several rebuild batches
+      h.MustCatchUp();
+    } else {
+      h.Reopen(AllSpecs(std::make_shared<Hooks>()), options);
+    }
+    const RebuildProgress done = RebuildAndWait(h, {});
+    REQUIRE(done.state == RebuildProgress::State::kDone);
+    CHECK(done.events_done == 5000);
+    for (const ProjectionSpec& spec : specs) built[threads][spec.name] = h.DumpOf(spec);
+  }
+  for (const ProjectionSpec& spec : specs) {
+    CAPTURE(spec.name);
+    CHECK(KeyCount(built[2][spec.name]) > 0);
+    CHECK(DiffTables(built[1][spec.name], built[2][spec.name]).empty());
+  }
+  CheckEqualsFreshReplay(h, specs);
+}
+
+TEST_CASE("a rebuild on two threads whose handler fails names the failing event and switches none") {
+  TempDir dir;
+  Harness h(dir.path());
+  auto hooks = std::make_shared<Hooks>();
+  auto specs = AllSpecs(std::make_shared<Hooks>());  // for replays
+  EngineOptions options = NoThreads();
+  options.apply_threads = 2;
+  h.OpenEngine(AllSpecs(hooks), options);
+  Populate(*h.log, 0, 3000);
+  const Position poison = MustAppend(*h.log, "orders", "order-x", "POISON");
+  Populate(*h.log, 3000, 10);
+  h.MustCatchUp();  // applied while the poison was harmless
+  std::map<std::string, Tables> before;
+  for (const ProjectionSpec& spec : specs) before[spec.name] = h.DumpOf(spec);
+
+  hooks->fail_poison.store(true);
+  const RebuildProgress done = RebuildAndWait(h, {});
+  CHECK(done.state == RebuildProgress::State::kFailed);
+  CHECK(Contains(done.error, "counts"));
+  CHECK(Contains(done.error, poison.ToString()));
+  for (const ProjectionSpec& spec : specs) {
+    CAPTURE(spec.name);
+    CHECK(h.StatusOf(spec.name).generation == 1);
+    CHECK(DiffTables(before[spec.name], h.DumpOf(spec)).empty());
+  }
+  hooks->fail_poison.store(false);
   CheckEqualsFreshReplay(h, specs);
 }
 

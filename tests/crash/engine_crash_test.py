@@ -24,15 +24,13 @@ Environment:
 Exit status: 0 when every round passes, 1 otherwise (the temp dir is kept for inspection).
 """
 import os
-import random
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-from crash_util import complete_lines, tail
+from crash_util import complete_lines, remove_unless_kept, settings, tail
 
 MIN_KILL_MS = 150
 MAX_KILL_MS = 800
@@ -62,10 +60,7 @@ def main():
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     driver = os.path.abspath(sys.argv[1])
-    seed = int(os.environ.get("CAIRN_CRASH_SEED") or random.SystemRandom().randrange(1 << 32))
-    rounds = int(os.environ.get("CAIRN_CRASH_ROUNDS", "24"))
-    budget_s = float(os.environ.get("CAIRN_CRASH_BUDGET_S", "100"))
-    rng = random.Random(seed)
+    seed, rounds, budget_s, rng = settings(24, 100)
     work = tempfile.mkdtemp(prefix="cairn-engine-crash-")
     data_dir = os.path.join(work, "data")
     all_acks = os.path.join(work, "acks-all.txt")
@@ -159,10 +154,7 @@ def main():
     print(f"engine crash test passed: {done} rounds, {total_acks} acknowledged events, "
           f"{total_rebuilds} acknowledged rebuilds, {total_checks} live checks, {elapsed:.1f} s "
           f"(seed {seed})", flush=True)
-    if os.environ.get("CAIRN_CRASH_KEEP"):
-        print(f"kept {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    remove_unless_kept(work)
     return 0
 
 
