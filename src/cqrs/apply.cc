@@ -145,23 +145,33 @@ struct SinkRun {
   Status committed;
 };
 
-// The events of the next batch, copied out of the cursor so several threads can read them.
+// The events of the next batch, copied out of the cursor so several threads can read them: each
+// event's topic name and envelope are appended to `buffer`, which the views point into.
 Result<std::vector<EventView>> ReadEvents(LogCursor& cursor, size_t limit, Seq last_until,
-                                          std::string* envelopes) {
-  std::vector<size_t> ends;
+                                          std::string* buffer) {
+  struct Copied {
+    size_t topic_begin, envelope_begin, end;
+    PartitionId partition;
+    Offset offset;
+  };
+  std::vector<Copied> copied;
   Result<size_t> consumed = cursor.Next(limit, [&](const EventView& event) {
     if (event.seq() > last_until) return false;
-    envelopes->append(event.envelope());
-    ends.push_back(envelopes->size());
+    const size_t topic_begin = buffer->size();
+    buffer->append(event.topic());
+    const size_t envelope_begin = buffer->size();
+    buffer->append(event.envelope());
+    copied.push_back({topic_begin, envelope_begin, buffer->size(), event.partition(), event.offset()});
     return true;
   });
   if (!consumed.ok()) return consumed.status();
+  // Views are made only now: `buffer` no longer grows.
+  const std::string_view bytes(*buffer);
   std::vector<EventView> events;
-  events.reserve(ends.size());
-  size_t begin = 0;
-  for (const size_t end : ends) {
-    events.emplace_back(std::string_view(*envelopes).substr(begin, end - begin));
-    begin = end;
+  events.reserve(copied.size());
+  for (const Copied& c : copied) {
+    events.emplace_back(bytes.substr(c.topic_begin, c.envelope_begin - c.topic_begin), c.partition,
+                        c.offset, bytes.substr(c.envelope_begin, c.end - c.envelope_begin));
   }
   return events;
 }
