@@ -32,6 +32,10 @@ void AddRoute(httplib::Server& server, Api& api, std::string_view method, const 
   else if (method == "DELETE") server.Delete(pattern, wrapped);
 }
 
+ReadinessVerdict ObserveReadiness(Api& api) {
+  return api.readiness->Observe(api.db().engine().Statuses(), std::nullopt);
+}
+
 int HttpStatusFor(ErrorCode code) {
   switch (code) {
     case ErrorCode::kOk: return 200;
@@ -87,17 +91,25 @@ std::optional<Actor> Authenticate(const Api& api, const httplib::Request& req,
     SendError(res, 401, "unauthenticated", "send Authorization: Bearer <token>");
     return std::nullopt;
   }
-  std::optional<Actor> actor = api.services.tokens->Find(*token);
-  if (!actor) {
+  const std::optional<size_t> entry = api.services.tokens->Lookup(*token);
+  if (!entry) {
     res.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
     SendError(res, 401, "unauthenticated", "unknown token");
     return std::nullopt;
   }
+  if (const std::optional<std::chrono::seconds> wait = api.rate_limiter->Take(*entry)) {
+    res.set_header("Retry-After", std::to_string(wait->count()));
+    SendError(res, 429, "rate_limited",
+              "this token made more than " + std::to_string(api.options.rate_limit_per_token) +
+                  " requests in a second; retry after " + std::to_string(wait->count()) + " s");
+    return std::nullopt;
+  }
+  const Actor& actor = api.services.tokens->actor(*entry);
   for (Role role : allowed) {
-    if (actor->role == role) return actor;
+    if (actor.role == role) return actor;
   }
   SendError(res, 403, "permission_denied",
-            "role " + std::string(RoleName(actor->role)) + " may not use " + CurrentRoute());
+            "role " + std::string(RoleName(actor.role)) + " may not use " + CurrentRoute());
   return std::nullopt;
 }
 
