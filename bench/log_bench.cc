@@ -4,6 +4,10 @@
 //
 //   durable_append_64w  64 threads, 1 event per call, fsync before ack
 //                       Cairn: Log::Append, SyncMode::kAlways | RocksDB: Put, sync=true
+//   durable_async_64    64 appends in flight from ONE thread through Log::AppendAsync (each
+//                       callback sends the next), SyncMode::kAlways | RocksDB: as above, 64
+//                       threads of sync Puts. Both lines report appends per fsync and the
+//                       process's CPU time per append.
 //   batch_append_100x1  1 thread, 100 events per call, no fsync
 //                       Cairn: Log::Append, SyncMode::kNone   | RocksDB: WriteBatch of 100 Puts
 //   scan_partition      sequential read of every event from SST files (both DBs reopened)
@@ -12,6 +16,7 @@
 // Usage: log_bench [--dir D] [--events N] [--rounds R] [--quick] [--verbose]
 //                  [--payload json|random] [--only W].
 // See bench/README.md.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <rocksdb/db.h>
@@ -22,7 +27,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -277,6 +284,23 @@ double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// CPU time (user + system) this process has used so far, every thread, in µs.
+double CpuMicros() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto us = [](const timeval& t) { return double(t.tv_sec) * 1e6 + double(t.tv_usec); };
+  return us(usage.ru_utime) + us(usage.ru_stime);
+}
+
+// "N appends/fsync, M µs CPU/append" for a durable workload.
+std::string DurableDetail(uint64_t events, uint64_t fsyncs, double cpu_micros) {
+  char buf[120];
+  std::snprintf(buf, sizeof buf, "%.1f appends/fsync, %.1f us CPU/append",
+                fsyncs ? static_cast<double>(events) / static_cast<double>(fsyncs) : 0.0,
+                events ? cpu_micros / static_cast<double>(events) : 0.0);
+  return buf;
+}
+
 // Runs body(t) for t in [0, threads) on threads released together; returns the time from the
 // release until the last one finished, or the first error.
 Result<double> RunConcurrently(size_t threads, const std::function<Status(size_t)>& body) {
@@ -377,6 +401,7 @@ Result<Timing> RawDurable(const std::string& dir, uint64_t events, const Payload
   CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db, OpenRaw(dir, stats));
   rocksdb::DB* raw = db.get();
   SettleDisk();
+  const double cpu_start = CpuMicros();
   auto seconds = RunConcurrently(kDurableWriters, [&](size_t t) -> Status {
     rocksdb::WriteOptions wo;
     wo.sync = true;
@@ -390,11 +415,9 @@ Result<Timing> RawDurable(const std::string& dir, uint64_t events, const Payload
     return Status::Ok();
   });
   if (!seconds.ok()) return seconds.status();
+  const double cpu = CpuMicros() - cpu_start;
   const uint64_t syncs = stats->getTickerCount(rocksdb::WAL_FILE_SYNCED);
-  char detail[120];
-  std::snprintf(detail, sizeof detail, "wal syncs %" PRIu64 ", %.1f puts/sync", syncs,
-                syncs ? static_cast<double>(events) / static_cast<double>(syncs) : 0.0);
-  return Timing{events, *seconds, detail};
+  return Timing{events, *seconds, DurableDetail(events, syncs, cpu)};
 }
 
 Result<Timing> CairnDurable(const std::string& dir, uint64_t events, const Payloads& payloads) {
@@ -410,6 +433,7 @@ Result<Timing> CairnDurable(const std::string& dir, uint64_t events, const Paylo
   }
   Log* log = &cairn->log();
   SettleDisk();
+  const double cpu_start = CpuMicros();
   auto seconds = RunConcurrently(kDurableWriters, [&](size_t t) -> Status {
     uint64_t n = ShareOf(events, kDurableWriters, t);
     for (uint64_t i = 0; i < n; ++i) {
@@ -419,7 +443,58 @@ Result<Timing> CairnDurable(const std::string& dir, uint64_t events, const Paylo
     return Status::Ok();
   });
   if (!seconds.ok()) return seconds.status();
-  Timing timing{events, *seconds, StatsDetail(*log)};
+  const double cpu = CpuMicros() - cpu_start;
+  Timing timing{events, *seconds,
+                DurableDetail(events, log->GetStats().fsyncs, cpu) + ", " + StatsDetail(*log)};
+  cairn.reset();
+  return timing;
+}
+
+// 64 appends in flight from one thread: the first 64 are sent here, then each callback (on the
+// log's callback thread) sends the next one of its slot until `events` were sent.
+Result<Timing> CairnDurableAsync(const std::string& dir, uint64_t events,
+                                 const Payloads& payloads) {
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<Db> cairn, OpenCairn(dir, SyncMode::kAlways));
+  const std::string topic = "durable";
+  CAIRN_RETURN_IF_ERROR(cairn->log().CreateTopic(topic, kDurablePartitions).status());
+  std::vector<std::string> streams;
+  for (size_t k = 0; k < kDurableWriters * kStreamsPerWriter; ++k) {
+    streams.push_back("dur-a" + std::to_string(k));
+  }
+  Log* log = &cairn->log();
+  std::atomic<uint64_t> sent{0};
+  std::mutex mu;
+  std::condition_variable finished;
+  uint64_t done = 0;    // GUARDED_BY(mu)
+  Status first_error;   // GUARDED_BY(mu)
+  const auto finish = [&](Status s) {
+    std::lock_guard lock(mu);
+    if (!s.ok() && first_error.ok()) first_error = std::move(s);
+    if (++done == events) finished.notify_one();
+  };
+  std::function<void()> send = [&] {
+    const uint64_t i = sent.fetch_add(1);
+    if (i >= events) return;
+    Status s = log->AppendAsync(MakeAppend(topic, streams[i % streams.size()], i, 1, payloads),
+                                [&](Result<AppendResult> r) {
+                                  finish(CheckAppend(r));
+                                  send();
+                                });
+    if (!s.ok()) finish(s);
+  };
+  SettleDisk();
+  const double cpu_start = CpuMicros();
+  const auto start = Clock::now();
+  for (size_t slot = 0; slot < kDurableWriters; ++slot) send();
+  {
+    std::unique_lock lock(mu);
+    finished.wait(lock, [&] { return done == events; });
+  }
+  const double seconds = Seconds(start);
+  const double cpu = CpuMicros() - cpu_start;
+  CAIRN_RETURN_IF_ERROR(first_error);
+  Timing timing{events, seconds,
+                DurableDetail(events, log->GetStats().fsyncs, cpu) + ", " + StatsDetail(*log)};
   cairn.reset();
   return timing;
 }
@@ -601,6 +676,9 @@ struct WorkloadSpec {
   double target;  // cairn / rocksdb, printed only
   SideRun cairn;
   SideRun rocksdb;
+  // Print each side's detail of its last round under the result line (durable workloads:
+  // appends per fsync and CPU per append), not only with --verbose.
+  bool show_detail = false;
 };
 
 // Runs the two sides back to back `rounds` times, swapping which goes first each round, and
@@ -609,6 +687,7 @@ Status RunWorkload(const Flags& flags, const WorkloadSpec& w) {
   if (!w.name.starts_with(flags.only)) return Status::Ok();
   std::vector<double> cairn_rates;
   std::vector<double> raw_rates;
+  std::string cairn_detail, raw_detail;
   for (int round = 0; round < flags.rounds; ++round) {
     bool raw_first = round % 2 == 0;
     for (int side = 0; side < 2; ++side) {
@@ -616,6 +695,7 @@ Status RunWorkload(const Flags& flags, const WorkloadSpec& w) {
       auto t = is_raw ? w.rocksdb(round) : w.cairn(round);
       if (!t.ok()) return t.status();
       (is_raw ? raw_rates : cairn_rates).push_back(t->rate());
+      (is_raw ? raw_detail : cairn_detail) = t->detail;
       if (flags.verbose) {
         std::printf("#   %-20s round %d  %-7s %10.0f ev/s  %7.3f s  %s\n", w.name.c_str(),
                     round + 1, is_raw ? "rocksdb" : "cairn", t->rate(), t->seconds,
@@ -628,6 +708,10 @@ Status RunWorkload(const Flags& flags, const WorkloadSpec& w) {
   double raw = Median(raw_rates);
   std::printf("%-20s cairn %9.0f ev/s   rocksdb %9.0f ev/s   ratio %5.2fx   (target >= %gx)\n",
               w.name.c_str(), cairn, raw, raw > 0 ? cairn / raw : 0.0, w.target);
+  if (w.show_detail) {
+    std::printf("#   %s: cairn %s | rocksdb %s\n", w.name.c_str(), cairn_detail.c_str(),
+                raw_detail.c_str());
+  }
   std::fflush(stdout);
   return Status::Ok();
 }
@@ -656,11 +740,21 @@ Status RunAll(const Flags& flags, const std::string& root) {
   };
 
   CAIRN_RETURN_IF_ERROR(RunWorkload(flags, {
-      "durable_append_64w", 3.0,
+      "durable_append_64w", 1.0,
       [&](int r) { return once("durable-cairn", r, [&](const std::string& d) {
         return CairnDurable(d, durable_events, payloads); }); },
       [&](int r) { return once("durable-rocksdb", r, [&](const std::string& d) {
         return RawDurable(d, durable_events, payloads); }); },
+      true,
+  }));
+
+  CAIRN_RETURN_IF_ERROR(RunWorkload(flags, {
+      "durable_async_64", 3.0,
+      [&](int r) { return once("async-cairn", r, [&](const std::string& d) {
+        return CairnDurableAsync(d, durable_events, payloads); }); },
+      [&](int r) { return once("async-rocksdb", r, [&](const std::string& d) {
+        return RawDurable(d, durable_events, payloads); }); },
+      true,
   }));
 
   CAIRN_RETURN_IF_ERROR(RunWorkload(flags, {
@@ -678,7 +772,7 @@ Status RunAll(const Flags& flags, const std::string& root) {
   CAIRN_RETURN_IF_ERROR(PrepareCairnScan(scan_cairn, bulk_events, payloads));
   SettleDisk();
   Status scanned = RunWorkload(flags, {
-      "scan_partition", 0.5,
+      "scan_partition", 1.0,
       [&](int) { return CairnScan(scan_cairn, bulk_events); },
       [&](int) { return RawScan(scan_raw, bulk_events); },
   });

@@ -42,6 +42,9 @@ struct LogOptions {
   // the recent fsync time, so it only ever trades a fraction of an fsync for a larger group.
   // A single writer never waits. 0 turns it off. Default: 1,000 µs.
   uint32_t max_group_wait_us = 1000;
+  // Most AppendAsync appends in flight at once (queued, being written, or waiting for their
+  // callback); past it AppendAsync refuses with kBusy at once. Default: 16,384.
+  size_t max_pending_async = 16'384;
   // Streams whose last version the writer keeps in memory for the expected-version check (about
   // 100 bytes each); past that the cache starts over from the `heads` family. Default: 1,000,000.
   size_t max_cached_stream_heads = 1'000'000;
@@ -82,6 +85,10 @@ struct AppendRequest {
   WriteBatch state_writes;
 };
 
+struct AppendResult;
+// Called exactly once with how an AppendAsync ended: what Append would have returned.
+using AppendCallback = std::function<void(Result<AppendResult>)>;
+
 struct AppendResult {
   // The stream's version after the append (the version of its last event).
   StreamVersion version;
@@ -110,33 +117,52 @@ struct Event {
   bool operator==(const Event&) const = default;
 };
 
-// A stored event read in place: views into the envelope, valid only while the callback that
-// received it runs (or while the viewed bytes live). Cheaper than Event for scans. An envelope
-// that is not 8-byte aligned (RocksDB does not align values) is copied once into the view,
-// since flatbuffers reads scalars at their natural alignment.
+// The fields of a stored envelope, as EventView holds them (an implementation detail of
+// EventView; src/log decodes into it). The views point into the envelope, except `id` when the
+// envelope stores it as 16 bytes: then it points into `id_text`.
+struct EnvelopeFields {
+  std::string_view id, type, stream, data;
+  std::string_view command_id, correlation_id, causation_id, user_id;
+  Seq seq;
+  StreamVersion version;
+  int64_t timestamp_us = 0;
+  char id_text[36];
+};
+
+// A stored event read in place: views into the stored envelope and the topic name, valid only
+// while the callback that received it runs (or while the viewed bytes live). Cheaper than Event
+// for scans. The log builds them; the fields come from the log key (topic, partition, offset)
+// and the envelope (the rest), of either on-disk format.
 class EventView {
  public:
-  explicit EventView(std::string_view envelope);
+  // The event at (topic, partition, offset) whose stored envelope is `envelope`.
+  EventView(std::string_view topic, PartitionId partition, Offset offset,
+            std::string_view envelope);
   EventView(const EventView& other);
   EventView& operator=(const EventView& other);
-  std::string_view id() const;
-  std::string_view type() const;
-  std::string_view topic() const;
-  PartitionId partition() const;
-  Offset offset() const;
-  Seq seq() const;
-  std::string_view stream() const;
-  StreamVersion version() const;
-  int64_t timestamp_us() const;
-  std::string_view data() const;
+  std::string_view id() const { return fields_.id; }
+  std::string_view type() const { return fields_.type; }
+  std::string_view topic() const { return topic_; }
+  PartitionId partition() const { return partition_; }
+  Offset offset() const { return offset_; }
+  Seq seq() const { return fields_.seq; }
+  std::string_view stream() const { return fields_.stream; }
+  StreamVersion version() const { return fields_.version; }
+  int64_t timestamp_us() const { return fields_.timestamp_us; }
+  std::string_view data() const { return fields_.data; }
+  EventMetadata metadata() const;
+  // The stored bytes.
   std::string_view envelope() const { return envelope_; }
   Event ToEvent() const;
 
  private:
-  void Point(std::string_view envelope, bool copy);
+  void Decode(std::string_view envelope, bool copy);
+  std::string_view topic_;
+  PartitionId partition_;
+  Offset offset_;
   std::string_view envelope_;
-  const void* root_ = nullptr;
-  // The copy of a misaligned envelope (or of another view's copy): inline when it fits.
+  EnvelopeFields fields_;
+  // A format 2 envelope that is not 8-byte aligned is copied here (inline when it fits).
   bool owns_copy_ = false;
   uint64_t inline_[64];
   std::vector<uint64_t> heap_;
@@ -209,6 +235,21 @@ class Log {
   // unknown and auto-create off), kConflict, kShuttingDown, kIOError.
   Result<AppendResult> Append(AppendRequest req);
 
+  // Append without a thread per append: queues `req` for the group-commit writer and returns
+  // at once. For event loops (the Kafka listener) and embedders with many appends in flight.
+  // - Ok: `done` will be called exactly once, after the append's group was written durably
+  //   (StoreOptions::sync) or failed, with exactly what Append would have returned (positions,
+  //   kConflict, duplicate, kIOError...). An append queued before Close still completes.
+  // - Callbacks run on the log's own callback thread, one at a time, never under a lock of the
+  //   log, in commit order: the callbacks of one stream come in version order. A callback may
+  //   append again (AppendAsync or Append); it must not block for long (it delays every later
+  //   callback), must not throw, and must not call Close or destroy the Log.
+  // - Not ok, and `done` is never called: what Append refuses before queueing
+  //   (kInvalidArgument, kTooLarge, kNotFound), kBusy when LogOptions::max_pending_async
+  //   appends are in flight, kShuttingDown after Close.
+  // The first call starts the log's two async threads (a group leader and the callback thread).
+  Status AppendAsync(AppendRequest req, AppendCallback done);
+
   // Reads events of one partition with offsets in [from, ...), at most `max_events` and about
   // `max_bytes` of envelopes (at least one event when one exists).
   Result<std::vector<Event>> ReadPartition(std::string_view topic, PartitionId partition,
@@ -251,7 +292,9 @@ class Log {
   // Blocks until partition `partition` of `topic` has an event at `offset`, or `timeout`.
   bool WaitFor(std::string_view topic, PartitionId partition, Offset offset,
                std::chrono::milliseconds timeout) const;
-  // Wakes every waiter and makes further appends fail with kShuttingDown.
+  // Makes further appends fail with kShuttingDown and wakes every waiter. Appends already
+  // queued are still written (or failed) and every AppendAsync callback has run when it
+  // returns. Idempotent. REQUIRES: not called from an AppendAsync callback.
   void Close();
 
   // Counters for /metrics. Monotonic since open.
@@ -273,6 +316,8 @@ class Log {
   class Writer;  // the group-commit leader's work on one group (src/log/writer.h)
   struct Rep;    // the rest of the log's state (src/log/log_rep.h)
   Log(Store* store, const LogOptions& options);
+  // Ok when `topic` exists or was created now (LogOptions::auto_create_topics), else kNotFound.
+  Status EnsureTopic(const std::string& topic);
   friend class LogCursor;
   Store* store_;
   LogOptions options_;

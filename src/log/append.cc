@@ -1,11 +1,17 @@
-// Log::Append and the group-commit queue (include/cairn/log.h, log_rep.h).
+// Log::Append, Log::AppendAsync and the group-commit queue (include/cairn/log.h, log_rep.h).
 //
-// Group commit follows leveldb's DBImpl::Write: every appending thread queues a PendingAppend;
-// the thread at the front of the queue becomes the leader, takes a group of queued appends,
-// checks each against the stream heads, builds ONE WriteBatch and writes it with ONE fsync
-// (Log::Writer, writer.cc), then completes the group and hands leadership to the next in line.
-// Only the leader touches the writer state (stream heads cache, next seq); leadership passes
-// under queue_mu, which orders it.
+// Group commit follows leveldb's DBImpl::Write: every append queues a PendingAppend; the front
+// of the queue leads: it takes a group of queued appends, checks each against the stream
+// heads, builds ONE WriteBatch and writes it with ONE fsync (Log::Writer, writer.cc), then
+// completes the group and hands leadership to the next in line. A synchronous append leads in
+// its own thread (so a lone writer never waits for another thread); an async one is led by the
+// log's leader thread (async.cc). Only the leader touches the writer state (stream heads cache,
+// next seq); leadership passes under queue_mu, which orders it.
+//
+// Append is AppendAsync's steps (validate, encode, queue) with a different last one: it waits
+// on the futex and leads when its turn comes, instead of handing its group to the leader thread
+// and its result to the callback thread. Wrapping AppendAsync literally would add those two
+// thread hand-offs to every synchronous append.
 #include <algorithm>
 #include <chrono>
 #include <string>
@@ -52,8 +58,8 @@ Status ValidateAppend(const AppendRequest& req, const LogOptions& options) {
   return Status::Ok();
 }
 
-// Fills `pending` for `req` on `topic`, encoding the envelopes in the caller's thread so the
-// leader only patches positions in place. Events without a timestamp get the time of the call.
+// Fills `pending` for `req` on `topic`, encoding the envelopes' bodies in the caller's thread
+// so the leader only adds each one's header (id, seq, version). Events without a timestamp get the time of the call.
 void PrepareAppend(AppendRequest* req, TopicState* topic, PendingAppend* pending) {
   pending->request = req;
   pending->topic = topic;
@@ -63,7 +69,7 @@ void PrepareAppend(AppendRequest* req, TopicState* topic, PendingAppend* pending
   for (NewEvent& e : req->events) {
     pending->has_caller_ids |= !e.id.empty();  // the writer names the others
     if (e.timestamp_us == 0) e.timestamp_us = now;
-    pending->envelopes.push_back(env::Encode(e, req->topic, req->stream));
+    pending->envelopes.push_back(env::EncodeBody(e, req->stream));
     pending->bytes += pending->envelopes.back().size();
   }
   pending->bytes += req->state_writes.ByteSize();
@@ -71,29 +77,56 @@ void PrepareAppend(AppendRequest* req, TopicState* topic, PendingAppend* pending
 
 }  // namespace
 
+Status Log::EnsureTopic(const std::string& name) {
+  if (rep_->FindTopic(name)) return Status::Ok();
+  if (!options_.auto_create_topics) return Status::NotFound("topic " + name + " does not exist");
+  return CreateTopic(name, options_.default_partitions).status();
+}
+
 Result<AppendResult> Log::Append(AppendRequest req) {
   CAIRN_RETURN_IF_ERROR(ValidateAppend(req, options_));
-  TopicState* topic = rep_->FindTopic(req.topic);
-  if (!topic) {
-    if (!options_.auto_create_topics) {
-      return Status::NotFound("topic " + req.topic + " does not exist");
-    }
-    CAIRN_RETURN_IF_ERROR(CreateTopic(req.topic, options_.default_partitions).status());
-    topic = rep_->FindTopic(req.topic);
-  }
+  CAIRN_RETURN_IF_ERROR(EnsureTopic(req.topic));
   PendingAppend pending;
-  PrepareAppend(&req, topic, &pending);
+  PrepareAppend(&req, rep_->FindTopic(req.topic), &pending);
   CAIRN_RETURN_IF_ERROR(rep_->Enqueue(&pending));
-  if (rep_->AwaitTurn(pending)) rep_->LeadGroup(pending, options_, store_->options().sync);
+  if (rep_->AwaitTurn(pending)) rep_->LeadGroup(&pending, options_, store_->options().sync);
   return std::move(pending.result);
+}
+
+Status Log::AppendAsync(AppendRequest req, AppendCallback done) {
+  if (!done) return Status::InvalidArgument("AppendAsync needs a callback");
+  CAIRN_RETURN_IF_ERROR(ValidateAppend(req, options_));
+  CAIRN_RETURN_IF_ERROR(EnsureTopic(req.topic));
+  if (rep_->pending_async.fetch_add(1, std::memory_order_relaxed) >= options_.max_pending_async) {
+    rep_->pending_async.fetch_sub(1, std::memory_order_relaxed);
+    return Status::Busy("the log has " + std::to_string(options_.max_pending_async) +
+                        " async appends in flight (LogOptions::max_pending_async); retry later");
+  }
+  auto pending = std::make_unique<PendingAppend>();
+  pending->owned_request = std::make_unique<AppendRequest>(std::move(req));
+  pending->callback = std::move(done);
+  PrepareAppend(pending->owned_request.get(), rep_->FindTopic(pending->owned_request->topic),
+                pending.get());
+  if (Status s = rep_->Enqueue(pending.get()); !s.ok()) {
+    rep_->pending_async.fetch_sub(1, std::memory_order_relaxed);
+    return s;
+  }
+  pending.release();  // the callback thread deletes it after running the callback
+  return Status::Ok();
 }
 
 Status Log::Rep::Enqueue(PendingAppend* pending) {
   std::lock_guard lock(queue_mu);
   if (closed) return Status(ErrorCode::kShuttingDown, "the log is closing");
+  if (pending->is_async()) StartAsyncThreads();
   queue.push_back(pending);
   if (queue.size() == 1) {
-    pending->lead.store(true, std::memory_order_relaxed);
+    if (pending->is_async()) {
+      async_lead = true;
+      async_lead_cv.notify_one();
+    } else {
+      pending->lead.store(true, std::memory_order_relaxed);
+    }
   } else if (gather_until != 0 && queue.size() >= gather_until) {
     queue.front()->gather_cv.notify_one();  // the gathering leader has its group
   }
@@ -109,7 +142,7 @@ bool Log::Rep::AwaitTurn(PendingAppend& pending) {
   }
 }
 
-void Log::Rep::LeadGroup(PendingAppend& self, const LogOptions& options, SyncMode sync) {
+void Log::Rep::LeadGroup(PendingAppend* self, const LogOptions& options, SyncMode sync) {
   // Take a group from the front of the queue and commit it unlocked.
   std::unique_lock lock(queue_mu);
   GatherGroup(lock, options, sync);
@@ -121,7 +154,7 @@ void Log::Rep::LeadGroup(PendingAppend& self, const LogOptions& options, SyncMod
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - write_start)
           .count();
   lock.lock();
-  PassLeadership(group.size(), write_micros);
+  PassLeadership(group, write_micros);
   lock.unlock();
   CompleteGroup(group, self);
 }
@@ -159,23 +192,47 @@ std::vector<PendingAppend*> Log::Rep::TakeGroup(const LogOptions& options) const
   return group;
 }
 
-void Log::Rep::PassLeadership(size_t group_size, double write_micros) {
-  for (size_t i = 0; i < group_size; ++i) queue.pop_front();
-  concurrent_appenders = group_size + queue.size();
+void Log::Rep::PassLeadership(const std::vector<PendingAppend*>& group, double write_micros) {
+  for (size_t i = 0; i < group.size(); ++i) queue.pop_front();
+  concurrent_appenders = group.size() + queue.size();
   write_micros_avg =
       write_micros_avg == 0 ? write_micros : 0.8 * write_micros_avg + 0.2 * write_micros;
-  // The next leader is still queued, so it cannot vanish before it reads `lead`.
-  if (!queue.empty()) queue.front()->lead.store(true, std::memory_order_release);
+  {
+    // Still under queue_mu, so groups reach the callback thread in the order they committed.
+    std::lock_guard callbacks_lock(callbacks_mu);
+    for (PendingAppend* p : group) {
+      if (p->is_async()) completed.push_back(p);
+    }
+  }
+  if (queue.empty()) {
+    drained_cv.notify_all();
+  } else if (queue.front()->is_async()) {
+    async_lead = true;
+    async_lead_cv.notify_one();
+  } else {
+    // The next leader is still queued, so it cannot vanish before it reads `lead`.
+    queue.front()->lead.store(true, std::memory_order_release);
+  }
 }
 
 void Log::Rep::CompleteGroup(const std::vector<PendingAppend*>& group,
-                             const PendingAppend& self) {
-  // After `done` a member may return and destroy its PendingAppend: nothing touches it after.
+                             const PendingAppend* self) {
+  // After `done` a member may return and destroy its PendingAppend, and the callback thread may
+  // delete an async one: nothing touches a member after this loop.
+  bool any_async = false;
   for (PendingAppend* p : group) {
-    if (p != &self) p->done.store(true, std::memory_order_release);
+    if (p->is_async()) {
+      any_async = true;
+    } else if (p != self) {
+      p->done.store(true, std::memory_order_release);
+    }
   }
   wake_epoch.fetch_add(1, std::memory_order_release);
   FutexWakeAll(wake_epoch);
+  if (any_async) {
+    std::lock_guard callbacks_lock(callbacks_mu);
+    callbacks_cv.notify_one();
+  }
 }
 
 }  // namespace cairn

@@ -50,7 +50,8 @@ struct LogCursor::PartitionCursor {
   }
   Status DecodeHead() {
     if (it->Valid()) {
-      head.emplace(ToView(it->value()));
+      head.emplace(topic->name, partition, env::LogKeyOffset(ToView(it->key())),
+                   ToView(it->value()));
     } else {
       head.reset();
     }

@@ -76,46 +76,143 @@ Result<Run> ParseStreamRun(std::string_view value) {
              bytes::GetBigEndian32(value.substr(kLogKeySize))};
 }
 
-std::string Encode(const NewEvent& event, std::string_view topic, std::string_view stream) {
-  thread_local flatbuffers::FlatBufferBuilder fbb(1024);
-  fbb.Clear();
-  fbb.ForceDefaults(true);
-  auto str = [&](std::string_view s) { return fbb.CreateString(s.data(), s.size()); };
-  // Empty metadata is left out (readers see absent strings as empty): most events carry little
-  // or none, and four empty strings in a table cost ~70 bytes of every envelope.
-  auto optional_str = [&](std::string_view s) {
-    return s.empty() ? flatbuffers::Offset<flatbuffers::String>() : str(s);
-  };
-  const auto& m = event.metadata;
-  flatbuffers::Offset<fb::Metadata> metadata;
-  if (!m.command_id.empty() || !m.correlation_id.empty() || !m.causation_id.empty() ||
-      !m.user_id.empty()) {
-    metadata = fb::CreateMetadata(fbb, optional_str(m.command_id), optional_str(m.correlation_id),
-                                  optional_str(m.causation_id), optional_str(m.user_id));
-  }
-  auto data = fbb.CreateVector(reinterpret_cast<const uint8_t*>(event.data.data()),
-                               event.data.size());
-  // An event without an id gets a placeholder of the same length: the writer makes the id
-  // from the event's position (PositionalEventId) and patches it in (PatchId).
-  const std::string_view id = event.id.empty() ? kIdPlaceholder : std::string_view(event.id);
-  auto root = fb::CreateEvent(fbb, str(id), str(event.type), str(topic), 0, 0, 0,
-                              str(stream), 0, event.timestamp_us, metadata, data);
-  fbb.Finish(root);
-  return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
+// ---- Format 3 -----------------------------------------------------------------------------------
+
+namespace {
+
+constexpr char kIdText = 0;   // varint length + the id's text
+constexpr char kIdUuid = 1;   // 16 bytes: a UUID whose text form is lower-case canonical
+constexpr char kHasMetadata = 1;
+
+void PutString(std::string* out, std::string_view s) {
+  bytes::PutVarint64(out, s.size());
+  out->append(s);
 }
 
-void Patch(std::string* env, PartitionId partition, Offset offset, Seq seq,
-           StreamVersion version) {
-  auto* root = fb::GetMutableEvent(env->data());
-  // ForceDefaults(true) in Encode guarantees every scalar is present, so mutation succeeds.
-  root->mutate_partition(partition.value());
-  root->mutate_offset(offset.value());
-  root->mutate_seq(seq.value());
-  root->mutate_version(version.value());
+void PutUuid(std::string* out, uint64_t hi, uint64_t lo) {
+  bytes::PutBigEndian64(out, hi);
+  bytes::PutBigEndian64(out, lo);
+}
+
+// Reads a varint length and that many bytes from the front of `in`.
+bool GetString(std::string_view* in, std::string_view* out) {
+  std::optional<uint64_t> n = bytes::GetVarint64(in);
+  if (!n || *n > in->size()) return false;
+  *out = in->substr(0, *n);
+  in->remove_prefix(*n);
+  return true;
+}
+
+// Reads the header up to and including the seq.
+bool GetHeaderToSeq(std::string_view* in, Fields* out) {
+  if (in->size() < 2 || (*in)[0] != kFormat3Tag) return false;
+  const char form = (*in)[1];
+  in->remove_prefix(2);
+  if (form == kIdUuid) {
+    if (in->size() < 16) return false;
+    const std::string text = UuidText(bytes::GetBigEndian64(*in), bytes::GetBigEndian64(in->substr(8)));
+    std::memcpy(out->id_text, text.data(), sizeof(out->id_text));
+    out->id = std::string_view(out->id_text, sizeof(out->id_text));
+    in->remove_prefix(16);
+  } else if (form != kIdText || !GetString(in, &out->id)) {
+    return false;
+  }
+  std::optional<uint64_t> seq = bytes::GetVarint64(in);
+  if (!seq) return false;
+  out->seq = Seq(*seq);
+  return true;
+}
+
+}  // namespace
+
+std::string EncodeBody(const NewEvent& event, std::string_view stream) {
+  const EventMetadata& m = event.metadata;
+  const bool has_metadata = !m.command_id.empty() || !m.correlation_id.empty() ||
+                            !m.causation_id.empty() || !m.user_id.empty();
+  std::string out;
+  out.reserve(16 + event.type.size() + stream.size() + event.data.size() +
+              (has_metadata ? 8 + m.command_id.size() + m.correlation_id.size() +
+                                  m.causation_id.size() + m.user_id.size()
+                            : 0));
+  out.push_back(has_metadata ? kHasMetadata : 0);
+  const auto ts = static_cast<uint64_t>(event.timestamp_us);
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((ts >> (8 * i)) & 0xff));
+  PutString(&out, event.type);
+  PutString(&out, stream);
+  if (has_metadata) {
+    for (const std::string* v : {&m.command_id, &m.correlation_id, &m.causation_id, &m.user_id}) {
+      PutString(&out, *v);
+    }
+  }
+  out.append(event.data);
+  return out;
+}
+
+void AppendHeader(std::string* out, std::string_view id, Seq seq, StreamVersion version) {
+  out->push_back(kFormat3Tag);
+  if (const auto bits = ParseUuidText(id)) {
+    out->push_back(kIdUuid);
+    PutUuid(out, bits->first, bits->second);
+  } else {
+    out->push_back(kIdText);
+    PutString(out, id);
+  }
+  bytes::PutVarint64(out, seq.value());
+  bytes::PutVarint64(out, version.value());
+}
+
+void AppendHeader(std::string* out, uint64_t id_hi, uint64_t id_lo, Seq seq,
+                  StreamVersion version) {
+  out->push_back(kFormat3Tag);
+  out->push_back(kIdUuid);
+  PutUuid(out, id_hi, id_lo);
+  bytes::PutVarint64(out, seq.value());
+  bytes::PutVarint64(out, version.value());
+}
+
+bool DecodeFormat3(std::string_view in, Fields* out) {
+  if (!GetHeaderToSeq(&in, out)) return false;
+  std::optional<uint64_t> version = bytes::GetVarint64(&in);
+  if (!version || in.size() < 9) return false;
+  out->version = StreamVersion(*version);
+  const char flags = in[0];
+  uint64_t ts = 0;
+  for (int i = 0; i < 8; ++i) ts |= uint64_t{static_cast<unsigned char>(in[1 + i])} << (8 * i);
+  out->timestamp_us = static_cast<int64_t>(ts);
+  in.remove_prefix(9);
+  if (!GetString(&in, &out->type) || !GetString(&in, &out->stream)) return false;
+  if (flags & kHasMetadata) {
+    for (std::string_view* v : {&out->command_id, &out->correlation_id, &out->causation_id,
+                                &out->user_id}) {
+      if (!GetString(&in, v)) return false;
+    }
+  } else {
+    out->command_id = out->correlation_id = out->causation_id = out->user_id = {};
+  }
+  out->data = in;
+  return true;
+}
+
+Seq SeqOf(std::string_view envelope) {
+  if (IsFormat3(envelope)) {
+    Fields fields;
+    return GetHeaderToSeq(&envelope, &fields) ? fields.seq : Seq(0);
+  }
+  // Format 2: read the one scalar from an aligned copy (RocksDB does not align values).
+  thread_local std::vector<uint64_t> aligned;
+  aligned.resize((envelope.size() + 7) / 8);
+  std::memcpy(aligned.data(), envelope.data(), envelope.size());
+  return Seq(fb::GetEvent(aligned.data())->seq());
 }
 
 bool Verify(std::string_view bytes) {
-  flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  if (IsFormat3(bytes)) {
+    Fields fields;
+    return DecodeFormat3(bytes, &fields);
+  }
+  std::vector<uint64_t> aligned((bytes.size() + 7) / 8);
+  std::memcpy(aligned.data(), bytes.data(), bytes.size());
+  flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(aligned.data()), bytes.size());
   return fb::VerifyEventBuffer(verifier);
 }
 
@@ -128,7 +225,8 @@ constexpr uint64_t kRandom54 = (uint64_t{1} << 54) - 1;
 
 }  // namespace
 
-std::optional<std::string> PositionalEventId(TopicId topic, PartitionId partition, Offset offset) {
+std::optional<std::pair<uint64_t, uint64_t>> PositionalEventId(TopicId topic, PartitionId partition,
+                                                               Offset offset) {
   if (topic.value() >= kPositionalTopicLimit || partition.value() >= 4096 ||
       offset.value() >= kPositionalOffsetLimit) {
     return std::nullopt;
@@ -140,7 +238,7 @@ std::optional<std::string> PositionalEventId(TopicId topic, PartitionId partitio
   const uint64_t low = offset.value() & 0xfffff;                     // position bits 19..0
   const uint64_t hi = (high << 16) | 0x8000 | (low >> 8);            // version 8
   const uint64_t lo = 0x8000000000000000ULL | ((low & 0xff) << 54) | (RandomBits() & kRandom54);
-  return UuidText(hi, lo);
+  return std::pair{hi, lo};
 }
 
 std::optional<std::string> PositionalEventIdKey(std::string_view id) {
@@ -156,41 +254,50 @@ std::optional<std::string> PositionalEventIdKey(std::string_view id) {
   return LogKey(topic, partition, offset);
 }
 
-void PatchId(std::string* env, std::string_view id) {
-  static_assert(kIdPlaceholder.size() == 36, "generated ids are 36 characters");
-  const flatbuffers::String* stored = fb::GetEvent(env->data())->id();
-  if (stored == nullptr || stored->size() != id.size()) {
-    // Writing past the stored string would corrupt the envelope: never carry on.
-    std::fprintf(stderr, "cairn: PatchId: the envelope's id is not %zu bytes long\n", id.size());
-    std::abort();
-  }
-  std::memcpy(env->data() + (stored->c_str() - env->data()), id.data(), id.size());
-}
-
 }  // namespace envelope
 
 // ---- EventView --------------------------------------------------------------------------------
 
 namespace {
-const fb::Event* Root(const void* p) { return static_cast<const fb::Event*>(p); }
 std::string_view View(const flatbuffers::String* s) {
   return s ? std::string_view(s->data(), s->size()) : std::string_view();
 }
 }  // namespace
 
-EventView::EventView(std::string_view envelope) { Point(envelope, /*copy=*/false); }
+EventView::EventView(std::string_view topic, PartitionId partition, Offset offset,
+                     std::string_view envelope)
+    : topic_(topic), partition_(partition), offset_(offset) {
+  Decode(envelope, /*copy=*/false);
+}
 
-// A copy of a view that owns a copy of its bytes must own one too.
-EventView::EventView(const EventView& other) { Point(other.envelope_, other.owns_copy_); }
+// A copy decodes again: `fields_.id` may point into the source's id_text, and a format 2 view
+// may own a copy of its bytes.
+EventView::EventView(const EventView& other)
+    : topic_(other.topic_), partition_(other.partition_), offset_(other.offset_) {
+  Decode(other.envelope_, other.owns_copy_);
+}
 
 EventView& EventView::operator=(const EventView& other) {
-  if (this != &other) Point(other.envelope_, other.owns_copy_);
+  if (this != &other) {
+    topic_ = other.topic_;
+    partition_ = other.partition_;
+    offset_ = other.offset_;
+    Decode(other.envelope_, other.owns_copy_);
+  }
   return *this;
 }
 
-void EventView::Point(std::string_view envelope, bool copy) {
+void EventView::Decode(std::string_view envelope, bool copy) {
   envelope_ = envelope;
   owns_copy_ = false;
+  if (envelope::IsFormat3(envelope)) {
+    // The log wrote it: a malformed value is corruption that Verify would have caught on
+    // import; decode what there is rather than crash.
+    if (!envelope::DecodeFormat3(envelope, &fields_)) fields_ = envelope::Fields{};
+    return;
+  }
+  // Format 2: flatbuffers reads scalars at their natural alignment, and RocksDB does not align
+  // values, so a misaligned envelope is copied once into the view.
   if (copy || reinterpret_cast<uintptr_t>(envelope.data()) % alignof(uint64_t) != 0) {
     char* buffer = reinterpret_cast<char*>(inline_);
     if (envelope.size() > sizeof(inline_)) {
@@ -201,22 +308,28 @@ void EventView::Point(std::string_view envelope, bool copy) {
     envelope_ = std::string_view(buffer, envelope.size());
     owns_copy_ = true;
   }
-  root_ = fb::GetEvent(envelope_.data());
+  const fb::Event* root = fb::GetEvent(envelope_.data());
+  fields_ = envelope::Fields{};
+  fields_.id = View(root->id());
+  fields_.type = View(root->type());
+  fields_.stream = View(root->stream());
+  fields_.seq = Seq(root->seq());
+  fields_.version = StreamVersion(root->version());
+  fields_.timestamp_us = root->timestamp_us();
+  if (const auto* d = root->data()) {
+    fields_.data = std::string_view(reinterpret_cast<const char*>(d->data()), d->size());
+  }
+  if (const auto* m = root->metadata()) {
+    fields_.command_id = View(m->command_id());
+    fields_.correlation_id = View(m->correlation_id());
+    fields_.causation_id = View(m->causation_id());
+    fields_.user_id = View(m->user_id());
+  }
 }
 
-std::string_view EventView::id() const { return View(Root(root_)->id()); }
-std::string_view EventView::type() const { return View(Root(root_)->type()); }
-std::string_view EventView::topic() const { return View(Root(root_)->topic()); }
-PartitionId EventView::partition() const { return PartitionId(Root(root_)->partition()); }
-Offset EventView::offset() const { return Offset(Root(root_)->offset()); }
-Seq EventView::seq() const { return Seq(Root(root_)->seq()); }
-std::string_view EventView::stream() const { return View(Root(root_)->stream()); }
-StreamVersion EventView::version() const { return StreamVersion(Root(root_)->version()); }
-int64_t EventView::timestamp_us() const { return Root(root_)->timestamp_us(); }
-std::string_view EventView::data() const {
-  const auto* d = Root(root_)->data();
-  return d ? std::string_view(reinterpret_cast<const char*>(d->data()), d->size())
-           : std::string_view();
+EventMetadata EventView::metadata() const {
+  return EventMetadata{std::string(fields_.command_id), std::string(fields_.correlation_id),
+                       std::string(fields_.causation_id), std::string(fields_.user_id)};
 }
 
 Event EventView::ToEvent() const {
@@ -230,12 +343,7 @@ Event EventView::ToEvent() const {
   e.stream = stream();
   e.version = version();
   e.timestamp_us = timestamp_us();
-  if (const auto* m = Root(root_)->metadata()) {
-    e.metadata.command_id = View(m->command_id());
-    e.metadata.correlation_id = View(m->correlation_id());
-    e.metadata.causation_id = View(m->causation_id());
-    e.metadata.user_id = View(m->user_id());
-  }
+  e.metadata = metadata();
   e.data = data();
   return e;
 }

@@ -12,9 +12,12 @@ namespace {
 // The on-disk format of the log's families, stored under kFormatKey in RocksDB's default family
 // (which no Cairn code reads otherwise, so builds from before the marker still open the dir).
 // 1: data dirs from before the marker existed; 2: generated event ids hold their position and
-// have no `ids` entry. A build refuses a data dir of a newer format, and raises an older one to
-// its own when it opens it writable (upgrades are one-way).
-constexpr uint32_t kLogFormat = 2;
+// have no `ids` entry; 3: new envelopes are format 3 (envelope.h: no topic, partition or
+// offset in the value, ids as 16 bytes). Envelopes are never rewritten: a dir raised from 2 to
+// 3 keeps its older envelopes, which every read decodes by their first byte. A build refuses a
+// data dir of a newer format, and raises an older one to its own when it opens it writable
+// (upgrades are one-way: a format 2 build refuses the raised dir with "upgrade cairn").
+constexpr uint32_t kLogFormat = 3;
 constexpr std::string_view kFormatKey = "cairn.log.format";
 
 }  // namespace

@@ -10,20 +10,31 @@ namespace cairn {
 
 namespace env = envelope;
 
-Result<std::optional<std::string>> Log::Rep::FindEnvelopeById(std::string_view id) const {
+Result<std::optional<StoredEvent>> Log::Rep::FindEventById(std::string_view id) const {
   if (std::optional<std::string> key = env::PositionalEventIdKey(id)) {
     CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored, GetEnvelope(*key));
     // Any version 8 UUID decodes to some position: only the event stored there with this very
     // id is a match.
-    if (stored.has_value() && EventView(*stored).id() == id) return stored;
+    if (stored.has_value()) {
+      StoredEvent event{std::move(*key), std::move(*stored)};
+      if (ViewOf(event).id() == id) return std::optional<StoredEvent>(std::move(event));
+    }
   }
-  Result<std::optional<std::string>> key = store->Get(ids_cf, id);
-  if (!key.ok() || !key->has_value()) return key;
-  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored, GetEnvelope(**key));
-  if (!stored.has_value()) {
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> key, store->Get(ids_cf, id));
+  if (!key.has_value()) return std::optional<StoredEvent>();
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored, GetEnvelope(*key));
+  if (!stored.has_value() || key->size() != env::kLogKeySize ||
+      !TopicById(env::LogKeyTopic(*key))) {
     return Status::Corruption("event id " + std::string(id) + " points at a missing event");
   }
-  return stored;
+  return std::optional<StoredEvent>(StoredEvent{std::move(*key), std::move(*stored)});
+}
+
+EventView Log::Rep::ViewOf(const StoredEvent& stored) const {
+  const TopicState* topic = TopicById(env::LogKeyTopic(stored.key));
+  return EventView(topic ? std::string_view(topic->name) : std::string_view(),
+                   env::LogKeyPartition(stored.key), env::LogKeyOffset(stored.key),
+                   stored.envelope);
 }
 
 Result<uint64_t> Log::Rep::ReadHead(std::string_view stream) const {
@@ -43,7 +54,7 @@ Result<Offset> Log::Rep::FirstOffsetAfter(const TopicState& topic, PartitionId p
     CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> envelope,
                            GetEnvelope(env::LogKey(topic.id, partition, Offset(mid))));
     if (!envelope.has_value()) return Status::Corruption("missing event below the high-water mark");
-    if (EventView(*envelope).seq() > after) {
+    if (env::SeqOf(*envelope) > after) {
       hi = mid;
     } else {
       lo = mid + 1;

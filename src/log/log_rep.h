@@ -24,6 +24,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -45,25 +46,39 @@ struct TopicState {
   std::unique_ptr<std::atomic<uint64_t>[]> high_water;
 };
 
-// One caller's append waiting in the group-commit queue. Lives on the caller's stack.
+// One append waiting in the group-commit queue. A synchronous Append's lives on its caller's
+// stack; an AppendAsync's on the heap, owning its request, until its callback has run.
 struct PendingAppend {
   AppendRequest* request = nullptr;
+  // AppendAsync only: the request (`request` points at it) and the callback.
+  std::unique_ptr<AppendRequest> owned_request;
+  AppendCallback callback;
+  bool is_async() const { return static_cast<bool>(callback); }
   TopicState* topic = nullptr;
   PartitionId partition;
-  std::vector<std::string> envelopes;  // encoded by the caller, patched by the leader
+  std::vector<std::string> envelopes;  // bodies encoded by the caller; the leader adds headers
   size_t bytes = 0;
   bool has_caller_ids = false;  // only ids a caller chose can already be stored
   Result<AppendResult> result = Status::Internal("append not processed");
-  // Set (under queue_mu) when this append reaches the front of the queue: its thread leads.
+  // Synchronous appends only. Set (under queue_mu) when this append reaches the front of the
+  // queue: its thread leads.
   std::atomic<bool> lead{false};
-  // Set by the leader after filling `result`: its last touch of this object.
+  // Synchronous appends only. Set by the leader after filling `result`: its last touch of this
+  // object.
   std::atomic<bool> done{false};
   // While this append's thread gathers a group, arrivals wake it here (under queue_mu).
   std::condition_variable gather_cv;
 };
 
+// An event as it is stored: its log key and envelope.
+struct StoredEvent {
+  std::string key;
+  std::string envelope;
+};
+
 struct Log::Rep {
   Store* store = nullptr;
+  LogOptions options;
   rocksdb::DB* db = nullptr;
   Family* log_cf = nullptr;
   Family* streams_cf = nullptr;
@@ -121,12 +136,18 @@ struct Log::Rep {
     for (const auto& [name, t] : topics) out.push_back(t.get());
     return out;
   }
+  TopicState* TopicById(TopicId id) const {
+    std::shared_lock lock(topics_mu);
+    return id.value() < topics_by_id.size() ? topics_by_id[id.value()] : nullptr;
+  }
   Result<std::optional<std::string>> GetEnvelope(std::string_view log_key) const {
     return store->Get(log_cf, log_key);
   }
-  // The envelope of the stored event with this id, or nothing. A generated id holds the event's
-  // position; any other id (and a generated one that did not fit) is in the ids family.
-  Result<std::optional<std::string>> FindEnvelopeById(std::string_view id) const;
+  // The stored event with this id, or nothing. A generated id holds the event's position; any
+  // other id (and a generated one that did not fit) is in the ids family.
+  Result<std::optional<StoredEvent>> FindEventById(std::string_view id) const;
+  // A view of a stored event, its topic named from the key. REQUIRES: the key's topic exists.
+  EventView ViewOf(const StoredEvent& stored) const;
   // The stream's last committed version, 0 when it has no events.
   Result<uint64_t> ReadHead(std::string_view stream) const;
   // The first offset in [0, hwm) of the partition whose event has seq > after.
@@ -137,25 +158,57 @@ struct Log::Rep {
     wait_cv.notify_all();
   }
 
+  // AppendAsync (async.cc). The queue's front append leads the next group: a synchronous one
+  // in its own thread, an async one in the leader thread. Its callback then runs on the
+  // callback thread, in commit order.
+  bool async_started = false;              // GUARDED_BY(queue_mu)
+  std::thread leader_thread;
+  std::thread callback_thread;
+  bool async_lead = false;                 // GUARDED_BY(queue_mu): an async front needs a leader
+  bool stop_async = false;                 // GUARDED_BY(queue_mu): Close drained the queue
+  std::condition_variable async_lead_cv;   // the leader thread waits here (queue_mu)
+  std::condition_variable drained_cv;      // Close waits here for an empty queue (queue_mu)
+  std::mutex callbacks_mu;                 // after queue_mu when both are held
+  std::deque<PendingAppend*> completed;    // GUARDED_BY(callbacks_mu), in commit order
+  bool stop_callbacks = false;             // GUARDED_BY(callbacks_mu)
+  std::condition_variable callbacks_cv;    // the callback thread waits here (callbacks_mu)
+  std::atomic<size_t> pending_async{0};    // AppendAsync appends not yet called back
+
+  // Starts the leader and callback threads unless they run. Under queue_mu, before the log is
+  // closed (so Close always finds them to stop).
+  void StartAsyncThreads();
+  // The leader thread: leads every group whose front append is async, until Close.
+  void RunAsyncLeader();
+  // The callback thread: runs the callbacks of completed async appends, in commit order, and
+  // leads the next async group when the leader thread has not taken it yet.
+  void RunCallbacks();
+  // Claims the leader thread's turn (async_lead) for the calling thread; false when nobody
+  // needs to lead or someone took it.
+  bool TakeAsyncLead();
+  // Close's part: waits for the queue to drain, then stops both threads.
+  void StopAsyncThreads();
+
   // ---- The group-commit queue (append.cc)
-  // Queues `pending`, making it the leader when the queue was empty. kShuttingDown once closed.
+  // Queues `pending`; when the queue was empty, makes its thread (synchronous) or the leader
+  // thread (async) the leader. kShuttingDown once closed.
   Status Enqueue(PendingAppend* pending);
   // Sleeps until a leader completed `pending` (false) or it reached the front of the queue and
   // its thread leads (true).
   bool AwaitTurn(PendingAppend& pending);
-  // Run by the leader `self`: commits a group from the front of the queue and hands leadership
-  // to the next in line.
-  void LeadGroup(PendingAppend& self, const LogOptions& options, SyncMode sync);
+  // Run by the leader: commits a group from the front of the queue and hands leadership to the
+  // next in line. `self` is the leading synchronous append, nullptr for the leader thread.
+  void LeadGroup(PendingAppend* self, const LogOptions& options, SyncMode sync);
   // Called by a new leader under queue_mu: waits a fraction of an fsync for the last group's
   // appenders to queue again (LogOptions::max_group_wait_us).
   void GatherGroup(std::unique_lock<std::mutex>& lock, const LogOptions& options, SyncMode sync);
   // The appends from the front of the queue that one WriteBatch takes. Under queue_mu.
   std::vector<PendingAppend*> TakeGroup(const LogOptions& options) const;
-  // Dequeues the committed group, records its write time and wakes the next leader. Under
-  // queue_mu.
-  void PassLeadership(size_t group_size, double write_micros);
-  // Marks every member but `self` done and wakes them.
-  void CompleteGroup(const std::vector<PendingAppend*>& group, const PendingAppend& self);
+  // Dequeues the committed group, records its write time, hands its async appends to the
+  // callback thread (in commit order) and names the next leader. Under queue_mu.
+  void PassLeadership(const std::vector<PendingAppend*>& group, double write_micros);
+  // Marks every synchronous member but `self` done and wakes them, and wakes the callback
+  // thread when the group had async members.
+  void CompleteGroup(const std::vector<PendingAppend*>& group, const PendingAppend* self);
 };
 
 // Options of sequential reads of the log (partition scans, cursors). They bypass the block

@@ -31,7 +31,10 @@ Status Log::ScanPartition(std::string_view topic_name, PartitionId partition, Of
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(ro, HandleOf(rep_->log_cf)));
   for (it->Seek(lower); it->Valid(); it->Next()) {
-    if (!visit(EventView(ToView(it->value())))) break;
+    if (!visit(EventView(topic->name, partition, env::LogKeyOffset(ToView(it->key())),
+                         ToView(it->value())))) {
+      break;
+    }
   }
   return FromRocks(it->status(), "log read");
 }
@@ -76,10 +79,10 @@ Result<std::vector<Event>> Log::ReadStream(std::string_view stream, StreamVersio
       const std::string key =
           env::LogKey(run.topic, run.partition, Offset(run.first_offset.value() + i));
       CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> envelope, rep_->GetEnvelope(key));
-      if (!envelope.has_value()) {
+      if (!envelope.has_value() || !rep_->TopicById(run.topic)) {
         return Status::Corruption("stream " + std::string(stream) + " points at a missing event");
       }
-      out.push_back(EventView(*envelope).ToEvent());
+      out.push_back(rep_->ViewOf(StoredEvent{key, std::move(*envelope)}).ToEvent());
     }
   }
   CAIRN_RETURN_IF_ERROR(FromRocks(it->status(), "stream read"));
@@ -93,9 +96,9 @@ Result<StreamVersion> Log::StreamHead(std::string_view stream) const {
 }
 
 Result<Event> Log::ReadEvent(std::string_view event_id) const {
-  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> envelope, rep_->FindEnvelopeById(event_id));
-  if (!envelope.has_value()) return Status::NotFound("no event with id " + std::string(event_id));
-  return EventView(*envelope).ToEvent();
+  CAIRN_ASSIGN_OR_RETURN(std::optional<StoredEvent> stored, rep_->FindEventById(event_id));
+  if (!stored.has_value()) return Status::NotFound("no event with id " + std::string(event_id));
+  return rep_->ViewOf(*stored).ToEvent();
 }
 
 Result<Event> Log::ReadAt(std::string_view topic_name, PartitionId partition, Offset offset) const {
@@ -108,7 +111,7 @@ Result<Event> Log::ReadAt(std::string_view topic_name, PartitionId partition, Of
   CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> envelope,
                          rep_->GetEnvelope(env::LogKey(topic->id, partition, offset)));
   if (!envelope.has_value()) return Status::Corruption("missing event below the high-water mark");
-  return EventView(*envelope).ToEvent();
+  return EventView(topic->name, partition, offset, *envelope).ToEvent();
 }
 
 Offset Log::HighWaterMark(std::string_view topic_name, PartitionId partition) const {

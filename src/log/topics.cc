@@ -41,7 +41,7 @@ Status RestoreHighWaterMarks(const Store& store, Family* log_cf, TopicState* top
         log_cf, env::LogKey(topic->id, pid, Offset(0)), env::LogKeyPartitionEnd(topic->id, pid),
         [&](std::string_view key, std::string_view envelope) {
           hwm = env::LogKeyOffset(key).value() + 1;
-          *last_seq = std::max(*last_seq, EventView(envelope).seq().value());
+          *last_seq = std::max(*last_seq, env::SeqOf(envelope).value());
           return false;
         },
         /*reverse=*/true));
@@ -75,6 +75,7 @@ Result<std::unique_ptr<Log>> Log::Open(Store* store, const LogOptions& options) 
   rep.store = store;
   rep.db = store->db();
   rep.max_cached_heads = options.max_cached_stream_heads;
+  rep.options = options;
   CAIRN_RETURN_IF_ERROR(rep.OpenFamilies());
   CAIRN_RETURN_IF_ERROR(CheckAndRecordFormat(store));
   CAIRN_ASSIGN_OR_RETURN(const uint64_t last_seq, rep.RestoreTopics());

@@ -1,4 +1,5 @@
-// Waiting for the log to grow (WaitForSeq, WaitFor) and closing it (Close). Waiters sleep on
+// Waiting for the log to grow (WaitForSeq, WaitFor) and closing it (Close, which also drains
+// and stops AppendAsync's threads, async.cc). Waiters sleep on
 // Log::Rep::wait_cv, which the group leader notifies after publishing each group
 // (Log::Writer::Publish) and Close notifies once; nothing polls.
 #include <string_view>
@@ -28,6 +29,7 @@ void Log::Close() {
     rep_->closed = true;
     if (!rep_->queue.empty()) rep_->queue.front()->gather_cv.notify_one();  // stop gathering
   }
+  rep_->StopAsyncThreads();
   rep_->wait_closed.store(true);
   rep_->NotifyWaiters();
 }

@@ -14,15 +14,18 @@ namespace env = envelope;
 
 namespace {
 
-// Names an event appended without an id: by its position when that fits, else with a NewUuid.
-// Returns whether the id needs an entry in the ids family.
-bool NameEvent(const TopicState& topic, PartitionId partition, Offset offset, std::string* id,
-               std::string* envelope) {
-  std::optional<std::string> positional = env::PositionalEventId(topic.id, partition, offset);
-  const bool indexed = !positional.has_value();
-  *id = positional ? std::move(*positional) : NewUuid();
-  env::PatchId(envelope, *id);
-  return indexed;
+// The header of an event appended without an id, which the log names: by its position when
+// that fits (no ids entry needed), else with a NewUuid, returned in `*indexed_id` for the ids
+// family.
+void AppendGeneratedHeader(std::string* header, const TopicState& topic, PartitionId partition,
+                           Offset offset, Seq seq, StreamVersion version,
+                           std::string* indexed_id) {
+  if (const auto positional = env::PositionalEventId(topic.id, partition, offset)) {
+    env::AppendHeader(header, positional->first, positional->second, seq, version);
+  } else {
+    *indexed_id = NewUuid();
+    env::AppendHeader(header, *indexed_id, seq, version);
+  }
 }
 
 }  // namespace
@@ -105,15 +108,26 @@ uint64_t Log::Writer::StageEvents(PendingAppend* p, uint64_t head, AppendResult*
     ++version;
     const Offset offset(next_offset++);
     const Seq seq(rep_->next_seq++);
-    std::string& envelope = p->envelopes[i];
-    env::Patch(&envelope, p->partition, offset, seq, StreamVersion(version));
-    std::string& id = req.events[i].id;
+    const std::string& id = req.events[i].id;
     const bool caller_id = !id.empty();
     // A caller's id, or a generated one that cannot hold the position, is indexed.
-    const bool indexed = caller_id || NameEvent(*p->topic, p->partition, offset, &id, &envelope);
+    std::string generated_id;
+    header_.clear();
+    if (caller_id) {
+      env::AppendHeader(&header_, id, seq, StreamVersion(version));
+    } else {
+      AppendGeneratedHeader(&header_, *p->topic, p->partition, offset, seq,
+                            StreamVersion(version), &generated_id);
+    }
     const std::string log_key = env::LogKey(p->topic->id, p->partition, offset);
-    append_batch_.Put(HandleOf(rep_->log_cf), log_key, envelope);
-    if (indexed) append_batch_.Put(HandleOf(rep_->ids_cf), id, log_key);
+    // The envelope is the header and the body the appender encoded, joined by RocksDB as it
+    // copies them into the batch.
+    const rocksdb::Slice key_part(log_key);
+    const rocksdb::Slice value_parts[2] = {rocksdb::Slice(header_), rocksdb::Slice(p->envelopes[i])};
+    append_batch_.Put(HandleOf(rep_->log_cf), rocksdb::SliceParts(&key_part, 1),
+                      rocksdb::SliceParts(value_parts, 2));
+    if (caller_id) append_batch_.Put(HandleOf(rep_->ids_cf), id, log_key);
+    if (!generated_id.empty()) append_batch_.Put(HandleOf(rep_->ids_cf), generated_id, log_key);
     result->positions.push_back(Position{p->topic->name, p->partition, offset, seq});
     // Only a caller's id can be named again by a later append of this group.
     if (caller_id) {
@@ -144,13 +158,13 @@ bool Log::Writer::SettledByStoredIds(PendingAppend* p) {
       ++found;
       continue;
     }
-    Result<std::optional<std::string>> stored = rep_->FindEnvelopeById(e.id);
+    Result<std::optional<StoredEvent>> stored = rep_->FindEventById(e.id);
     if (!stored.ok()) {
       p->result = stored.status();
       return true;
     }
     if (!stored->has_value()) continue;
-    EventView view(**stored);
+    const EventView view = rep_->ViewOf(**stored);
     original.positions.push_back(
         Position{std::string(view.topic()), view.partition(), view.offset(), view.seq()});
     original.version = view.version();

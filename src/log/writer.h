@@ -62,6 +62,7 @@ class Log::Writer {
 
   Log::Rep* rep_;
   rocksdb::WriteBatch append_batch_;  // one append's log writes, reused
+  std::string header_;                // one event's envelope header, reused
   std::unordered_map<uint64_t, uint64_t> next_offsets_;  // (topic id, partition) -> next offset
   std::unordered_map<std::string, GroupEvent> group_ids_;  // event ids staged in this group
 };

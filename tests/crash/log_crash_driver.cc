@@ -11,6 +11,12 @@
 //     It also re-sends some acknowledged appends (after each restart too) and requires the log to
 //     answer them as idempotent duplicates with the original positions.
 //
+//   log_crash_driver write-async DIR STREAMS
+//     The same appends through Log::AppendAsync from one thread: STREAMS streams
+//     "crash-a<k>", each with one append in flight, the next sent from the previous one's
+//     callback, which prints its ack lines. So up to STREAMS appends are in flight at once and
+//     an ack means the callback ran.
+//
 //   log_crash_driver verify DIR ACKFILE
 //     Reopens the store and checks every invariant a crash must not break (see Verifier), then
 //     appends a few events and checks the reopened log continues gaplessly. Prints each problem
@@ -285,6 +291,72 @@ void WriteForever(Log* log, Families fam, uint32_t thread) {
   }
 }
 
+// One thread's worth of async appends: each stream has one append in flight; its callback
+// checks the result, prints the ack lines and sends the stream's next append.
+class AsyncWriter {
+ public:
+  AsyncWriter(Log* log, Families fam, uint32_t streams) : log_(log), fam_(fam) {
+    for (uint32_t k = 0; k < streams; ++k) {
+      Chain c;
+      c.stream = std::string(kStreamPrefix) + "a" + std::to_string(k);
+      auto head = log->StreamHead(c.stream);
+      if (!head.ok()) Die(3, "StreamHead " + c.stream + ": " + head.status().ToString());
+      c.head = head->value();
+      c.rng.seed(std::random_device{}() ^ k);
+      chains_.push_back(std::move(c));
+    }
+  }
+  void Start() {
+    for (size_t k = 0; k < chains_.size(); ++k) Send(k);
+  }
+
+ private:
+  struct Chain {
+    std::string stream;
+    uint64_t head = 0;
+    std::mt19937_64 rng;
+  };
+
+  void Send(size_t k) {
+    Chain& c = chains_[k];
+    const uint32_t size = (c.rng() % 2 == 0) ? 1 : 3;
+    AppendRequest req = MakeAppend(fam_, c.stream, c.head, size, c.rng() % 200);
+    // The ids and stream, for the ack lines (a callback must be copyable: no state writes).
+    auto for_ack = std::make_shared<AppendRequest>();
+    for_ack->stream = req.stream;
+    for_ack->events = req.events;
+    Status s = log_->AppendAsync(std::move(req), [this, k, for_ack](Result<AppendResult> res) {
+      Done(k, std::move(*for_ack), std::move(res));
+    });
+    if (!s.ok()) Die(3, "AppendAsync to " + c.stream + ": " + s.ToString());
+  }
+
+  // On the log's callback thread, one at a time.
+  void Done(size_t k, AppendRequest for_ack, Result<AppendResult> res) {
+    Chain& c = chains_[k];
+    const size_t size = for_ack.events.size();
+    if (!res.ok()) Die(3, "async append to " + c.stream + ": " + res.status().ToString());
+    if (res->duplicate || res->version.value() != c.head + size || res->positions.size() != size) {
+      Die(4, "async append to " + c.stream + " at v" + std::to_string(c.head) +
+                 " returned version " + std::to_string(res->version.value()));
+    }
+    for (size_t i = 0; i < size; ++i) {
+      if (!for_ack.events[i].id.empty()) continue;  // named by the log: read the name back
+      const Position& at = res->positions[i];
+      auto stored = log_->ReadAt(at.topic, at.partition, at.offset);
+      if (!stored.ok()) Die(3, "ReadAt " + at.ToString() + ": " + stored.status().ToString());
+      for_ack.events[i].id = stored->id;
+    }
+    WriteOut(AckLines(for_ack, *res));
+    c.head += size;
+    Send(k);
+  }
+
+  Log* log_;
+  Families fam_;
+  std::vector<Chain> chains_;
+};
+
 // Opens DIR through the front door with no domain: the log alone is under test, so no
 // projections and no order topics (the order service's families are opened, and unused).
 Result<std::unique_ptr<Db>> OpenLog(const std::string& dir) {
@@ -310,6 +382,17 @@ int RunWrite(const std::string& dir, uint32_t threads) {
   }
   for (auto& w : workers) w.join();  // never: the test SIGKILLs us
   return 0;
+}
+
+int RunWriteAsync(const std::string& dir, uint32_t streams) {
+  auto db = OpenLog(dir);
+  if (!db.ok()) Die(3, "open " + dir + ": " + db.status().ToString());
+  Log* log = &(*db)->log();
+  auto topic = log->CreateTopic(kTopic, kPartitions);
+  if (!topic.ok()) Die(3, "create topic: " + topic.status().ToString());
+  AsyncWriter writer(log, OpenFamilies(&(*db)->store()), streams);
+  writer.Start();
+  for (;;) pause();  // the callbacks keep appending until the test SIGKILLs us
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -656,7 +739,9 @@ class Verifier {
   }
 
   void CheckStream(const std::string& name, const std::vector<const Seen*>& events) {
-    if (name != kVerifyStream && name.rfind(std::string(kStreamPrefix) + "t", 0) != 0) {
+    // Streams of the synchronous writers ("crash-t..."), the async one ("crash-a...") or ours.
+    if (name != kVerifyStream && name.rfind(std::string(kStreamPrefix) + "t", 0) != 0 &&
+        name.rfind(std::string(kStreamPrefix) + "a", 0) != 0) {
       Problem("unexpected stream " + name);
     }
     // Versions 1..n gapless, in seq order; each event is the one the writer meant for it.
@@ -809,6 +894,7 @@ int RunVerify(const std::string& dir, const std::string& ack_file) {
 int Usage() {
   std::fprintf(stderr,
                "usage: log_crash_driver write DIR THREADS\n"
+               "       log_crash_driver write-async DIR STREAMS\n"
                "       log_crash_driver verify DIR ACKFILE\n");
   return 2;
 }
@@ -825,6 +911,11 @@ int main(int argc, char** argv) {
     long threads = std::strtol(argv[3], nullptr, 10);
     if (threads < 1 || threads > 64) return cairn::Usage();
     return cairn::RunWrite(argv[2], static_cast<uint32_t>(threads));
+  }
+  if (mode == "write-async") {
+    long streams = std::strtol(argv[3], nullptr, 10);
+    if (streams < 1 || streams > 1024) return cairn::Usage();
+    return cairn::RunWriteAsync(argv[2], static_cast<uint32_t>(streams));
   }
   if (mode == "verify") return cairn::RunVerify(argv[2], argv[3]);
   return cairn::Usage();

@@ -3,8 +3,9 @@
 
 Usage: log_crash_test.py PATH/TO/log_crash_driver
 
-Each round on the same data dir: start `log_crash_driver write DIR THREADS` with stdout to a
-file, SIGKILL it after a random 50-400 ms, then run `log_crash_driver verify DIR ACKS` with the
+Each round on the same data dir: start `log_crash_driver write DIR THREADS` (or, one round in
+three, `write-async DIR STREAMS`, which keeps up to STREAMS appends in flight through
+Log::AppendAsync and acknowledges in the callbacks) with stdout to a file, SIGKILL it after a random 50-400 ms, then run `log_crash_driver verify DIR ACKS` with the
 acks of every round so far. In one round of four the 50-400 ms count from the start (the kill often
 lands while the log opens and recovers); in the others they count from the first ack, so the kill
 lands among appends even when opening is slow. verify must exit 0: every acknowledged event is there
@@ -35,6 +36,8 @@ VERIFY_TIMEOUT_S = 120
 # A writer that acknowledges nothing for this long is stuck.
 FIRST_ACK_TIMEOUT_S = 30
 EARLY_KILL_ODDS = 0.25
+ASYNC_ODDS = 1 / 3
+MAX_ASYNC_STREAMS = 128
 
 
 def wait_for_first_ack(proc, ack_path):
@@ -69,12 +72,15 @@ def main():
     failed = False
     for rnd in range(1, rounds + 1):
         threads = rng.randint(1, MAX_THREADS)
+        async_streams = rng.randint(8, MAX_ASYNC_STREAMS) if rng.random() < ASYNC_ODDS else 0
         kill_ms = rng.randint(MIN_KILL_MS, MAX_KILL_MS)
         early = rng.random() < EARLY_KILL_ODDS
         ack_path = os.path.join(work, f"acks-{rnd:03d}.txt")
         err_path = os.path.join(work, f"write-{rnd:03d}.err")
         with open(ack_path, "ab") as out, open(err_path, "wb") as err:
-            proc = subprocess.Popen([driver, "write", data_dir, str(threads)],
+            args = ([driver, "write-async", data_dir, str(async_streams)] if async_streams
+                    else [driver, "write", data_dir, str(threads)])
+            proc = subprocess.Popen(args,
                                     stdout=out, stderr=err, stdin=subprocess.DEVNULL)
             if not early and not wait_for_first_ack(proc, ack_path):
                 proc.kill()
@@ -114,7 +120,8 @@ def main():
         output = verify.stdout.decode("utf-8", "replace").rstrip()
         status = "ok" if verify.returncode == 0 else f"FAILED (verify exit {verify.returncode})"
         when = "after start" if early else "after first ack"
-        print(f"round {rnd}/{rounds}: {threads} threads, killed {kill_ms} ms {when}, "
+        writers = (f"{async_streams} async streams" if async_streams else f"{threads} threads")
+        print(f"round {rnd}/{rounds}: {writers}, killed {kill_ms} ms {when}, "
               f"{acked} events acked ({total_acks} in all), verify {verify_s:.2f} s: {status}",
               flush=True)
         if verify.returncode != 0:

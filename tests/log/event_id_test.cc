@@ -54,8 +54,9 @@ TEST_CASE("positional event ids round-trip every position that fits and refuse t
                        Case{300, 0, uint64_t{1} << 20}, Case{2, 1, 255}}) {
     CAPTURE(c.topic);
     CAPTURE(c.offset);
-    auto id = envelope::PositionalEventId(TopicId(c.topic), PartitionId(c.partition), Offset(c.offset));
-    REQUIRE(id.has_value());
+    auto bits = envelope::PositionalEventId(TopicId(c.topic), PartitionId(c.partition), Offset(c.offset));
+    REQUIRE(bits.has_value());
+    const std::optional<std::string> id = UuidText(bits->first, bits->second);
     CHECK(id->size() == 36);
     CHECK((*id)[14] == '8');
     CHECK(std::string_view("89ab").find((*id)[19]) != std::string_view::npos);
@@ -63,7 +64,7 @@ TEST_CASE("positional event ids round-trip every position that fits and refuse t
     REQUIRE(key.has_value());
     CHECK(*key == envelope::LogKey(TopicId(c.topic), PartitionId(c.partition), Offset(c.offset)));
     // The random bits make two ids for one position differ.
-    CHECK(*id != *envelope::PositionalEventId(TopicId(c.topic), PartitionId(c.partition), Offset(c.offset)));
+    CHECK(*bits != *envelope::PositionalEventId(TopicId(c.topic), PartitionId(c.partition), Offset(c.offset)));
   }
   CHECK_FALSE(envelope::PositionalEventId(TopicId(65536), PartitionId(0), Offset(0)).has_value());
   CHECK_FALSE(envelope::PositionalEventId(TopicId(0), PartitionId(0), Offset(uint64_t{1} << 40)).has_value());

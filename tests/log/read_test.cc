@@ -372,7 +372,9 @@ TEST_CASE("event fields round-trip through every read path") {
 
   std::vector<Event> in_seq;
   status = t.log->ScanInSeqOrder({"orders"}, Seq(0), 10, [&](const EventView& view) {
-    in_seq.push_back(EventView(view.envelope()).ToEvent());  // an envelope can be re-read
+    // An envelope can be re-read from its bytes and position.
+    in_seq.push_back(
+        EventView(view.topic(), view.partition(), view.offset(), view.envelope()).ToEvent());
     return true;
   });
   REQUIRE(status.ok());

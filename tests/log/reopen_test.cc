@@ -114,25 +114,25 @@ TEST_CASE("the log records its format, raises an older data dir's and refuses a 
 
   TestLog t;
   MustAppend(*t.log, Req("orders", "order-1", 1));
-  CHECK(format_of(t) == std::optional<uint32_t>(2));
+  CHECK(format_of(t) == std::optional<uint32_t>(3));
   REQUIRE(t.log->Topics().size() == 1);
 
   // A dir from before the marker (format 1) opens and is raised to this build's format.
   set_format(t, std::nullopt);
   t.Reopen();
-  CHECK(format_of(t) == std::optional<uint32_t>(2));
+  CHECK(format_of(t) == std::optional<uint32_t>(3));
   CHECK(t.log->Topics().size() == 1);
   CHECK(t.log->HighWaterMark("orders", PartitionForKey("1", 8)).value() == 1);
 
   // A dir written by a newer build is refused with a message that says so.
-  set_format(t, 3);
+  set_format(t, 4);
   t.Close();
   auto store = Store::Open(t.dir.path(), t.store_options);
   REQUIRE(store.ok());
   auto log = Log::Open(store->get(), t.log_options);
   REQUIRE_FALSE(log.ok());
   CHECK(log.status().code() == ErrorCode::kInvalidArgument);
-  CHECK(log.status().message().find("newer Cairn (log format 3") != std::string::npos);
+  CHECK(log.status().message().find("newer Cairn (log format 4") != std::string::npos);
   CHECK(log.status().message().find(t.dir.path()) != std::string::npos);
 }
 
