@@ -39,6 +39,7 @@ struct ServeOptions {
   std::string backup_root;
   uint64_t ready_max_lag = 10'000;
   double ready_stall_seconds = 30;
+  double resume_writes_seconds = 5;
 };
 
 Result<std::pair<std::string, int>> ParseListen(const std::string& text) {
@@ -132,6 +133,8 @@ http::ServerOptions ServerOptionsOf(const ServeOptions& o, const std::pair<std::
   options.readiness.max_lag_events = o.ready_max_lag;
   options.readiness.stall_after =
       std::chrono::milliseconds(static_cast<int64_t>(o.ready_stall_seconds * 1000));
+  options.resume_writes_every =
+      std::chrono::milliseconds(static_cast<int64_t>(o.resume_writes_seconds * 1000));
   return options;
 }
 
@@ -258,6 +261,11 @@ void AddServeCommand(CLI::App& app, CommandRunner* run) {
                   "GET /readyz fails when a projection with events waiting has not moved for "
                   "this long")
       ->check(CLI::Range(0.1, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--resume-writes-seconds", o->resume_writes_seconds,
+                  "After a failed log write (a full disk, an I/O error) commands answer 503; "
+                  "this often the server tries to write again (0: only a restart does)")
+      ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   cmd->add_option("--backup-root", o->backup_root,
                   "Online backups (cairn backup --url) only into new dirs below DIR "

@@ -170,9 +170,14 @@ void GetMetrics(Api& api, const httplib::Request& req, httplib::Response& res) {
                   "text/plain; version=0.0.4");
 }
 
-// GET /healthz: liveness. 200 while the process serves.
-void Health(Api&, const httplib::Request&, httplib::Response& res) {
-  SendJson(res, 200, R"({"status":"ok"})");
+// GET /healthz: liveness. 200 while the process serves; it still serves reads while the log
+// is read-only, and says why writes are off: {"status":"read_only","reason":"..."}.
+void Health(Api& api, const httplib::Request&, httplib::Response& res) {
+  const std::optional<std::string> read_only = api.db().log().ReadOnlyReason();
+  if (!read_only) return SendJson(res, 200, R"({"status":"ok"})");
+  json::JsonWriter w;
+  w.BeginObject().Key("status").String("read_only").Key("reason").String(*read_only).EndObject();
+  SendJson(res, 200, w.Take());
 }
 
 // GET /readyz: 200 {"status":"ready"}, or 503 with every reason it is not (readiness.h).

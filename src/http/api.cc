@@ -1,6 +1,8 @@
 // See api.h.
 #include "http/api.h"
 
+#include <spdlog/spdlog.h>
+
 #include <charconv>
 
 #include "base/json_writer.h"
@@ -33,7 +35,26 @@ void AddRoute(httplib::Server& server, Api& api, std::string_view method, const 
 }
 
 ReadinessVerdict ObserveReadiness(Api& api) {
-  return api.readiness->Observe(api.db().engine().Statuses(), std::nullopt);
+  return api.readiness->Observe(api.db().engine().Statuses(), api.db().log().ReadOnlyReason());
+}
+
+bool ResumeWrites(Api& api) {
+  Log& log = api.db().log();
+  const std::optional<std::string> reason = log.ReadOnlyReason();
+  if (!reason) return true;
+  if (Status s = log.Resume(); !s.ok()) {
+    spdlog::warn("the log stays read-only ({}): {}", *reason, s.ToString());
+    return false;
+  }
+  // A projection that failed without a position failed to write its batch (the same disk),
+  // not on an event its handler refused: it resumes from its checkpoint.
+  for (const ProjectionStatus& p : api.db().engine().Statuses()) {
+    if (p.state != ProjectionState::kFailed || p.failed_at) continue;
+    const Status restarted = api.db().engine().Restart(p.name);
+    spdlog::warn("projection {} {} after writes resumed (it failed with: {})", p.name,
+                 restarted.ok() ? "restarted" : "not restarted: " + restarted.ToString(), p.error);
+  }
+  return true;
 }
 
 int HttpStatusFor(ErrorCode code) {

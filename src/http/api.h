@@ -44,6 +44,10 @@ void ResetCurrentRoute();
 
 // Observes the projections and the log for readiness (api.readiness) and returns the verdict.
 ReadinessVerdict ObserveReadiness(Api& api);
+// When the log is read-only after a failed write: tries to resume writing (Log::Resume) and,
+// if that works, restarts the projections the failure stopped. Returns whether the log takes
+// appends now. Logs each attempt that fails.
+bool ResumeWrites(Api& api);
 
 // The one table from ErrorCode to HTTP status.
 int HttpStatusFor(ErrorCode code);

@@ -41,20 +41,30 @@ struct HttpServer::Rep {
   int bound_port = 0;
   socket_t listen_socket = INVALID_SOCKET;
   // While Run() serves: observes readiness once a second, so a stall is timed from when it
-  // began, not from the first /readyz after it.
+  // began, not from the first /readyz after it, and tries to resume writes while the log is
+  // read-only (ServerOptions::resume_writes_every).
   std::thread readiness_watch;
   std::mutex watch_mu;
   std::condition_variable watch_cv;
   bool watch_stop = false;  // GUARDED_BY(watch_mu)
+  std::chrono::steady_clock::time_point next_resume;  // only the watch thread
 
   void WatchReadiness() {
     std::unique_lock lock(watch_mu);
     while (!watch_stop) {
       lock.unlock();
       (void)ObserveReadiness(api);
+      ResumeWritesWhenDue();
       lock.lock();
       watch_cv.wait_for(lock, std::chrono::seconds(1), [this] { return watch_stop; });
     }
+  }
+  void ResumeWritesWhenDue() {
+    const auto every = api.options.resume_writes_every;
+    const auto now = std::chrono::steady_clock::now();
+    if (every.count() == 0 || now < next_resume || !api.db().log().ReadOnlyReason()) return;
+    next_resume = now + every;
+    (void)ResumeWrites(api);
   }
   void StopWatch() {
     {

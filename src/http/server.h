@@ -43,6 +43,10 @@ struct ServerOptions {
   uint32_t rate_limit_per_token = 2000;
   // When GET /readyz answers 503: the lag bound and how long a stalled projection may stand.
   ReadinessOptions readiness;
+  // While the log is read-only after a failed write (a full disk, an I/O error), how often the
+  // server tries to resume writing; commands answer 503 until it can. 0: never, a restart
+  // resumes. Default: 5 s.
+  std::chrono::milliseconds resume_writes_every{5000};
   // Online backups (POST /api/admin/backup) may go only into new directories below this one.
   // Default: empty, any absolute path the server can write.
   std::string backup_root;
