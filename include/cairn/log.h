@@ -231,8 +231,10 @@ class Log {
   //   duplicate = true and writes nothing. If only some are stored, kConflict.
   // - Concurrent appends share one WriteBatch and one fsync (group commit); one failing append
   //   fails alone.
+  // - A failed write (kIOError) fails its whole group and turns the log read-only (see
+  //   ReadOnlyReason): every later append is kBusy until Resume succeeds.
   // Errors: kInvalidArgument (empty events, bad type/stream/topic), kTooLarge, kNotFound (topic
-  // unknown and auto-create off), kConflict, kShuttingDown, kIOError.
+  // unknown and auto-create off), kConflict, kShuttingDown, kIOError, kBusy (read-only).
   Result<AppendResult> Append(AppendRequest req);
 
   // Append without a thread per append: queues `req` for the group-commit writer and returns
@@ -308,8 +310,21 @@ class Log {
   };
   Stats GetStats() const;
 
-  // Test-only fault hook: called by the writer just before a group's WriteBatch is written;
-  // a non-ok Status fails the whole group as if the disk had refused it.
+  // Why the log takes no appends, or nothing while it takes them. The first failed group write
+  // (a write or fsync error, a full disk, the fault hook) fails that group with its error and
+  // turns the log read-only: every append after it, already queued or new, fails with kBusy
+  // naming that first error, so nothing is acknowledged after a write the disk may only have
+  // half taken. Reads go on. Resume (or opening the log again) ends it.
+  std::optional<std::string> ReadOnlyReason() const;
+  // Makes a read-only log writable again once the disk takes a durable write: resumes RocksDB
+  // (which drops what the failed write left in memory and never replays it) and writes a
+  // durable WAL-only probe (the fault hook is asked first). Ok when the log takes appends
+  // (also when it was not read-only); otherwise the error, and the log stays read-only.
+  // Nothing acknowledged before the failure is lost either way. Thread-safe.
+  Status Resume();
+
+  // Test-only fault hook: called by the writer just before a group's WriteBatch is written, and
+  // by Resume; a non-ok Status fails the whole group as if the disk had refused it.
   void SetWriteFaultForTesting(std::function<Status()> fault);
 
  private:

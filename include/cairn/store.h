@@ -161,9 +161,16 @@ class Store {
 
   // Applies `batch` atomically. With durable = true it obeys options().sync; with false the WAL is
   // written but never fsynced by this call (checkpoints of rebuilds that can be redone).
+  // After a failed write or WAL sync (a full disk, an I/O error) the store stops writing: every
+  // write and sync fails with kIOError naming the first failure, without reaching RocksDB, until
+  // ResumeWrites succeeds (RocksDB's WAL writer must not be used again after an error).
   Status Write(WriteBatch& batch, bool durable);
   // The one fsync point outside Write: makes everything written so far durable.
   Status SyncWal();
+  // Ends a stop after a failed write once the disk takes writes again: RocksDB's DB::Resume,
+  // which drops what the failed write left in memory (it is never replayed) and starts a new WAL.
+  // Ok when the store writes (also when it had not stopped), else why it cannot yet.
+  Status ResumeWrites();
 
   // Point read. nullopt when absent.
   Result<std::optional<std::string>> Get(Family* family, std::string_view key,

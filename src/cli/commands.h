@@ -26,6 +26,7 @@ void AddCheckCommand(CLI::App& app, CommandRunner* run);
 void AddExportCommand(CLI::App& app, CommandRunner* run);
 void AddImportCommand(CLI::App& app, CommandRunner* run);
 void AddBackupCommand(CLI::App& app, CommandRunner* run);
+void AddRestoreCommand(CLI::App& app, CommandRunner* run);
 void AddVersionCommand(CLI::App& app, CommandRunner* run);
 
 // Prints "cairn <command>: <message>" on stderr and returns kExitError: the one way commands

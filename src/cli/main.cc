@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   AddExportCommand(app, &run);
   AddImportCommand(app, &run);
   AddBackupCommand(app, &run);
+  AddRestoreCommand(app, &run);
   AddVersionCommand(app, &run);
   try {
     app.parse(argc, argv);

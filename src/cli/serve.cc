@@ -37,6 +37,13 @@ struct ServeOptions {
   std::string kafka;  // HOST:PORT of the Kafka listener; empty: none
   kafka::KafkaOptions kafka_limits;
   int kafka_group_delay_ms = 3000;
+  std::string tls_cert;
+  std::string tls_key;
+  uint32_t rate_limit = 2000;
+  std::string backup_root;
+  uint64_t ready_max_lag = 10'000;
+  double ready_stall_seconds = 30;
+  double resume_writes_seconds = 5;
 };
 
 Result<std::pair<std::string, int>> ParseListen(const std::string& text, std::string_view flag) {
@@ -123,6 +130,15 @@ http::ServerOptions ServerOptionsOf(const ServeOptions& o, const std::pair<std::
   options.port = listen.second;
   options.max_body_bytes = o.max_body_bytes;
   options.max_streams = o.max_streams;
+  options.tls_cert_file = o.tls_cert;
+  options.tls_key_file = o.tls_key;
+  options.rate_limit_per_token = o.rate_limit;
+  options.backup_root = o.backup_root;
+  options.readiness.max_lag_events = o.ready_max_lag;
+  options.readiness.stall_after =
+      std::chrono::milliseconds(static_cast<int64_t>(o.ready_stall_seconds * 1000));
+  options.resume_writes_every =
+      std::chrono::milliseconds(static_cast<int64_t>(o.resume_writes_seconds * 1000));
   return options;
 }
 
@@ -147,6 +163,18 @@ std::vector<http::Services::ConsumerGroupOffset> ConsumerGroupsOf(kafka::Broker&
   return out;
 }
 
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" || host == "[::1]";
+}
+
+// Plain HTTP beyond this machine sends every bearer token and every order in clear text.
+void WarnIfPlainHttpOnNetwork(const ServeOptions& o, const std::string& host) {
+  if (!o.tls_cert.empty() || IsLoopbackHost(host)) return;
+  spdlog::warn("serving plain HTTP on {}, which is not a loopback address: bearer tokens and "
+               "data cross the network unencrypted; pass --tls-cert and --tls-key (or put a TLS "
+               "proxy on this machine and listen on 127.0.0.1)", o.listen);
+}
+
 // Waits for SIGTERM or SIGINT (blocked by BlockShutdownSignals), then stops the server.
 std::thread StopOnSignal(http::HttpServer& server, sigset_t signals) {
   return std::thread([&server, signals] {
@@ -162,10 +190,13 @@ std::thread StopOnSignal(http::HttpServer& server, sigset_t signals) {
 void Serve(const ServeOptions& o, const std::string& host, http::HttpServer& server) {
   // For offline commands refused on this dir: they name this URL instead of a guess. Written
   // before the line below, which watchers wait for.
-  if (Status s = WriteServeAddress(o.data, LocalUrl(host, server.port()), o.tokens.empty()); !s.ok()) {
+  std::string url = LocalUrl(host, server.port());
+  if (!o.tls_cert.empty()) url.replace(0, url.find(':'), "https");
+  if (Status s = WriteServeAddress(o.data, url, o.tokens.empty()); !s.ok()) {
     spdlog::warn("{} (offline commands will not name this server's URL)", s.ToString());
   }
-  spdlog::info("cairn serving {} on http://{}:{} (sync {})", o.data, host, server.port(), o.sync);
+  spdlog::info("cairn serving {} on {}://{}:{} (sync {})", o.data, o.tls_cert.empty() ? "http" : "https",
+               host, server.port(), o.sync);
   ServeLog::Flush();
   server.Run();
   RemoveServeAddress(o.data);
@@ -196,6 +227,7 @@ int RunServe(const ServeOptions& o) {
     broker = std::move(*bound);
     services.consumer_groups = [b = broker.get()] { return ConsumerGroupsOf(*b); };
   }
+  WarnIfPlainHttpOnNetwork(o, listen->first);
   http::HttpServer server(services, ServerOptionsOf(o, *listen));
   if (Status s = server.Bind(); !s.ok()) return Fail("serve", s);
   if (broker) broker->Start();
@@ -220,7 +252,8 @@ void AddServeCommand(CLI::App& app, CommandRunner* run) {
   cmd->footer(
       "Examples:\n"
       "  cairn serve --data ./data\n"
-      "  cairn serve --data /var/lib/cairn --listen 0.0.0.0:8080 --tokens tokens.json --sync batch\n"
+      "  cairn serve --data /var/lib/cairn --listen 0.0.0.0:8443 --tokens tokens.json \\\n"
+      "      --tls-cert /etc/cairn/cert.pem --tls-key /etc/cairn/key.pem --sync batch\n"
       "Without --tokens, an admin token is created in DIR/admin.token on first start.\n");
   cmd->add_option("--data", o->data, "Data dir (created if missing)")->required();
   cmd->add_option("--listen", o->listen, "HOST:PORT to listen on")->capture_default_str();
@@ -259,6 +292,39 @@ void AddServeCommand(CLI::App& app, CommandRunner* run) {
   cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  CLI::Option* cert = cmd->add_option("--tls-cert", o->tls_cert,
+                                      "Serve HTTPS with this PEM certificate (chain); needs --tls-key")
+                          ->check(CLI::ExistingFile)
+                          ->type_name("FILE");
+  CLI::Option* key = cmd->add_option("--tls-key", o->tls_key,
+                                     "PEM private key of --tls-cert (keep it mode 0600)")
+                         ->check(CLI::ExistingFile)
+                         ->type_name("FILE");
+  cert->needs(key);
+  key->needs(cert);
+  cmd->add_option("--rate-limit", o->rate_limit,
+                  "Requests per second each token may make (and make at once); more are answered "
+                  "429 with Retry-After; 0: no limit")
+      ->check(CLI::Range(0, 10'000'000))
+      ->capture_default_str();
+  cmd->add_option("--ready-max-lag", o->ready_max_lag,
+                  "GET /readyz fails while a projection is more events than this behind the log "
+                  "(0: no bound)")
+      ->capture_default_str();
+  cmd->add_option("--ready-stall-seconds", o->ready_stall_seconds,
+                  "GET /readyz fails when a projection with events waiting has not moved for "
+                  "this long")
+      ->check(CLI::Range(0.1, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--resume-writes-seconds", o->resume_writes_seconds,
+                  "After a failed log write (a full disk, an I/O error) commands answer 503; "
+                  "this often the server tries to write again (0: only a restart does)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--backup-root", o->backup_root,
+                  "Online backups (cairn backup --url) only into new dirs below DIR "
+                  "(default: anywhere the server can write)")
+      ->type_name("DIR");
   cmd->callback([o, run] { *run = [o] { return RunServe(*o); }; });
 }
 

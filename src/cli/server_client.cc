@@ -22,6 +22,7 @@ ErrorCode CodeForHttpStatus(int status) {
     case 409: return ErrorCode::kConflict;
     case 413: return ErrorCode::kTooLarge;
     case 422: return ErrorCode::kRuleViolation;
+    case 429: return ErrorCode::kBusy;
     case 503: return ErrorCode::kBusy;
     case 504: return ErrorCode::kTimeout;
     default: return ErrorCode::kInternal;
@@ -81,12 +82,18 @@ CLI::Option* AddServerFlags(CLI::App* command, ServerFlags* flags) {
   command->add_option("--token-file", flags->token_file,
                       "Read the admin token for --url from FILE (e.g. DATA/admin.token)")
       ->type_name("FILE");
+  command->add_option("--cacert", flags->ca_cert,
+                      "Verify an https:// --url against the CA certificates in FILE (PEM) instead "
+                      "of the system's")
+      ->check(CLI::ExistingFile)
+      ->type_name("FILE");
   return url;
 }
 
-AdminClient::AdminClient(std::string url, std::string token)
+AdminClient::AdminClient(std::string url, std::string token, const std::string& ca_cert)
     : url_(std::move(url)), client_(std::make_unique<httplib::Client>(url_)) {
   client_->set_bearer_token_auth(token);
+  if (!ca_cert.empty()) client_->set_ca_cert_path(ca_cert.c_str());
   client_->set_connection_timeout(std::chrono::seconds(5));
   client_->set_tcp_nodelay(true);
 }
@@ -111,7 +118,7 @@ Result<std::unique_ptr<AdminClient>> AdminClient::Connect(const ServerFlags& fla
     return Status::InvalidArgument(
         "--url needs an admin token: pass --token TOKEN, --token-file FILE or set CAIRN_TOKEN");
   }
-  std::unique_ptr<AdminClient> client(new AdminClient(url, token));
+  std::unique_ptr<AdminClient> client(new AdminClient(url, token, flags.ca_cert));
   if (!client->client_->is_valid()) {
     return Status::InvalidArgument("cannot use --url " + url + " (is https supported by this build?)");
   }

@@ -22,9 +22,10 @@ struct ServerFlags {
   std::string url;         // --url: http://host:port
   std::string token;       // --token, or env CAIRN_TOKEN
   std::string token_file;  // --token-file: a file holding the token (e.g. <data>/admin.token)
+  std::string ca_cert;     // --cacert: CA certificates (PEM) to verify an https:// server by
 };
 
-// Registers --url, --token and --token-file on `command`. Returns the --url option so a
+// Registers --url, --token, --token-file and --cacert on `command`. Returns the --url option so a
 // command can declare it exclusive with --data.
 CLI::Option* AddServerFlags(CLI::App* command, ServerFlags* flags);
 
@@ -51,7 +52,7 @@ class AdminClient {
                         std::chrono::seconds timeout = std::chrono::seconds(30));
 
  private:
-  AdminClient(std::string url, std::string token);
+  AdminClient(std::string url, std::string token, const std::string& ca_cert);
   Result<HttpReply> Finish(const std::string& what, int status, std::string body, int error);
 
   std::string url_;

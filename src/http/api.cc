@@ -1,6 +1,8 @@
 // See api.h.
 #include "http/api.h"
 
+#include <spdlog/spdlog.h>
+
 #include <charconv>
 
 #include "base/json_writer.h"
@@ -30,6 +32,29 @@ void AddRoute(httplib::Server& server, Api& api, std::string_view method, const 
   else if (method == "POST") server.Post(pattern, wrapped);
   else if (method == "PUT") server.Put(pattern, wrapped);
   else if (method == "DELETE") server.Delete(pattern, wrapped);
+}
+
+ReadinessVerdict ObserveReadiness(Api& api) {
+  return api.readiness->Observe(api.db().engine().Statuses(), api.db().log().ReadOnlyReason());
+}
+
+bool ResumeWrites(Api& api) {
+  Log& log = api.db().log();
+  const std::optional<std::string> reason = log.ReadOnlyReason();
+  if (!reason) return true;
+  if (Status s = log.Resume(); !s.ok()) {
+    spdlog::warn("the log stays read-only ({}): {}", *reason, s.ToString());
+    return false;
+  }
+  // A projection that failed without a position failed to write its batch (the same disk),
+  // not on an event its handler refused: it resumes from its checkpoint.
+  for (const ProjectionStatus& p : api.db().engine().Statuses()) {
+    if (p.state != ProjectionState::kFailed || p.failed_at) continue;
+    const Status restarted = api.db().engine().Restart(p.name);
+    spdlog::warn("projection {} {} after writes resumed (it failed with: {})", p.name,
+                 restarted.ok() ? "restarted" : "not restarted: " + restarted.ToString(), p.error);
+  }
+  return true;
 }
 
 int HttpStatusFor(ErrorCode code) {
@@ -87,17 +112,25 @@ std::optional<Actor> Authenticate(const Api& api, const httplib::Request& req,
     SendError(res, 401, "unauthenticated", "send Authorization: Bearer <token>");
     return std::nullopt;
   }
-  std::optional<Actor> actor = api.services.tokens->Find(*token);
-  if (!actor) {
+  const std::optional<size_t> entry = api.services.tokens->Lookup(*token);
+  if (!entry) {
     res.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
     SendError(res, 401, "unauthenticated", "unknown token");
     return std::nullopt;
   }
+  if (const std::optional<std::chrono::seconds> wait = api.rate_limiter->Take(*entry)) {
+    res.set_header("Retry-After", std::to_string(wait->count()));
+    SendError(res, 429, "rate_limited",
+              "this token made more than " + std::to_string(api.options.rate_limit_per_token) +
+                  " requests in a second; retry after " + std::to_string(wait->count()) + " s");
+    return std::nullopt;
+  }
+  const Actor& actor = api.services.tokens->actor(*entry);
   for (Role role : allowed) {
-    if (actor->role == role) return actor;
+    if (actor.role == role) return actor;
   }
   SendError(res, 403, "permission_denied",
-            "role " + std::string(RoleName(actor->role)) + " may not use " + CurrentRoute());
+            "role " + std::string(RoleName(actor.role)) + " may not use " + CurrentRoute());
   return std::nullopt;
 }
 

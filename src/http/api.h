@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "http/metrics.h"
+#include "http/rate_limit.h"
 #include "http/server.h"
 
 namespace cairn::http {
@@ -21,6 +22,10 @@ struct Api {
   Metrics metrics;
   std::atomic<bool> stopping{false};
   std::atomic<int64_t> open_streams{0};
+  // One bucket per entry of services.tokens (ServerOptions::rate_limit_per_token).
+  std::unique_ptr<RateLimiter> rate_limiter;
+  // GET /readyz's judge, also fed once a second while the server runs.
+  std::unique_ptr<Readiness> readiness;
 
   Db& db() const { return *services.db; }
 };
@@ -37,6 +42,13 @@ const std::string& CurrentRoute();
 // Called before routing each request.
 void ResetCurrentRoute();
 
+// Observes the projections and the log for readiness (api.readiness) and returns the verdict.
+ReadinessVerdict ObserveReadiness(Api& api);
+// When the log is read-only after a failed write: tries to resume writing (Log::Resume) and,
+// if that works, restarts the projections the failure stopped. Returns whether the log takes
+// appends now. Logs each attempt that fails.
+bool ResumeWrites(Api& api);
+
 // The one table from ErrorCode to HTTP status.
 int HttpStatusFor(ErrorCode code);
 void SendJson(httplib::Response& res, int status, std::string body);
@@ -47,8 +59,9 @@ void SendError(httplib::Response& res, const Status& status);
 void SendError(httplib::Response& res, int http_status, std::string_view code,
                std::string_view message, std::string_view field = {});
 
-// The caller, if its bearer token is valid and its role is one of `allowed`; otherwise writes
-// 401 (no or unknown token) or 403 (role) and returns nullopt.
+// The caller, if its bearer token is valid, within its rate limit, and its role is one of
+// `allowed`; otherwise writes 401 (no or unknown token), 429 with Retry-After (over the limit)
+// or 403 (role) and returns nullopt.
 std::optional<Actor> Authenticate(const Api& api, const httplib::Request& req,
                                   httplib::Response& res, std::initializer_list<Role> allowed);
 inline constexpr std::initializer_list<Role> kAnyRole = {Role::kCustomer, Role::kService, Role::kAdmin};

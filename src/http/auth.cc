@@ -2,12 +2,12 @@
 #include "http/auth.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "base/json_reader.h"
 
@@ -15,19 +15,30 @@ namespace cairn::http {
 
 namespace {
 
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
+// Overwrites the bytes of `secret` (in a way the compiler keeps) and empties it.
+void Wipe(std::string* secret) {
+  OPENSSL_cleanse(secret->data(), secret->size());
+  secret->clear();
 }
 
+// The file's bytes, read with read(2) into one string that the caller wipes (no stream
+// buffers left holding a copy).
 Result<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::NotFound("cannot read " + path);
+  std::string text;
+  struct stat st{};
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) text.reserve(static_cast<size_t>(st.st_size) + 1);
+  char chunk[4096];
+  ssize_t n;
+  while ((n = ::read(fd, chunk, sizeof(chunk))) > 0) text.append(chunk, static_cast<size_t>(n));
+  OPENSSL_cleanse(chunk, sizeof(chunk));
+  ::close(fd);
+  if (n < 0) {
+    Wipe(&text);
+    return Status::NotFound("cannot read " + path);
+  }
+  return text;
 }
 
 // 32 random bytes as 64 hex digits.
@@ -47,8 +58,9 @@ std::string NewAdminToken() {
 Status WriteNewTokenFile(const std::string& path, const std::string& token) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) return Status::IOError("cannot create " + path);
-  const std::string line = token + "\n";
+  std::string line = token + "\n";
   const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  Wipe(&line);
   ::fsync(fd);
   ::close(fd);
   if (!written) return Status::IOError("cannot write " + path);
@@ -81,21 +93,23 @@ Result<std::pair<std::string, Actor>> ParseEntry(simdjson::dom::element element,
 }  // namespace
 
 Result<TokenTable> TokenTable::Parse(std::string_view text) {
+  simdjson::padded_string padded(text);
+  Result<TokenTable> table = ParseEntries(padded);
+  OPENSSL_cleanse(padded.data(), padded.size());
+  return table;
+}
+
+Result<TokenTable> TokenTable::ParseEntries(const simdjson::padded_string& text) {
   simdjson::dom::parser parser;
   simdjson::dom::array entries;
-  if (parser.parse(simdjson::padded_string(text)).get_array().get(entries)) {
+  if (parser.parse(text).get_array().get(entries)) {
     return Status::InvalidArgument("tokens file must be a JSON array of {token, user, role}");
   }
   TokenTable table;
   for (simdjson::dom::element element : entries) {
     const std::string path = json::IndexPath("", table.entries_.size());  // "[i]"
     CAIRN_ASSIGN_OR_RETURN(auto entry, ParseEntry(element, path));
-    for (size_t i = 0; i < table.entries_.size(); ++i) {
-      if (table.entries_[i].token == entry.first) {
-        return json::FieldError(path + ".token", "is the token of [" + std::to_string(i) + "] again");
-      }
-    }
-    table.entries_.push_back(Entry{std::move(entry.first), std::move(entry.second)});
+    CAIRN_RETURN_IF_ERROR(table.Add(&entry.first, std::move(entry.second), path));
   }
   if (table.entries_.empty()) return Status::InvalidArgument("tokens file has no tokens");
   return table;
@@ -104,6 +118,7 @@ Result<TokenTable> TokenTable::Parse(std::string_view text) {
 Result<TokenTable> TokenTable::LoadFile(const std::string& path) {
   CAIRN_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(path));
   Result<TokenTable> table = Parse(text);
+  Wipe(&text);  // the digests are all the table keeps
   if (!table.ok()) {
     return Status::InvalidArgument("tokens file " + path + ": " + table.status().message());
   }
@@ -118,17 +133,38 @@ Result<TokenTable> TokenTable::LoadOrCreateAdminToken(const std::string& data_di
   Result<std::string> existing = ReadWholeFile(path);
   std::string token;
   if (existing.ok()) {
-    token = *existing;
+    token = std::move(*existing);
     while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
   } else {
     token = NewAdminToken();
     CAIRN_RETURN_IF_ERROR(WriteNewTokenFile(path, token));
     *created = true;
   }
-  if (token.size() < 16) return Status::InvalidArgument(path + " holds no valid token");
+  if (token.size() < 16) {
+    Wipe(&token);
+    return Status::InvalidArgument(path + " holds no valid token");
+  }
   TokenTable table;
-  table.entries_.push_back(Entry{token, Actor{"admin", Role::kAdmin}});
+  CAIRN_RETURN_IF_ERROR(table.Add(&token, Actor{"admin", Role::kAdmin}, path));
   return table;
+}
+
+TokenTable::Digest TokenTable::DigestOf(std::string_view token) {
+  Digest digest{};
+  unsigned int size = 0;
+  EVP_Digest(token.data(), token.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  return digest;
+}
+
+Status TokenTable::Add(std::string* token, Actor actor, const std::string& path) {
+  const Digest digest = DigestOf(*token);
+  Wipe(token);
+  if (std::optional<size_t> earlier = Lookup(digest)) {
+    return json::FieldError(path + ".token",
+                            "is the token of [" + std::to_string(*earlier) + "] again");
+  }
+  entries_.push_back(Entry{digest, std::move(actor)});
+  return Status::Ok();
 }
 
 std::optional<std::string_view> BearerToken(std::string_view authorization) {
@@ -139,12 +175,23 @@ std::optional<std::string_view> BearerToken(std::string_view authorization) {
   return authorization.substr(kBearer.size());
 }
 
-std::optional<Actor> TokenTable::Find(std::string_view token) const {
-  std::optional<Actor> found;
-  for (const Entry& e : entries_) {
-    if (ConstantTimeEquals(e.token, token)) found = e.actor;
+std::optional<size_t> TokenTable::Lookup(std::string_view token) const {
+  return Lookup(DigestOf(token));
+}
+
+std::optional<size_t> TokenTable::Lookup(const Digest& digest) const {
+  // Every entry is compared, in constant time each, whether or not one matched already.
+  std::optional<size_t> found;
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    if (CRYPTO_memcmp(entries_[i].digest.data(), digest.data(), digest.size()) == 0) found = i;
   }
   return found;
+}
+
+std::optional<Actor> TokenTable::Find(std::string_view token) const {
+  std::optional<size_t> entry = Lookup(token);
+  if (!entry) return std::nullopt;
+  return entries_[*entry].actor;
 }
 
 }  // namespace cairn::http

@@ -1,19 +1,79 @@
-// See server.h. Wires cpp-httplib: thread pool, limits, timeouts, TCP_NODELAY, the JSON error
-// page, the access log and request metrics; the routes themselves are in *_routes.cc.
+// See server.h. Wires cpp-httplib: plain or TLS, thread pool, limits, timeouts, TCP_NODELAY, the
+// JSON error page, the access log and request metrics; the routes themselves are in *_routes.cc.
 #include "http/server.h"
 
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
 
 #include "base/parse.h"
 #include "http/api.h"
 
 namespace cairn::http {
 
+namespace {
+
+// httplib's plain server, with its one-request step opened up for ServeBytesForTesting.
+class PlainServer : public httplib::Server {
+ public:
+  // Serves the next request on `stream`; false when there is none or the connection ends.
+  bool ServeNext(httplib::Stream& stream) {
+    bool closed = false;
+    return process_request(stream, /*close_connection=*/false, closed, nullptr) && !closed;
+  }
+};
+
+std::unique_ptr<httplib::Server> NewServer(const ServerOptions& options) {
+  if (options.tls_cert_file.empty()) return std::make_unique<PlainServer>();
+  return std::make_unique<httplib::SSLServer>(options.tls_cert_file.c_str(),
+                                              options.tls_key_file.c_str());
+}
+
+}  // namespace
+
 struct HttpServer::Rep {
   Api api;
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server;
   int bound_port = 0;
   socket_t listen_socket = INVALID_SOCKET;
+  // While Run() serves: observes readiness once a second, so a stall is timed from when it
+  // began, not from the first /readyz after it, and tries to resume writes while the log is
+  // read-only (ServerOptions::resume_writes_every).
+  std::thread readiness_watch;
+  std::mutex watch_mu;
+  std::condition_variable watch_cv;
+  bool watch_stop = false;  // GUARDED_BY(watch_mu)
+  std::chrono::steady_clock::time_point next_resume;  // only the watch thread
+
+  void WatchReadiness() {
+    std::unique_lock lock(watch_mu);
+    while (!watch_stop) {
+      lock.unlock();
+      (void)ObserveReadiness(api);
+      ResumeWritesWhenDue();
+      lock.lock();
+      watch_cv.wait_for(lock, std::chrono::seconds(1), [this] { return watch_stop; });
+    }
+  }
+  void ResumeWritesWhenDue() {
+    const auto every = api.options.resume_writes_every;
+    const auto now = std::chrono::steady_clock::now();
+    if (every.count() == 0 || now < next_resume || !api.db().log().ReadOnlyReason()) return;
+    next_resume = now + every;
+    (void)ResumeWrites(api);
+  }
+  void StopWatch() {
+    {
+      std::lock_guard lock(watch_mu);
+      watch_stop = true;
+    }
+    watch_cv.notify_all();
+    if (readiness_watch.joinable()) readiness_watch.join();
+  }
 };
 
 namespace {
@@ -136,7 +196,11 @@ HttpServer::HttpServer(Services services, ServerOptions options) : rep_(std::mak
   api.services = services;
   if (options.worker_threads == 0) options.worker_threads = 64 + options.max_streams + 8;
   api.options = options;
-  httplib::Server& s = rep_->server;
+  api.rate_limiter = std::make_unique<RateLimiter>(options.rate_limit_per_token,
+                                                   services.tokens->size());
+  api.readiness = std::make_unique<Readiness>(options.readiness);
+  rep_->server = NewServer(options);
+  httplib::Server& s = *rep_->server;
   ConfigureConnections(s, options, &rep_->listen_socket);
   InstallErrorPages(s);
   InstallRequestHooks(s, api);
@@ -147,9 +211,18 @@ HttpServer::HttpServer(Services services, ServerOptions options) : rep_(std::mak
   RegisterConsoleRoutes(s, api);
 }
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  Stop();
+  rep_->StopWatch();
+}
 
 Status HttpServer::Bind() {
+  const ServerOptions& o = rep_->api.options;
+  if (!rep_->server->is_valid()) {
+    return Status::InvalidArgument("cannot load the TLS certificate " + o.tls_cert_file +
+                                   " and its private key " + o.tls_key_file +
+                                   " (PEM files; the key must match the certificate)");
+  }
   CAIRN_RETURN_IF_ERROR(BindSocket());
   if (rep_->listen_socket != INVALID_SOCKET) ::listen(rep_->listen_socket, kListenBacklog);
   return Status::Ok();
@@ -158,12 +231,12 @@ Status HttpServer::Bind() {
 Status HttpServer::BindSocket() {
   const ServerOptions& o = rep_->api.options;
   if (o.port == 0) {
-    rep_->bound_port = rep_->server.bind_to_any_port(o.host);
+    rep_->bound_port = rep_->server->bind_to_any_port(o.host);
     if (rep_->bound_port < 0) return Status::Busy("cannot listen on " + o.host);
     return Status::Ok();
   }
   rep_->bound_port = o.port;
-  if (!rep_->server.bind_to_port(o.host, o.port)) {
+  if (!rep_->server->bind_to_port(o.host, o.port)) {
     return Status::Busy("cannot listen on " + o.host + ":" + std::to_string(o.port) +
                         " (address in use, or not an address of this machine)");
   }
@@ -172,11 +245,65 @@ Status HttpServer::BindSocket() {
 
 int HttpServer::port() const { return rep_->bound_port; }
 
-void HttpServer::Run() { rep_->server.listen_after_bind(); }
+void HttpServer::Run() {
+  rep_->readiness_watch = std::thread([this] { rep_->WatchReadiness(); });
+  rep_->server->listen_after_bind();
+  rep_->StopWatch();
+}
 
 void HttpServer::Stop() {
   rep_->api.stopping.store(true);
-  rep_->server.stop();
+  rep_->server->stop();
+}
+
+namespace {
+
+// One connection's bytes in memory: reads come from the request bytes, writes are collected.
+// After kMaxWrites writes the peer counts as gone (so an event stream ends).
+class MemoryStream : public httplib::Stream {
+ public:
+  explicit MemoryStream(std::string_view in) : in_(in) {}
+  bool is_readable() const override { return true; }
+  bool is_writable() const override { return writes_ < kMaxWrites; }
+  ssize_t read(char* ptr, size_t size) override {
+    const size_t n = std::min(size, in_.size());
+    std::memcpy(ptr, in_.data(), n);
+    in_.remove_prefix(n);
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    if (++writes_ > kMaxWrites) return -1;
+    out_.append(ptr, size);
+    return static_cast<ssize_t>(size);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 40000;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 8080;
+  }
+  socket_t socket() const override { return INVALID_SOCKET; }
+  bool at_end() const { return in_.empty(); }
+  std::string take() { return std::move(out_); }
+
+ private:
+  static constexpr size_t kMaxWrites = 64;
+  std::string_view in_;
+  std::string out_;
+  size_t writes_ = 0;
+};
+
+}  // namespace
+
+std::string HttpServer::ServeBytesForTesting(std::string_view raw) {
+  auto* plain = dynamic_cast<PlainServer*>(rep_->server.get());
+  if (plain == nullptr) return {};
+  MemoryStream stream(raw);
+  while (!stream.at_end() && plain->ServeNext(stream)) {
+  }
+  return stream.take();
 }
 
 }  // namespace cairn::http

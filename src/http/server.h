@@ -9,9 +9,11 @@
 #include <memory>
 #include <string>
 #include <vector>
+#include <string_view>
 
 #include "cairn/db.h"
 #include "http/auth.h"
+#include "http/readiness.h"
 
 namespace cairn::http {
 
@@ -35,6 +37,22 @@ struct ServerOptions {
   size_t keep_alive_max_requests = 10'000;
   // Socket read and write timeouts. Default: 30 s.
   std::chrono::seconds io_timeout{30};
+  // HTTPS: PEM files of the server's certificate (chain) and private key, both or neither.
+  // Default: none (plain HTTP).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Requests a second each token may make, and make at once (a token bucket per token); more
+  // are 429 with Retry-After. 0: no limit. Default: 2,000.
+  uint32_t rate_limit_per_token = 2000;
+  // When GET /readyz answers 503: the lag bound and how long a stalled projection may stand.
+  ReadinessOptions readiness;
+  // While the log is read-only after a failed write (a full disk, an I/O error), how often the
+  // server tries to resume writing; commands answer 503 until it can. 0: never, a restart
+  // resumes. Default: 5 s.
+  std::chrono::milliseconds resume_writes_every{5000};
+  // Online backups (POST /api/admin/backup) may go only into new directories below this one.
+  // Default: empty, any absolute path the server can write.
+  std::string backup_root;
 };
 
 // What every route handler works with: the open data dir (its store, log, engine, order service
@@ -60,7 +78,8 @@ class HttpServer {
   HttpServer(Services services, ServerOptions options);
   ~HttpServer();
 
-  // Binds the listening socket. Errors: kBusy when the address is taken.
+  // Binds the listening socket. Errors: kBusy when the address is taken; kInvalidArgument
+  // when the TLS certificate or key cannot be loaded.
   Status Bind();
   // The bound port (useful with port 0).
   int port() const;
@@ -69,6 +88,12 @@ class HttpServer {
   // Stops accepting, ends event streams, lets in-flight requests finish; Run() then returns.
   // Safe from any thread (not from a signal handler).
   void Stop();
+
+  // For tests and fuzzing: serves the requests in `raw` (the bytes a client sends on one
+  // keep-alive connection) as if they came from 127.0.0.1, without a socket, and returns the
+  // bytes the server sends back. An event stream ends after a few writes, at once when
+  // ServerOptions::stream_heartbeat is 0. Needs neither Bind() nor Run(). REQUIRES: no TLS.
+  std::string ServeBytesForTesting(std::string_view raw);
 
  private:
   Status BindSocket();

@@ -118,6 +118,7 @@ Status Log::AppendAsync(AppendRequest req, AppendCallback done) {
 Status Log::Rep::Enqueue(PendingAppend* pending) {
   std::lock_guard lock(queue_mu);
   if (closed) return Status(ErrorCode::kShuttingDown, "the log is closing");
+  if (read_only.load(std::memory_order_acquire)) return ReadOnlyStatus();
   if (pending->is_async()) StartAsyncThreads();
   queue.push_back(pending);
   if (queue.size() == 1) {

@@ -5,6 +5,7 @@
 //   topics.cc    Log::Open (families, format marker, restoring topics) and the topic catalogue
 //   append.cc    Log::Append: validation, encoding and the group-commit queue and hand-over
 //   writer.cc    Log::Writer (the leader's check, stage, write, publish), fault hook, stats
+//   read_only.cc the read-only state after a failed write, and Log::Resume
 //   reads.cc     point reads, partition and stream reads, high-water marks
 //   cursor.cc    LogCursor and ScanInSeqOrder (events of several topics in seq order)
 //   waits.cc     WaitForSeq, WaitFor and Close
@@ -108,6 +109,17 @@ struct Log::Rep {
   std::unordered_map<std::string, uint64_t> stream_heads;  // cache of streams' last versions
   size_t max_cached_heads = 0;                             // LogOptions::max_cached_stream_heads
   std::function<Status()> write_fault;                     // test hook, set before use
+
+  // Read-only after a failed write (writer.cc): set by the leader whose write failed, cleared
+  // by Log::Resume; read by anyone.
+  std::atomic<bool> read_only{false};
+  mutable std::mutex read_only_mu;  // after queue_mu when both are held
+  std::string read_only_reason;     // GUARDED_BY(read_only_mu)
+  std::mutex resume_mu;             // one Log::Resume at a time
+  // What every append gets while the log is read-only: kBusy naming the failed write.
+  Status ReadOnlyStatus() const;
+  // Called by the leader with the error of a failed group write; keeps the first reason.
+  void TurnReadOnly(const Status& error);
 
   // Published after each commit (release); readers acquire.
   std::atomic<uint64_t> committed_seq{0};

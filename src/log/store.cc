@@ -13,6 +13,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -347,6 +349,30 @@ struct Store::Rep {
   bool stopping = false;  // GUARDED_BY(syncer_mu)
   std::thread syncer;
 
+  // Set by the first failed write or sync, cleared by ResumeWrites (see Store::Write).
+  std::atomic<bool> writes_stopped{false};
+  mutable std::mutex stop_mu;
+  Status stop_error;  // GUARDED_BY(stop_mu)
+
+  // The answer to a write while writes are stopped.
+  Status StoppedStatus() const {
+    std::lock_guard lock(stop_mu);
+    return Status::IOError("the store takes no writes since one failed (" +
+                           stop_error.ToString() + ")");
+  }
+  // Converts a failed write's or sync's RocksDB status and stops writes (the first one names
+  // the stop).
+  Status StopWrites(const rocksdb::Status& failed, std::string_view what) {
+    Status error = FromRocks(failed, what);
+    std::lock_guard lock(stop_mu);
+    if (!writes_stopped.load(std::memory_order_relaxed)) {
+      stop_error = error;
+      writes_stopped.store(true, std::memory_order_release);
+      spdlog::error("the store stops writing until the disk takes writes again: {}",
+                    error.ToString());
+    }
+    return error;
+  }
   // Flushes the memtables of the families that hold writes (see the definition).
   void FlushWrittenFamilies();
 };
@@ -375,6 +401,28 @@ rocksdb::ColumnFamilyOptions MakeFamilyOptions(const StoreOptions& o,
   return cf;
 }
 
+// RocksDB's own log lines go to Cairn's log (spdlog) instead of a LOG file in the data dir: on
+// a full disk that file fails too, and Debian's RocksDB (built with assertions) aborts the
+// process at the next line written to a file that once failed.
+class RocksLogToSpdlog : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logger;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char line[1024];
+    std::vsnprintf(line, sizeof(line), format, ap);
+    // One step down: what RocksDB calls an error (a missing dir on create, a failed write) is
+    // Cairn's to judge, and Cairn logs every failure it is handed as a Status.
+    spdlog::log(level >= rocksdb::InfoLogLevel::ERROR_LEVEL  ? spdlog::level::warn
+                : level == rocksdb::InfoLogLevel::WARN_LEVEL ? spdlog::level::info
+                                                             : spdlog::level::debug,
+                "rocksdb: {}", line);
+  }
+};
+
 bool IsLockError(const rocksdb::Status& s) {
   const std::string text = s.ToString();
   return text.find("lock") != std::string::npos || text.find("Resource temporarily") != std::string::npos;
@@ -397,6 +445,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOp
   db_options.bytes_per_sync = 1 << 20;
   db_options.keep_log_file_num = 5;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.info_log = std::make_shared<RocksLogToSpdlog>(rocksdb::InfoLogLevel::WARN_LEVEL);
 
   std::vector<std::string> names;
   rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
@@ -434,10 +483,10 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOp
       std::unique_lock lock(r->syncer_mu);
       while (!r->stopping) {
         r->syncer_cv.wait_for(lock, std::chrono::milliseconds(interval));
-        if (r->wal_dirty.exchange(false)) {
+        if (r->wal_dirty.exchange(false) && !r->writes_stopped.load(std::memory_order_acquire)) {
           lock.unlock();
           rocksdb::Status st = r->db->SyncWAL();
-          if (!st.ok()) spdlog::error("batch-mode WAL sync failed: {}", st.ToString());
+          if (!st.ok()) (void)r->StopWrites(st, "batch-mode WAL sync");
           lock.lock();
         }
       }
@@ -456,7 +505,10 @@ Store::~Store() {
     rep_->syncer.join();
   }
   if (!rep_->db) return;
-  if (!options_.read_only) {
+  if (rep_->writes_stopped.load()) {
+    spdlog::warn("closing a store whose writes stopped after a failure: the WAL is not synced "
+                 "again; the next open recovers from what the disk holds");
+  } else if (!options_.read_only) {
     rocksdb::Status s = rep_->db->SyncWAL();
     if (!s.ok()) spdlog::warn("final WAL sync failed: {}", s.ToString());
     rep_->FlushWrittenFamilies();
@@ -565,15 +617,29 @@ Status Store::Write(WriteBatch& batch, bool durable) {
 }
 
 Status Store::WriteRocksBatch(rocksdb::WriteBatch* batch, bool durable) {
+  if (rep_->writes_stopped.load(std::memory_order_acquire)) return rep_->StoppedStatus();
   rocksdb::WriteOptions wo;
   wo.sync = durable && options_.sync == SyncMode::kAlways;
   rocksdb::Status s = rep_->db->Write(wo, batch);
-  if (!s.ok()) return FromRocks(s, "write");
+  if (!s.ok()) return rep_->StopWrites(s, "write");
   if (durable && options_.sync == SyncMode::kBatch) rep_->wal_dirty.store(true);
   return Status::Ok();
 }
 
-Status Store::SyncWal() { return FromRocks(rep_->db->SyncWAL(), "WAL sync"); }
+Status Store::SyncWal() {
+  if (rep_->writes_stopped.load(std::memory_order_acquire)) return rep_->StoppedStatus();
+  rocksdb::Status s = rep_->db->SyncWAL();
+  return s.ok() ? Status::Ok() : rep_->StopWrites(s, "WAL sync");
+}
+
+Status Store::ResumeWrites() {
+  std::lock_guard lock(rep_->stop_mu);
+  if (!rep_->writes_stopped.load(std::memory_order_relaxed)) return Status::Ok();
+  CAIRN_RETURN_IF_ERROR(FromRocks(rep_->db->Resume(), "resuming writes"));
+  rep_->writes_stopped.store(false, std::memory_order_release);
+  spdlog::warn("the store writes again (it had stopped after: {})", rep_->stop_error.ToString());
+  return Status::Ok();
+}
 
 Result<std::optional<std::string>> Store::Get(Family* family, std::string_view key,
                                               const Snapshot* snapshot) const {

@@ -31,6 +31,13 @@ void AppendGeneratedHeader(std::string* header, const TopicState& topic, Partiti
 }  // namespace
 
 void Log::Writer::CommitGroup(const std::vector<PendingAppend*>& group) {
+  // Appends queued before the log turned read-only are refused like new ones: after a failed
+  // write nothing more is written until Log::Resume has proven the disk takes writes again.
+  if (rep_->read_only.load(std::memory_order_acquire)) {
+    const Status refused = rep_->ReadOnlyStatus();
+    for (PendingAppend* p : group) p->result = refused;
+    return;
+  }
   // The cache of stream heads is bounded: every earlier group is committed, so the `heads`
   // family holds what the cache would, and it refills from there.
   if (rep_->stream_heads.size() > rep_->max_cached_heads) rep_->stream_heads.clear();
@@ -53,6 +60,7 @@ void Log::Writer::CommitGroup(const std::vector<PendingAppend*>& group) {
   if (!s.ok()) {
     spdlog::error("log write of a group of {} appends failed: {}", group.size(), s.ToString());
     Undo(undo);
+    rep_->TurnReadOnly(s);
     for (PendingAppend* p : written) p->result = s;
     return;
   }

@@ -20,7 +20,7 @@ import uuid
 
 CAIRN = TOOL = SAMPLE = None
 KAFKA_NAMESPACE = uuid.UUID("15d0c59c-7262-569d-a4d2-0e0a0ca710c7")
-COMMANDS = ["serve", "rebuild", "check", "export", "import", "backup", "version"]
+COMMANDS = ["serve", "rebuild", "check", "export", "import", "backup", "restore", "version"]
 
 
 def murmur2(data: bytes) -> int:
@@ -476,6 +476,48 @@ class CliTest(unittest.TestCase):
         self.assert_usage_error(["backup", "--data", data, "--to", backup], "already exists")
         self.assert_usage_error(["backup", "--data", data, "--to", self.path("no/such/parent")],
                                 "does not exist")
+
+    def test_backup_verify_checks_the_backup_and_restore_makes_a_verified_copy(self):
+        data = self.imported()
+        backup = self.path("verified-backup")
+        _, _, err = run("backup", "--data", data, "--to", backup, "--verify", check=0)
+        self.assertIn(f"backup: verified {backup}: 78 events in 3 topics; every read model "
+                      "equals a replay of its log", err)
+        restored = self.path("restored")
+        _, _, err = run("restore", "--from", backup, "--data", restored, check=0)
+        self.assertIn(f"restore: verified {restored}: 78 events in 3 topics", err)
+        self.assertIn(f"cairn serve --data {restored}", err)
+        self.assertEqual(self.export(restored), self.export(data))
+        run("check", "--data", restored, check=0)
+        # Real copies: the restored dir shares no file with the backup (whose tables are hard
+        # links to the source's).
+        for name in os.listdir(restored):
+            self.assertEqual(os.stat(os.path.join(restored, name)).st_nlink, 1, name)
+        self.assertFalse([n for n in os.listdir(self.tmp) if ".restoring-" in n])
+
+    def test_restore_refuses_what_it_cannot_do_and_leaves_nothing(self):
+        data = self.imported()
+        self.assert_usage_error(["restore", "--from", data, "--data", data], "already exists")
+        self.assert_usage_error(["restore", "--from", self.path("nothing"), "--data",
+                                 self.path("r1")], "is not a Cairn data dir")
+        self.assert_usage_error(["restore", "--from", data, "--data", self.path("no/parent/r")],
+                                "does not exist")
+        self.assert_usage_error(["restore", "--data", self.path("r2")], "--from")
+        self.assertFalse(os.path.exists(self.path("r1")) or os.path.exists(self.path("r2")))
+
+    def test_a_backup_whose_read_models_drifted_does_not_verify(self):
+        data = self.imported()
+        tool("put", data, "orders", "views", "ghost-order", "{}")
+        backup = self.path("drifted-backup")
+        code, _, err = run("backup", "--data", data, "--to", backup, "--verify")
+        self.assertEqual(code, 1, err)
+        self.assertIn(f"backup: {backup} does NOT verify: 1 difference between", err)
+        self.assertIn("orders", err)
+        code, _, err = run("restore", "--from", backup, "--data", self.path("drifted-copy"))
+        self.assertEqual(code, 1, err)
+        self.assertIn("does NOT verify", err)
+        run("check", "--data", self.path("drifted-copy"), "--repair")
+        run("check", "--data", self.path("drifted-copy"), check=0)
 
 
 def main():

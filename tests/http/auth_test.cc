@@ -188,5 +188,21 @@ TEST_CASE("a bearer token finds its actor; an unknown one finds nobody") {
   CHECK_FALSE(table->Find(*BearerToken("Bearer " + std::string(kAdminToken))).has_value());
 }
 
+TEST_CASE("a token is looked up by its digest: each entry has its own index, near misses find none") {
+  Result<TokenTable> table = TokenTable::Parse(R"([
+    {"token": "admin-token-0123456789abcdef", "user": "root", "role": "admin"},
+    {"token": "alice-token-0123456789abcdef", "user": "alice", "role": "customer"}])");
+  REQUIRE_OK(table);
+  CHECK(table->Lookup(kAdminToken) == 0u);
+  CHECK(table->Lookup(kAliceToken) == 1u);
+  CHECK(table->actor(1).user_id == "alice");
+  const std::string alice(kAliceToken);
+  for (const std::string& near : {alice + "x", alice.substr(1), alice.substr(0, alice.size() - 1),
+                                  std::string(alice.size(), 'a'), std::string()}) {
+    CAPTURE(near);
+    CHECK_FALSE(table->Lookup(near).has_value());
+  }
+}
+
 }  // namespace
 }  // namespace cairn::http

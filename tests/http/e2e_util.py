@@ -17,6 +17,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -74,10 +75,13 @@ class Response:
 
 
 class Server:
-    """One `cairn serve` process on a data dir; restartable on the same dir."""
+    """One `cairn serve` process on a data dir; restartable on the same dir. With `tls_ca` (the
+    CA file that signed its --tls-cert) requests go over HTTPS, verified against that CA."""
 
-    def __init__(self, name, tokens=True, args=()):
+    def __init__(self, name, tokens=True, args=(), listen="127.0.0.1:0", tls_ca=None):
         self.name = name
+        self.listen = listen
+        self.tls_ca = tls_ca
         self.data = os.path.join(ROOT, name, "data")
         os.makedirs(os.path.dirname(self.data), exist_ok=True)
         self.tokens_file = None
@@ -104,7 +108,7 @@ class Server:
 
     def start(self):
         self.starts += 1
-        cmd = [CAIRN, "serve", "--data", self.data, "--listen", "127.0.0.1:0", *self.args]
+        cmd = [CAIRN, "serve", "--data", self.data, "--listen", self.listen, *self.args]
         if self.tokens_file:
             cmd += ["--tokens", self.tokens_file]
         log = open(self.log_path, "w")
@@ -118,7 +122,7 @@ class Server:
                                      self.current_log())
             if time.time() > deadline:
                 raise AssertionError("cairn serve did not start:\n" + self.current_log())
-            match = re.search(r"on http://127\.0\.0\.1:(\d+)", self.current_log())
+            match = re.search(r"cairn serving .* on https?://[^ ]+:(\d+) ", self.current_log())
             if match:
                 self.port = int(match.group(1))
             else:
@@ -138,6 +142,10 @@ class Server:
             return f.read()
 
     def connect(self, timeout=30):
+        if self.tls_ca:
+            context = ssl.create_default_context(cafile=self.tls_ca)
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               context=context)
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def request(self, method, path, body=None, token=None, headers=None,

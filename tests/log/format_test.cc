@@ -146,6 +146,15 @@ TEST_CASE("Verify refuses malformed envelopes of either format") {
   CHECK_FALSE(envelope::Verify(std::string(64, '\0')));  // not a flatbuffers envelope either
 }
 
+// Found by tests/fuzz/envelope_fuzz.cc (UBSan: memcpy from a null pointer); its input is
+// tests/fuzz/corpus/envelope/empty_value.
+TEST_CASE("an empty or too short value is no envelope, and SeqOf reads it as seq 0") {
+  for (std::string_view value : {std::string_view(), std::string_view("\x10\0\0", 3)}) {
+    CHECK_FALSE(envelope::Verify(value));
+    CHECK(envelope::SeqOf(value) == Seq(0));
+  }
+}
+
 TEST_CASE("a data dir written by a format 2 build reads back exactly as that build exported it") {
   Format2Dir d;
   const std::vector<std::string> expected =
