@@ -15,6 +15,11 @@ constexpr const char* kHex = "0123456789abcdef";
 
 std::string UuidText(uint64_t hi, uint64_t lo) {
   char out[36];
+  WriteUuidText(hi, lo, out);
+  return std::string(out, sizeof(out));
+}
+
+void WriteUuidText(uint64_t hi, uint64_t lo, char (&out)[36]) {
   size_t n = 0;
   for (int i = 15; i >= 0; --i) {
     const uint64_t word = i >= 8 ? hi : lo;
@@ -23,7 +28,6 @@ std::string UuidText(uint64_t hi, uint64_t lo) {
     out[n++] = kHex[byte & 0xf];
     if (n == 8 || n == 13 || n == 18 || n == 23) out[n++] = '-';
   }
-  return std::string(out, sizeof(out));
 }
 
 std::optional<std::pair<uint64_t, uint64_t>> ParseUuidText(std::string_view text) {

@@ -15,6 +15,9 @@ std::string NewUuid();
 
 // The text form of the UUID whose 128 bits are `hi` then `lo`.
 std::string UuidText(uint64_t hi, uint64_t lo);
+// The same 36 characters written to `out`, without allocating (the log's scans decode an id
+// per event).
+void WriteUuidText(uint64_t hi, uint64_t lo, char (&out)[36]);
 // The 128 bits of a UUID in UuidText's form (lower-case hex, dashes at 8, 13, 18, 23); nothing
 // for any other text.
 std::optional<std::pair<uint64_t, uint64_t>> ParseUuidText(std::string_view text);

@@ -41,17 +41,35 @@ __attribute__((target("sse4.2"))) uint32_t Crc32cHardware(uint32_t crc, const un
   for (; n > 0; --n, ++p) c32 = _mm_crc32_u8(c32, *p);
   return c32;
 }
+
+bool HasHardware() {
+  static const bool kHardware = __builtin_cpu_supports("sse4.2");
+  return kHardware;
+}
+#else
+bool HasHardware() { return false; }
 #endif
+
+const unsigned char* Bytes(std::string_view data) {
+  return reinterpret_cast<const unsigned char*>(data.data());
+}
 
 }  // namespace
 
 uint32_t Crc32c(std::string_view data) {
-  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
 #if defined(__x86_64__)
-  static const bool kHardware = __builtin_cpu_supports("sse4.2");
-  if (kHardware) return ~Crc32cHardware(~0u, p, data.size());
+  if (HasHardware()) return ~Crc32cHardware(~0u, Bytes(data), data.size());
 #endif
-  return ~Crc32cTable(~0u, p, data.size());
+  return ~Crc32cTable(~0u, Bytes(data), data.size());
+}
+
+uint32_t Crc32cTableForTest(std::string_view data) { return ~Crc32cTable(~0u, Bytes(data), data.size()); }
+
+std::optional<uint32_t> Crc32cHardwareForTest(std::string_view data) {
+#if defined(__x86_64__)
+  if (HasHardware()) return ~Crc32cHardware(~0u, Bytes(data), data.size());
+#endif
+  return std::nullopt;
 }
 
 }  // namespace cairn::kafka

@@ -3,6 +3,7 @@
 // max_wait_ms (capped by KafkaOptions::max_fetch_wait) passes, then answered with what there
 // is; an empty record set is 0 bytes. No fetch sessions (session_id 0), no transactions
 // (last_stable_offset = high-water mark), preferred_read_replica -1.
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -76,7 +77,6 @@ bool ParseFetch(const Request& req, FetchRequest* f) {
 Status AppendBatch(const Log& log, const std::string& topic, PartitionId partition, Offset from,
                    size_t max_bytes, std::string* out) {
   const size_t start = out->size();
-  out->reserve(start + std::min<size_t>(max_bytes, 64u << 20) + 4096);  // one allocation, no regrowth
   RecordBatchWriter batch(out, int64_t(from.value()));
   Status s = log.ScanPartition(topic, partition, from, Offset(UINT64_MAX), [&](const EventView& e) {
     AddEventRecord(e, batch);
@@ -90,6 +90,17 @@ Status AppendBatch(const Log& log, const std::string& topic, PartitionId partiti
   return s;
 }
 
+// What the response may grow to, so it is allocated once rather than regrown per partition:
+// the partitions' limits within the request's, capped so a greedy request costs no more than
+// 64 MiB up front (a response past that regrows).
+size_t ReserveBytes(const FetchRequest& f, size_t budget) {
+  size_t records = 0;
+  for (const TopicFetch& t : f.topics) {
+    for (const PartitionFetch& p : t.partitions) records += size_t(std::max(p.max_bytes, 1));
+  }
+  return std::min({records, budget, size_t(64) << 20}) + 4096;
+}
+
 // Builds the whole response; *data_bytes counts the record bytes in it.
 std::string BuildResponse(const Log& log, const FetchRequest& f, size_t* data_bytes) {
   ResponseWriter w;
@@ -99,6 +110,7 @@ std::string BuildResponse(const Log& log, const FetchRequest& f, size_t* data_by
     w.Int32(0);  // session_id
   }
   size_t budget = f.max_bytes > 0 ? size_t(f.max_bytes) : SIZE_MAX;
+  w.str().reserve(ReserveBytes(f, budget));
   w.ArrayLength(f.topics.size());
   for (const TopicFetch& t : f.topics) {
     Result<TopicInfo> info = log.GetTopic(t.name);

@@ -110,8 +110,7 @@ bool GetHeaderToSeq(std::string_view* in, Fields* out) {
   in->remove_prefix(2);
   if (form == kIdUuid) {
     if (in->size() < 16) return false;
-    const std::string text = UuidText(bytes::GetBigEndian64(*in), bytes::GetBigEndian64(in->substr(8)));
-    std::memcpy(out->id_text, text.data(), sizeof(out->id_text));
+    WriteUuidText(bytes::GetBigEndian64(*in), bytes::GetBigEndian64(in->substr(8)), out->id_text);
     out->id = std::string_view(out->id_text, sizeof(out->id_text));
     in->remove_prefix(16);
   } else if (form != kIdText || !GetString(in, &out->id)) {

@@ -93,6 +93,24 @@ TEST_CASE("crc32c of the check string is the published value") {
   CHECK(Crc32c(std::string(1000, 'x')) == Crc32c(std::string(1000, 'x')));
 }
 
+TEST_CASE("the table and the SSE 4.2 crc32c agree on the check string and on every length") {
+  CHECK(Crc32cTableForTest("123456789") == 0xE3069283u);
+  CHECK(Crc32cTableForTest("") == 0u);
+  const std::optional<uint32_t> hardware = Crc32cHardwareForTest("123456789");
+  if (!hardware) {
+    MESSAGE("this CPU has no SSE 4.2: only the table path is checked");
+    return;
+  }
+  CHECK(*hardware == 0xE3069283u);
+  std::string bytes;
+  for (int i = 0; i < 100; ++i) bytes.push_back(char(i * 37 + 11));
+  for (size_t n = 0; n <= bytes.size(); ++n) {  // every tail length after 8-byte steps
+    const std::string_view prefix = std::string_view(bytes).substr(0, n);
+    CHECK(Crc32cHardwareForTest(prefix) == Crc32cTableForTest(prefix));
+    CHECK(Crc32c(prefix) == Crc32cTableForTest(prefix));
+  }
+}
+
 TEST_CASE("zigzag varints round-trip at every byte boundary and at the int64 extremes") {
   const int64_t values[] = {0, -1, 1, 63, -64, 64, -65, 8191, 8192,
                             std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()};
