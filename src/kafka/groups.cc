@@ -225,7 +225,9 @@ void GroupCoordinator::RemoveMember(const std::string& name, Group& g, const std
 std::optional<std::string> GroupCoordinator::CommonProtocol(const Group& g) const {
   if (g.members.empty()) return std::nullopt;
   const Member& first = g.members.count(g.leader) ? g.members.at(g.leader) : g.members.begin()->second;
-  for (const auto& [name, metadata] : first.protocols) {
+  for (const auto& protocol : first.protocols) {
+    const std::string& name = protocol.first;  // not a structured binding: clang 14's lambdas
+                                               // cannot capture one (the fuzz build)
     const bool everyone = std::all_of(g.members.begin(), g.members.end(), [&](const auto& kv) {
       return std::any_of(kv.second.protocols.begin(), kv.second.protocols.end(),
                          [&](const auto& p) { return p.first == name; });
