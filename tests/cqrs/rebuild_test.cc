@@ -26,6 +26,16 @@ RebuildProgress RebuildAndWait(Harness& h, std::vector<std::string> names) {
   return *done;
 }
 
+// Starts a rebuild of "counts" whose first batch waits at the hooks' gate, and returns its job
+// once the rebuild has reached the gate (the caller opens it: hooks.gate_closed = false).
+uint64_t StartRebuildAtGate(Harness& h, Hooks& hooks) {
+  hooks.gate_closed.store(true);
+  auto job = h.engine->StartRebuild({"counts"});
+  REQUIRE(job.ok());
+  REQUIRE(WaitUntil([&] { return hooks.gate_reached.load(); }, 10s));
+  return *job;
+}
+
 TEST_CASE("a rebuild of a failed projection, once its handler succeeds, leaves it running") {
   TempDir dir;
   Harness h(dir.path());
@@ -213,12 +223,9 @@ TEST_CASE("a rebuild in progress shows its progress, refuses a second rebuild an
   h.MustCatchUp();
   const Tables before = h.DumpOf(specs[0]);
 
-  hooks->gate_closed.store(true);
-  auto job = h.engine->StartRebuild({"counts"});
-  REQUIRE(job.ok());
-  REQUIRE(WaitUntil([&] { return hooks->gate_reached.load(); }, 10s));
+  const uint64_t job = StartRebuildAtGate(h, *hooks);
 
-  auto progress = h.engine->GetRebuild(*job);
+  auto progress = h.engine->GetRebuild(job);
   REQUIRE(progress.ok());
   CHECK(progress->state == RebuildProgress::State::kRunning);
   CHECK(progress->projections == std::vector<std::string>{"counts"});
@@ -233,7 +240,7 @@ TEST_CASE("a rebuild in progress shows its progress, refuses a second rebuild an
   CHECK(h.StatusOf("latest").state != ProjectionState::kRebuilding);
   auto other = h.engine->StartRebuild({"latest"});
   REQUIRE(other.ok());
-  CHECK(*other != *job);
+  CHECK(*other != job);
   auto other_done = h.engine->WaitForRebuild(*other);
   REQUIRE(other_done.ok());
   CHECK(other_done->state == RebuildProgress::State::kDone);
@@ -243,7 +250,7 @@ TEST_CASE("a rebuild in progress shows its progress, refuses a second rebuild an
   CHECK(h.Read("counts")->generation() == 1);
 
   hooks->gate_closed.store(false);
-  auto done = h.engine->WaitForRebuild(*job);
+  auto done = h.engine->WaitForRebuild(job);
   REQUIRE(done.ok());
   CHECK(done->state == RebuildProgress::State::kDone);
   CHECK(h.StatusOf("counts").state == ProjectionState::kRunning);
@@ -264,13 +271,10 @@ TEST_CASE("a finished rebuild counts in events_done the events appended while it
   Populate(*h.log, 0, 60);
   h.MustCatchUp();
 
-  hooks->gate_closed.store(true);
-  auto job = h.engine->StartRebuild({"counts"});
-  REQUIRE(job.ok());
-  REQUIRE(WaitUntil([&] { return hooks->gate_reached.load(); }, 10s));
+  const uint64_t job = StartRebuildAtGate(h, *hooks);
   Populate(*h.log, 60, 9);  // appended while the rebuild's first batch is held
   hooks->gate_closed.store(false);
-  auto done = h.engine->WaitForRebuild(*job);
+  auto done = h.engine->WaitForRebuild(job);
   REQUIRE(done.ok());
   CHECK(done->state == RebuildProgress::State::kDone);
 
@@ -365,17 +369,14 @@ TEST_CASE("closing the engine during a rebuild keeps the old generation and leav
   Populate(*h.log, 0, 40);
   h.MustCatchUp();
   const Tables before = h.DumpOf(specs[0]);
-  hooks->gate_closed.store(true);
-  auto job = h.engine->StartRebuild({"counts"});
-  REQUIRE(job.ok());
-  REQUIRE(WaitUntil([&] { return hooks->gate_reached.load(); }, 10s));
+  const uint64_t job = StartRebuildAtGate(h, *hooks);
   std::thread release([&] {
     std::this_thread::sleep_for(50ms);
     hooks->gate_closed.store(false);
   });
   h.engine->Stop();  // waits for the rebuild thread, which ends at its next batch
   release.join();
-  auto progress = h.engine->GetRebuild(*job);
+  auto progress = h.engine->GetRebuild(job);
   REQUIRE(progress.ok());
   // Either it finished its one batch and switched before seeing the stop, or it failed.
   const bool switched = h.StatusOf("counts").generation == 2;
