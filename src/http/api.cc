@@ -69,6 +69,7 @@ int HttpStatusFor(ErrorCode code) {
     case ErrorCode::kRuleViolation: return 422;
     case ErrorCode::kBusy: return 503;
     case ErrorCode::kShuttingDown: return 503;
+    case ErrorCode::kNotWriter: return 421;
     case ErrorCode::kTimeout: return 504;
     case ErrorCode::kCorruption:
     case ErrorCode::kIOError:
@@ -97,6 +98,16 @@ void SendError(httplib::Response& res, int http_status, std::string_view code,
 }
 
 void SendError(httplib::Response& res, const Status& status) {
+  if (status.code() == ErrorCode::kNotWriter) {
+    // A replica's refusal names the writer (ErrorCode::kNotWriter keeps its URL in field()).
+    json::JsonWriter w;
+    w.BeginObject().Key("error").BeginObject().Key("code").String("not_writer");
+    w.Key("message").String(status.message());
+    if (!status.field().empty()) w.Key("writer").String(status.field());
+    w.EndObject().EndObject();
+    SendJson(res, 421, w.Take());
+    return;
+  }
   const std::string_view code = status.code() == ErrorCode::kInvalidArgument
                                     ? std::string_view("validation_failed")
                                     : ErrorCodeName(status.code());
