@@ -65,7 +65,10 @@ class KafkaLog final : public LogUpstream {
 
   // Makes this node the cluster's writer for `log` (opened with this KafkaLog as its
   // LogOptions::upstream): refuses appends (kBusy) while it fences the previous writer and
-  // replicates every committed event, then accepts appends. Errors leave appends refused.
+  // replicates every committed event, then accepts appends. When the local log goes beyond
+  // the cluster's (an existing RocksDB log moving onto Kafka), it first publishes the rest,
+  // creating its topics there. Errors leave appends refused; kCorruption when the data dir
+  // holds another log than the cluster's.
   Status BecomeWriter(Log* log);
   // Makes this node a read replica of `log`: refuses appends with kNotWriter from now on and
   // replicates in a background thread until Stop. Ok once that thread runs.
@@ -94,6 +97,8 @@ class KafkaLog final : public LogUpstream {
 
  private:
   struct Rep;
+  // Publishes the local log's events after `after` (BecomeWriter).
+  Status Upload(Seq after);
   explicit KafkaLog(std::unique_ptr<Rep> rep);
   std::unique_ptr<Rep> rep_;
 };

@@ -91,7 +91,8 @@ struct KafkaLog::Rep {
   // (init_transactions) and completes or aborts its open transaction.
   Status StartProducer();
   // Replicates what the cluster holds beyond the local log (a fresh mirror, read to the end).
-  Status CatchUp();
+  // `cluster_seq`, if given, receives the last seq the cluster holds.
+  Status CatchUp(uint64_t* cluster_seq = nullptr);
   // The Status of a transaction step's error. Marks the log fenced when it was.
   Status FromTransaction(rd_kafka_error_t* error, std::string_view step);
   // Aborts the open transaction after `why`: kBusy when aborted (nothing committed).
@@ -131,7 +132,22 @@ Status KafkaLog::Rep::Attach(Log* target) {
   }
   log = target;
   CAIRN_ASSIGN_OR_RETURN(positions, kafkalog::OpenPositions(target->store()));
-  return Status::Ok();
+  // The read positions belong to one cluster: a data dir is tied to the first it mirrors.
+  char* id = rd_kafka_clusterid(admin.get(), timeout_ms());
+  const std::string identity = std::string(id != nullptr ? id : "?") + " --cluster " + options.cluster;
+  if (id != nullptr) rd_kafka_mem_free(admin.get(), id);
+  constexpr std::string_view kIdentityKey("\0identity", 9);
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                         target->store()->Get(positions, kIdentityKey));
+  if (stored.has_value() && *stored != identity) {
+    return Status::Corruption("this data dir mirrors Kafka cluster " + *stored + ", not " +
+                              identity + ": it holds another log than the cluster's; give this "
+                              "node an empty data dir");
+  }
+  if (stored.has_value()) return Status::Ok();
+  WriteBatch batch;
+  batch.Put(positions, kIdentityKey, identity);
+  return target->store()->Write(batch, /*durable=*/true);
 }
 
 Status KafkaLog::Rep::StartProducer() {
@@ -155,9 +171,10 @@ Status KafkaLog::Rep::StartProducer() {
   }
 }
 
-Status KafkaLog::Rep::CatchUp() {
+Status KafkaLog::Rep::CatchUp(uint64_t* cluster_seq) {
   kafkalog::Mirror mirror(options, log, positions);
   Status s = mirror.CatchUp();
+  if (cluster_seq != nullptr) *cluster_seq = mirror.cluster_seq();
   replicated.fetch_add(mirror.replicated(), std::memory_order_relaxed);
   if (s.ok() && mirror.replicated() > 0) {
     spdlog::info("kafka log: replicated {} events from the cluster, up to seq {}",
@@ -201,25 +218,72 @@ Status KafkaLog::Rep::Abort(const std::string& why) {
 
 Status KafkaLog::BecomeWriter(Log* log) {
   Rep& r = *rep_;
-  CAIRN_RETURN_IF_ERROR(r.Attach(log));
   log->RefuseAppends(Status::Busy("catching up with Kafka cluster " + r.options.cluster +
                                   " before taking appends; retry"));
+  CAIRN_RETURN_IF_ERROR(r.Attach(log));
   CAIRN_RETURN_IF_ERROR(r.StartProducer());
-  CAIRN_RETURN_IF_ERROR(r.CatchUp());
   r.writer.store(true);
+  uint64_t cluster_seq = 0;
+  CAIRN_RETURN_IF_ERROR(r.CatchUp(&cluster_seq));
+  // A data dir whose log goes beyond the cluster's (a RocksDB log moving onto Kafka, or an
+  // upload cut short) publishes the rest first: replicas need every seq.
+  if (log->LastSeq().value() > cluster_seq) CAIRN_RETURN_IF_ERROR(Upload(Seq(cluster_seq)));
   log->AcceptAppends();
   spdlog::info("kafka log: this node is the writer of cluster {} (transactional.id cairn-{}), "
                "at seq {}", r.options.cluster, r.options.cluster, log->LastSeq().value());
   return Status::Ok();
 }
 
+Status KafkaLog::Upload(Seq after) {
+  Rep& r = *rep_;
+  spdlog::info("kafka log: publishing the local log after seq {} (up to seq {}) to cluster {}",
+               after.value(), r.log->LastSeq().value(), r.options.cluster);
+  for (const TopicInfo& topic : r.log->Topics()) {
+    CAIRN_ASSIGN_OR_RETURN(const uint32_t partitions, CreateTopic(topic.name, topic.partitions));
+    if (partitions != topic.partitions) {
+      return Status::Conflict("topic " + topic.name + " has " + std::to_string(topic.partitions) +
+                              " partitions here and " + std::to_string(partitions) +
+                              " on Kafka cluster " + r.options.cluster);
+    }
+  }
+  // Stored events, copied out of the scan (its views live only in the callback).
+  struct Copied {
+    std::string topic;
+    PartitionId partition;
+    Offset offset;
+    std::string envelope;
+  };
+  constexpr size_t kBatch = 2000;
+  uint64_t uploaded = 0;
+  for (Seq next = after; next < r.log->LastSeq();) {
+    std::vector<Copied> batch;
+    CAIRN_RETURN_IF_ERROR(r.log->ScanInSeqOrder({}, next, kBatch, [&](const EventView& e) {
+      batch.push_back(Copied{std::string(e.topic()), e.partition(), e.offset(),
+                             std::string(e.envelope())});
+      next = e.seq();
+      return true;
+    }));
+    if (batch.empty()) break;
+    std::vector<EventView> views;
+    views.reserve(batch.size());
+    for (const Copied& c : batch) views.emplace_back(c.topic, c.partition, c.offset, c.envelope);
+    WriteBatch read_positions;
+    CAIRN_RETURN_IF_ERROR(Publish(views, &read_positions));
+    CAIRN_RETURN_IF_ERROR(r.log->store()->Write(read_positions, /*durable=*/true));
+    uploaded += batch.size();
+  }
+  spdlog::info("kafka log: published {} events of the local log to cluster {}", uploaded,
+               r.options.cluster);
+  return Status::Ok();
+}
+
 Status KafkaLog::StartReplica(Log* log) {
   Rep& r = *rep_;
-  CAIRN_RETURN_IF_ERROR(r.Attach(log));
   std::string message = "this node is a read replica of Kafka cluster " + r.options.cluster +
                         ": send writes to the writer";
   if (!r.options.writer_url.empty()) message += " at " + r.options.writer_url;
   log->RefuseAppends(Status(ErrorCode::kNotWriter, message, r.options.writer_url));
+  CAIRN_RETURN_IF_ERROR(r.Attach(log));
   r.replica_mirror = std::make_unique<kafkalog::Mirror>(r.options, log, r.positions);
   r.replica = std::thread([&r] {
     uint64_t reported = 0;

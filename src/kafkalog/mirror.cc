@@ -143,7 +143,8 @@ Status Mirror::Take(const rd_kafka_message_t& message) {
   }
   const std::string_view value(static_cast<const char*>(message.payload), message.len);
   CAIRN_ASSIGN_OR_RETURN(ReplicatedEvent event, DecodeRecord(topic, value, &message, FindHeader));
-  if (event.seq.value() <= log_->LastSeq().value()) return Status::Ok();  // applied already
+  cluster_seq_ = std::max(cluster_seq_, event.seq.value());
+  if (event.seq.value() <= log_->LastSeq().value()) return CheckApplied(event);
   const uint64_t seq = event.seq.value();
   // The first record with a seq wins: a later one with the same seq is a retried send.
   if (buffer_.try_emplace(seq, Buffered{std::move(event), message.partition, message.offset})
@@ -151,6 +152,17 @@ Status Mirror::Take(const rd_kafka_message_t& message) {
     ++buffered_[key];
   }
   return Status::Ok();
+}
+
+Status Mirror::CheckApplied(const ReplicatedEvent& event) const {
+  Result<Event> local = log_->ReadEvent(event.event.id);
+  if (local.ok() && local->seq == event.seq) return Status::Ok();
+  if (!local.ok() && local.status().code() != ErrorCode::kNotFound) return local.status();
+  return Status::Corruption(
+      "the Kafka cluster's event " + event.event.id + " (seq " +
+      std::to_string(event.seq.value()) + ") is not in this node's log at that seq: the data "
+      "dir holds another log than the cluster's (another --cluster, or a cluster that was "
+      "wiped); give this node an empty data dir");
 }
 
 Status Mirror::ApplyReady() {

@@ -45,6 +45,9 @@ class Mirror {
   void Run(const std::atomic<bool>& stop, const std::function<void(const Status&)>& report);
   // Events applied to the local log by this mirror.
   uint64_t replicated() const { return replicated_; }
+  // The highest seq of a Cairn record read from the cluster (0 when none): after CatchUp, the
+  // last seq the cluster holds.
+  uint64_t cluster_seq() const { return cluster_seq_; }
 
  private:
   struct Buffered {
@@ -61,6 +64,9 @@ class Mirror {
   Status Poll(int timeout_ms);
   // Takes one consumed record into the buffer (or skips it, if applied already).
   Status Take(const rd_kafka_message_t& message);
+  // Ok when the local log holds `event` (a record read again after a restart) at its seq;
+  // kCorruption when the data dir holds another log than the cluster.
+  Status CheckApplied(const ReplicatedEvent& event) const;
   // Applies the buffered events that continue the log, in seq order, in batches.
   Status ApplyReady();
   // Pauses partitions holding many buffered events that cannot be applied yet, resumes the rest.
@@ -77,6 +83,7 @@ class Mirror {
   std::map<PartitionName, bool> paused_;
   std::map<std::string, bool> foreign_topics_;  // topics with records no Cairn writer wrote
   uint64_t replicated_ = 0;
+  uint64_t cluster_seq_ = 0;
 };
 
 }  // namespace cairn::kafkalog

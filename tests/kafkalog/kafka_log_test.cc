@@ -301,5 +301,58 @@ TEST_CASE("a group committed to Kafka whose local write failed is recovered from
   RequireSameEvents(writer.log(), replica.log());
 }
 
+TEST_CASE("a RocksDB log moves onto an empty cluster when it starts as the cluster's writer") {
+  MockCluster cluster;
+  TestLog local;
+  REQUIRE(local.log->CreateTopic("orders", 4).ok());
+  REQUIRE(local.log->CreateTopic("payments", 2).ok());
+  const Seq before = AppendMixed(*local.log, 25);
+  // The same data dir, now with the Kafka log as its upstream.
+  auto kafka = KafkaLog::Connect(cluster.Options("writer"));
+  REQUIRE(kafka.ok());
+  local.log_options.upstream = *kafka;
+  local.Reopen();
+  REQUIRE((*kafka)->BecomeWriter(local.log.get()).ok());
+  CHECK((*kafka)->GetStats().published == before.value());
+  const Seq after = AppendMixed(*local.log, 5, 25);
+  CHECK(after == Seq(before.value() + 5));
+  Node replica(cluster, "replica");
+  REQUIRE(replica.kafka->StartReplica(&replica.log()).ok());
+  REQUIRE(WaitForSeq(replica.log(), after));
+  RequireSameEvents(*local.log, replica.log());
+  (*kafka)->Stop();
+}
+
+TEST_CASE("a data dir that holds another log than the cluster's is refused, not mixed in") {
+  MockCluster cluster;
+  {
+    Node other(cluster, "other");
+    REQUIRE(other.kafka->BecomeWriter(&other.log()).ok());
+    AppendMixed(other.log(), 4);
+  }
+  MockCluster second;
+  Node writer(second, "writer");
+  REQUIRE(writer.kafka->BecomeWriter(&writer.log()).ok());
+  AppendMixed(writer.log(), 4);
+  // A node whose dir was filled from the first cluster, pointed at the second.
+  TestLog local;
+  auto first_kafka = KafkaLog::Connect(cluster.Options("again"));
+  REQUIRE(first_kafka.ok());
+  local.log_options.upstream = *first_kafka;
+  local.Reopen();
+  REQUIRE((*first_kafka)->BecomeWriter(local.log.get()).ok());
+  REQUIRE(local.log->LastSeq() == Seq(4));
+  (*first_kafka)->Stop();
+  auto second_kafka = KafkaLog::Connect(second.Options("again"));
+  REQUIRE(second_kafka.ok());
+  local.log_options.upstream = *second_kafka;
+  local.Reopen();
+  Status s = (*second_kafka)->BecomeWriter(local.log.get());
+  CHECK(s.code() == ErrorCode::kCorruption);
+  CHECK(s.message().find("another log than the cluster's") != std::string::npos);
+  CHECK(local.log->Append(Request("orders", "order-1", "{}")).status().code() == ErrorCode::kBusy);
+  (*second_kafka)->Stop();
+}
+
 }  // namespace
 }  // namespace cairn
