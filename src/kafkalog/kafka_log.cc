@@ -84,6 +84,8 @@ struct KafkaLog::Rep {
   std::map<std::string, std::string> ClientSettings() const {
     std::map<std::string, std::string> settings = options.settings;
     settings["bootstrap.servers"] = options.brokers;
+    // Small requests answered at once (a transaction's EndTxn) must not wait for Nagle.
+    settings.try_emplace("socket.nagle.disable", "true");
     return settings;
   }
   Status Attach(Log* target);

@@ -61,6 +61,7 @@ Status Mirror::Connect() {
   if (consumer_) return Status::Ok();
   std::map<std::string, std::string> settings = options_.settings;
   settings["bootstrap.servers"] = options_.brokers;
+  settings.try_emplace("socket.nagle.disable", "true");
   settings["group.id"] = "cairn-" + options_.cluster + "-" + options_.node;
   settings["enable.auto.commit"] = "false";
   settings["enable.auto.offset.store"] = "false";
