@@ -21,6 +21,33 @@
 
 namespace cairn {
 
+class Log;
+class EventView;
+
+// Where a log's events become durable and shared before the log acknowledges them: the Kafka
+// log (include/cairn/kafka_log.h). A log without one (the default) is the RocksDB log alone.
+// With one, the local log is the upstream's mirror: the writer node publishes each group there
+// first and then writes it locally; other nodes copy what was published with Log::Replicate.
+class LogUpstream {
+ public:
+  virtual ~LogUpstream() = default;
+  // Publishes one group's new events, in seq order, before the group-commit writer writes them
+  // locally; called by that writer only, never concurrently. Ok: they are committed upstream,
+  // and `local_writes` may have gained writes (the upstream's read positions) that the log
+  // commits in the group's WriteBatch. An error fails the whole group and nothing is written
+  // locally: kBusy means nothing was committed upstream either (the log stays writable); any
+  // other error turns the log read-only until Log::Resume, which calls Recover.
+  virtual Status Publish(const std::vector<EventView>& events, WriteBatch* local_writes) = 0;
+  // The partition count of a topic the log is about to create with `partitions` (the count it
+  // was asked for): the upstream's own count when the topic exists there, else `partitions`
+  // after creating it there. An error refuses the creation.
+  virtual Result<uint32_t> CreateTopic(const std::string& name, uint32_t partitions) = 0;
+  // Called by Log::Resume while the log is read-only after a failed Publish or local write:
+  // makes the local log hold everything the upstream committed (Log::Replicate), so appends
+  // can resume without reusing a seq. An error keeps the log read-only.
+  virtual Status Recover(Log* log) = 0;
+};
+
 struct LogOptions {
   // Partitions of a topic created on first use. Default: 8.
   uint32_t default_partitions = 8;
@@ -48,6 +75,8 @@ struct LogOptions {
   // Streams whose last version the writer keeps in memory for the expected-version check (about
   // 100 bytes each); past that the cache starts over from the `heads` family. Default: 1,000,000.
   size_t max_cached_stream_heads = 1'000'000;
+  // Where events are published before they are acknowledged (see LogUpstream). Default: none.
+  std::shared_ptr<LogUpstream> upstream;
 };
 
 struct EventMetadata {
@@ -83,6 +112,17 @@ struct AppendRequest {
   // Written in the same WriteBatch as the events if, and only if, the append commits: the
   // aggregate's new state. Families must have been opened on the same Store.
   WriteBatch state_writes;
+};
+
+// An event as the writer node's log committed it, for Log::Replicate: the writer's seq, stream
+// version and event fields. Its partition is the stream's (PartitionForKey) and its offset the
+// next of that partition, here as there.
+struct ReplicatedEvent {
+  std::string topic;
+  Seq seq;
+  std::string stream;
+  StreamVersion version;
+  NewEvent event;  // id (never empty), type, data, metadata and timestamp as committed
 };
 
 struct AppendResult;
@@ -322,6 +362,19 @@ class Log {
   // (also when it was not read-only); otherwise the error, and the log stays read-only.
   // Nothing acknowledged before the failure is lost either way. Thread-safe.
   Status Resume();
+
+  // Refuses every append from now on with `why` (e.g. kNotWriter on a read replica, kBusy while
+  // a writer catches up with its upstream), and returns once the appends already queued have
+  // been written or failed. Until AcceptAppends.
+  void RefuseAppends(Status why);
+  void AcceptAppends();
+  // Writes events another node's log committed (LogUpstream), continuing this log: the first
+  // must have seq LastSeq() + 1 and the rest follow it gaplessly, each at version head + 1 of
+  // its stream; each gets the next offset of its partition. Topics must exist. `extra` (the
+  // upstream's read positions) is written in the same WriteBatch, durably. Errors:
+  // kInvalidArgument (appends are being taken: RefuseAppends first, or the log is read-only),
+  // kCorruption (an event that does not continue the log), the write's error.
+  Status Replicate(std::vector<ReplicatedEvent> events, WriteBatch extra);
 
   // Test-only fault hook: called by the writer just before a group's WriteBatch is written, and
   // by Resume; a non-ok Status fails the whole group as if the disk had refused it.

@@ -23,6 +23,8 @@ enum class ErrorCode {
   kBusy,              // the data dir is locked by another process, or a resource cap is hit (HTTP 503)
   kTimeout,           // a wait (read-your-writes, WaitFor) ran out (HTTP 504)
   kShuttingDown,      // the engine is closing and took no new work (HTTP 503)
+  kNotWriter,         // this node is a read replica: writes go to the writer (HTTP 421);
+                      // the status's field names the writer's URL when it is known
   kCorruption,        // stored data failed a check (HTTP 500, exit 2)
   kIOError,           // the disk or the OS refused (HTTP 500, exit 2)
   kInternal,          // a bug: an invariant did not hold (HTTP 500, exit 2)

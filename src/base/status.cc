@@ -17,6 +17,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kBusy: return "busy";
     case ErrorCode::kTimeout: return "timeout";
     case ErrorCode::kShuttingDown: return "shutting_down";
+    case ErrorCode::kNotWriter: return "not_writer";
     case ErrorCode::kCorruption: return "corruption";
     case ErrorCode::kIOError: return "io_error";
     case ErrorCode::kInternal: return "internal";

@@ -15,6 +15,7 @@
 
 #include "base/parse.h"
 #include "cairn/db.h"
+#include "cairn/kafka_log.h"
 #include "cli/commands.h"
 #include "domain/serve_address.h"
 #include "http/auth.h"
@@ -44,6 +45,12 @@ struct ServeOptions {
   uint64_t ready_max_lag = 10'000;
   double ready_stall_seconds = 30;
   double resume_writes_seconds = 5;
+  // The log on a Kafka cluster (README "Outgrowing one machine"); empty: the local log alone.
+  std::string log_url;
+  std::string cluster = "cairn";
+  std::string role = "writer";  // or "replica"
+  std::string writer_url;       // a replica's 421 answers name it
+  std::string node;             // this node in Kafka's consumer groups; default: the host name
 };
 
 Result<std::pair<std::string, int>> ParseListen(const std::string& text, std::string_view flag) {
@@ -105,11 +112,30 @@ sigset_t BlockShutdownSignals() {
   return signals;
 }
 
-Result<std::unique_ptr<Db>> OpenDb(const ServeOptions& o, SyncMode sync) {
+// --log kafka://...: the cluster the log publishes to and mirrors; null without --log.
+Result<std::shared_ptr<KafkaLog>> ConnectKafkaLog(const ServeOptions& o) {
+  if (o.log_url.empty()) return std::shared_ptr<KafkaLog>();
+  KafkaLogOptions options;
+  CAIRN_ASSIGN_OR_RETURN(options.brokers, ParseKafkaLogUrl(o.log_url));
+  options.cluster = o.cluster;
+  options.node = o.node;
+  options.writer_url = o.writer_url;
+  return KafkaLog::Connect(std::move(options));
+}
+
+Result<std::unique_ptr<Db>> OpenDb(const ServeOptions& o, SyncMode sync,
+                                   std::shared_ptr<KafkaLog> kafka_log) {
   DbOptions db_options;
   db_options.store.sync = sync;
   db_options.log.default_partitions = o.partitions;
-  return Db::Open(o.data, db_options);
+  db_options.log.upstream = kafka_log;
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(o.data, db_options));
+  if (kafka_log) {
+    Log* log = &db->log();
+    CAIRN_RETURN_IF_ERROR(o.role == "replica" ? kafka_log->StartReplica(log)
+                                              : kafka_log->BecomeWriter(log));
+  }
+  return db;
 }
 
 // --tokens, else the data dir's admin token (created on first start).
@@ -214,7 +240,9 @@ int RunServe(const ServeOptions& o) {
   const sigset_t signals = BlockShutdownSignals();
   ServeLog log;  // after the mask: its flusher thread must not take the signals either
   spdlog::set_level(spdlog::level::from_str(o.log_level));  // CLI11 checked the name
-  Result<std::unique_ptr<Db>> db = OpenDb(o, *sync);
+  Result<std::shared_ptr<KafkaLog>> kafka_log = ConnectKafkaLog(o);
+  if (!kafka_log.ok()) return Fail("serve", kafka_log.status());
+  Result<std::unique_ptr<Db>> db = OpenDb(o, *sync, *kafka_log);
   if (!db.ok()) return Fail("serve", db.status());
   Result<http::TokenTable> tokens = LoadTokens(o);
   if (!tokens.ok()) return Fail("serve", tokens.status());
@@ -238,6 +266,7 @@ int RunServe(const ServeOptions& o) {
   // another reason, then close projections, log and store (the WAL is synced on close).
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
+  if (*kafka_log) (*kafka_log)->Stop();
   db->reset();
   spdlog::info("stopped cleanly");
   ServeLog::Flush();
@@ -289,6 +318,24 @@ void AddServeCommand(CLI::App& app, CommandRunner* run) {
                   "Milliseconds a new Kafka consumer group waits for more members")
       ->check(CLI::Range(0, 300'000))
       ->capture_default_str();
+  cmd->add_option("--log", o->log_url,
+                  "kafka://HOST:PORT[,HOST:PORT]: keep the log on this Kafka cluster, the local "
+                  "data dir mirroring it (see README \"Outgrowing one machine\")")
+      ->type_name("URL");
+  cmd->add_option("--role", o->role,
+                  "With --log: writer (fences the previous writer and takes commands) or replica "
+                  "(serves queries; commands answer 421)")
+      ->check(CLI::IsMember({"writer", "replica"}))
+      ->capture_default_str();
+  cmd->add_option("--cluster", o->cluster,
+                  "With --log: the deployment's name (the writer's transactional.id is "
+                  "cairn-NAME)")
+      ->capture_default_str();
+  cmd->add_option("--writer-url", o->writer_url,
+                  "With --role replica: the writer's URL, named in the 421 answers to commands")
+      ->type_name("URL");
+  cmd->add_option("--node", o->node,
+                  "With --log: this node's name in Kafka consumer groups (default: host name)");
   cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();

@@ -69,6 +69,7 @@ int HttpStatusFor(ErrorCode code) {
     case ErrorCode::kRuleViolation: return 422;
     case ErrorCode::kBusy: return 503;
     case ErrorCode::kShuttingDown: return 503;
+    case ErrorCode::kNotWriter: return 421;
     case ErrorCode::kTimeout: return 504;
     case ErrorCode::kCorruption:
     case ErrorCode::kIOError:
@@ -97,6 +98,16 @@ void SendError(httplib::Response& res, int http_status, std::string_view code,
 }
 
 void SendError(httplib::Response& res, const Status& status) {
+  if (status.code() == ErrorCode::kNotWriter) {
+    // A replica's refusal names the writer (ErrorCode::kNotWriter keeps its URL in field()).
+    json::JsonWriter w;
+    w.BeginObject().Key("error").BeginObject().Key("code").String("not_writer");
+    w.Key("message").String(status.message());
+    if (!status.field().empty()) w.Key("writer").String(status.field());
+    w.EndObject().EndObject();
+    SendJson(res, 421, w.Take());
+    return;
+  }
   const std::string_view code = status.code() == ErrorCode::kInvalidArgument
                                     ? std::string_view("validation_failed")
                                     : ErrorCodeName(status.code());
@@ -176,13 +187,22 @@ bool WaitForAfter(Api& api, const httplib::Request& req, httplib::Response& res,
     SendError(res, position.status());
     return false;
   }
-  Result<Event> event =
-      api.db().log().ReadAt(position->topic, position->partition, position->offset);
+  const auto deadline = std::chrono::steady_clock::now() + api.options.read_your_writes_timeout;
+  Log& log = api.db().log();
+  // A node that mirrors an upstream (a Kafka log's replica) may not have the writer's latest
+  // events yet: it waits for them as it waits for its read models.
+  if (log.options().upstream != nullptr &&
+      !log.WaitFor(position->topic, position->partition, position->offset,
+                   api.options.read_your_writes_timeout) &&
+      log.GetTopic(position->topic).ok()) {
+    SendError(res, 504, "timeout", "this node's log has not reached " + text + " yet");
+    return false;
+  }
+  Result<Event> event = log.ReadAt(position->topic, position->partition, position->offset);
   if (!event.ok()) {
     SendError(res, 400, "validation_failed", field + " names no event in the log", field);
     return false;
   }
-  const auto deadline = std::chrono::steady_clock::now() + api.options.read_your_writes_timeout;
   for (std::string_view projection : projections) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());

@@ -76,7 +76,8 @@ KafkaError ErrorFor(const Status& status) {
     case ErrorCode::kPermissionDenied: return KafkaError::kTopicAuthorizationFailed;
     case ErrorCode::kBusy:
     case ErrorCode::kTimeout: return KafkaError::kRequestTimedOut;
-    case ErrorCode::kShuttingDown: return KafkaError::kNotLeaderOrFollower;
+    case ErrorCode::kShuttingDown:
+    case ErrorCode::kNotWriter: return KafkaError::kNotLeaderOrFollower;
     default: return KafkaError::kKafkaStorageError;
   }
 }

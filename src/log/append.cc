@@ -80,7 +80,12 @@ void PrepareAppend(AppendRequest* req, TopicState* topic, PendingAppend* pending
 Status Log::EnsureTopic(const std::string& name) {
   if (rep_->FindTopic(name)) return Status::Ok();
   if (!options_.auto_create_topics) return Status::NotFound("topic " + name + " does not exist");
-  return CreateTopic(name, options_.default_partitions).status();
+  uint32_t partitions = options_.default_partitions;
+  // A topic that exists upstream keeps its partition count there.
+  if (rep_->upstream != nullptr) {
+    CAIRN_ASSIGN_OR_RETURN(partitions, rep_->upstream->CreateTopic(name, partitions));
+  }
+  return CreateTopic(name, partitions).status();
 }
 
 Result<AppendResult> Log::Append(AppendRequest req) {
@@ -118,6 +123,7 @@ Status Log::AppendAsync(AppendRequest req, AppendCallback done) {
 Status Log::Rep::Enqueue(PendingAppend* pending) {
   std::lock_guard lock(queue_mu);
   if (closed) return Status(ErrorCode::kShuttingDown, "the log is closing");
+  if (!refusal.ok()) return refusal;
   if (read_only.load(std::memory_order_acquire)) return ReadOnlyStatus();
   if (pending->is_async()) StartAsyncThreads();
   queue.push_back(pending);

@@ -190,6 +190,37 @@ bool EmbedsAsJson(std::string_view data) {
   return IsValidJson(data);
 }
 
+std::string SeedRecordValue(const EventView& event, size_t* data_at) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("type").String(event.type());
+  w.Key("aggregateId").String(StreamKey(event.stream()));
+  w.Key("version").Uint(event.version().value());
+  w.Key("timestamp").String(FormatIsoTime(event.timestamp_us()));
+  w.Key("data");
+  size_t at = std::string_view::npos;
+  if (IsValidJson(event.data())) {
+    at = w.str().size();
+    w.Raw(event.data());
+  } else {
+    w.String(event.data());
+  }
+  w.EndObject();
+  if (data_at != nullptr) *data_at = at;
+  return w.Take();
+}
+
+Result<std::string> SeedRecordStringData(std::string_view value) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  std::string_view data;
+  if (parser.parse(simdjson::padded_string(value)).get(root) ||
+      root["data"].get_string().get(data)) {
+    return Status::Corruption("a record value has no string \"data\" field");
+  }
+  return std::string(data);
+}
+
 void WriteEvent(JsonWriter& w, const Event& event) { WriteFields(w, event); }
 void WriteEvent(JsonWriter& w, const EventView& event) { WriteFields(w, event.ToEvent()); }
 

@@ -36,6 +36,16 @@ std::string EventToJson(const EventView& event);
 // Whether `data` is embedded as JSON (true) or written as dataBase64 (false); see above.
 bool EmbedsAsJson(std::string_view data);
 
+// The value the seed service's Kafka producer wrote for an event:
+// {"type","aggregateId","version","timestamp","data"}, aggregateId the stream key and data
+// embedded as JSON when it is JSON (IsValidJson), else as a string. When `data_at` is given it
+// receives where the embedded data starts in the value (npos when data went in as a string):
+// the data is then exactly value[*data_at, size - 1). For the Kafka listener's Fetch and the
+// Kafka log's records.
+std::string SeedRecordValue(const EventView& event, size_t* data_at = nullptr);
+// The data of a SeedRecordValue whose data went in as a JSON string. kCorruption otherwise.
+Result<std::string> SeedRecordStringData(std::string_view value);
+
 // An event read back from its JSON form. The log assigns partition, offset and seq again on
 // append; the values found in the JSON are kept here for callers that want to compare.
 struct ParsedEvent {

@@ -99,6 +99,10 @@ struct Log::Rep {
   // (a condition variable per appender, woken one by one, measured 10-20 % slower).
   std::atomic<uint32_t> wake_epoch{0};
   bool closed = false;               // GUARDED_BY(queue_mu)
+  // Not ok while appends are refused (Log::RefuseAppends): what every append gets.
+  Status refusal = Status::Ok();     // GUARDED_BY(queue_mu)
+  // Where groups are published before they are written (LogOptions::upstream), or null.
+  LogUpstream* upstream = nullptr;
   // Group-commit gathering (LogOptions::max_group_wait_us), all GUARDED_BY(queue_mu):
   size_t concurrent_appenders = 1;  // appenders in and behind the last group
   size_t gather_until = 0;          // while a leader gathers: the queue length it waits for

@@ -52,6 +52,8 @@ Status Log::Resume() {
   rocksdb::WriteBatch probe;
   CAIRN_RETURN_IF_ERROR(FromRocks(probe.PutLogData("cairn: the log resumes writing"), "probe"));
   CAIRN_RETURN_IF_ERROR(rep_->store->WriteRocksBatch(&probe, /*durable=*/true));
+  // A group that failed upstream may still have been committed there: catch up with it first.
+  if (rep_->upstream != nullptr) CAIRN_RETURN_IF_ERROR(rep_->upstream->Recover(this));
   rep_->read_only.store(false, std::memory_order_release);
   spdlog::warn("the log takes appends again (it was read-only: {})", rep_->read_only_reason);
   return Status::Ok();

@@ -76,6 +76,7 @@ Result<std::unique_ptr<Log>> Log::Open(Store* store, const LogOptions& options) 
   rep.db = store->db();
   rep.max_cached_heads = options.max_cached_stream_heads;
   rep.options = options;
+  rep.upstream = options.upstream.get();
   CAIRN_RETURN_IF_ERROR(rep.OpenFamilies());
   CAIRN_RETURN_IF_ERROR(CheckAndRecordFormat(store));
   CAIRN_ASSIGN_OR_RETURN(const uint64_t last_seq, rep.RestoreTopics());
@@ -131,6 +132,14 @@ Result<TopicInfo> Log::CreateTopic(const std::string& name, uint32_t partitions)
                               std::to_string(existing->partitions) + " partitions");
     }
     return Describe(*existing);
+  }
+  if (rep_->upstream != nullptr) {
+    CAIRN_ASSIGN_OR_RETURN(const uint32_t upstream_partitions,
+                           rep_->upstream->CreateTopic(name, partitions));
+    if (upstream_partitions != partitions) {
+      return Status::Conflict("topic " + name + " exists upstream with " +
+                              std::to_string(upstream_partitions) + " partitions");
+    }
   }
   auto topic = std::make_unique<TopicState>();
   topic->name = name;

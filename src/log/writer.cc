@@ -46,6 +46,7 @@ void Log::Writer::CommitGroup(const std::vector<PendingAppend*>& group) {
   undo.next_seq = rep_->next_seq;
   next_offsets_.clear();
   group_ids_.clear();
+  staged_.clear();
   std::vector<PendingAppend*> written;
   for (PendingAppend* p : group) {
     if (Stage(p, &joined, &undo)) written.push_back(p);
@@ -55,6 +56,19 @@ void Log::Writer::CommitGroup(const std::vector<PendingAppend*>& group) {
 
   // No append of the group is acknowledged before its batch is written with durable = true
   // (what that guarantees is StoreOptions::sync's to say).
+  // With an upstream, the group counts once the upstream has it: it is published there first.
+  if (rep_->upstream != nullptr) {
+    if (Status s = PublishUpstream(&batch); !s.ok()) {
+      spdlog::error("publishing a group of {} appends upstream failed: {}", group.size(),
+                    s.ToString());
+      Undo(undo);
+      // kBusy: the upstream committed nothing and takes the next group; else it may have, and
+      // the log must catch up with it (Resume -> LogUpstream::Recover) before writing again.
+      if (s.code() != ErrorCode::kBusy) rep_->TurnReadOnly(s);
+      for (PendingAppend* p : written) p->result = s;
+      return;
+    }
+  }
   Status s = rep_->write_fault ? rep_->write_fault() : Status::Ok();
   if (s.ok()) s = rep_->store->WriteRocksBatch(&batch, /*durable=*/true);
   if (!s.ok()) {
@@ -65,6 +79,74 @@ void Log::Writer::CommitGroup(const std::vector<PendingAppend*>& group) {
     return;
   }
   Publish(written);
+}
+
+Status Log::Writer::PublishUpstream(rocksdb::WriteBatch* batch) {
+  std::vector<EventView> views;
+  views.reserve(staged_.size());
+  for (const StagedEvent& e : staged_) {
+    views.emplace_back(e.topic->name, e.partition, e.offset, e.envelope);
+  }
+  WriteBatch upstream_writes;
+  CAIRN_RETURN_IF_ERROR(rep_->upstream->Publish(views, &upstream_writes));
+  AppendRocksBatch(batch, *RocksBatchOf(upstream_writes));
+  return Status::Ok();
+}
+
+Status Log::Writer::CommitReplicated(std::vector<ReplicatedEvent>& events, WriteBatch& extra) {
+  next_offsets_.clear();
+  GroupUndo undo;
+  undo.next_seq = rep_->next_seq;
+  append_batch_.Clear();
+  auto fail = [&](Status s) {
+    Undo(undo);
+    return s;
+  };
+  for (ReplicatedEvent& r : events) {
+    TopicState* topic = rep_->FindTopic(r.topic);
+    if (topic == nullptr) return fail(Status::Corruption("replicated event " + r.event.id +
+                                                         " is of unknown topic " + r.topic));
+    if (r.seq.value() != rep_->next_seq) {
+      return fail(Status::Corruption("replicated event " + r.event.id + " has seq " +
+                                     std::to_string(r.seq.value()) + ", the log expects " +
+                                     std::to_string(rep_->next_seq)));
+    }
+    Result<uint64_t> head = StreamHead(r.stream);
+    if (!head.ok()) return fail(head.status());
+    if (r.version.value() != *head + 1) {
+      return fail(Status::Corruption("replicated event " + r.event.id + " is version " +
+                                     std::to_string(r.version.value()) + " of " + r.stream +
+                                     ", which is at version " + std::to_string(*head)));
+    }
+    const PartitionId partition = PartitionForKey(StreamKey(r.stream), topic->partitions);
+    const Offset offset(NextOffset(topic, partition)++);
+    const std::string log_key = env::LogKey(topic->id, partition, offset);
+    header_.clear();
+    env::AppendHeader(&header_, r.event.id, r.seq, r.version);
+    header_ += env::EncodeBody(r.event, r.stream);
+    append_batch_.Put(HandleOf(rep_->streams_cf), env::StreamIndexKey(r.stream, r.version),
+                      env::StreamRun(topic->id, partition, offset, 1));
+    append_batch_.Put(HandleOf(rep_->log_cf), log_key, header_);
+    append_batch_.Put(HandleOf(rep_->ids_cf), r.event.id, log_key);
+    StageHead(r.stream, r.version.value(), &undo);
+    ++rep_->next_seq;
+  }
+  AppendRocksBatch(&append_batch_, *RocksBatchOf(extra));
+  if (Status s = rep_->store->WriteRocksBatch(&append_batch_, /*durable=*/true); !s.ok()) {
+    return fail(s);
+  }
+  PublishHighWaterMarks();
+  rep_->committed_seq.store(rep_->next_seq - 1, std::memory_order_release);
+  rep_->stat_events.fetch_add(events.size(), std::memory_order_relaxed);
+  rep_->NotifyWaiters();
+  return Status::Ok();
+}
+
+void Log::Writer::PublishHighWaterMarks() {
+  for (const auto& [key, next] : next_offsets_) {
+    TopicState* topic = rep_->TopicById(TopicId(static_cast<uint32_t>(key >> 32)));
+    topic->high_water[key & 0xffffffffu].store(next, std::memory_order_release);
+  }
 }
 
 bool Log::Writer::Stage(PendingAppend* p, BatchConcatenation* joined, GroupUndo* undo) {
@@ -134,6 +216,9 @@ uint64_t Log::Writer::StageEvents(PendingAppend* p, uint64_t head, AppendResult*
     const rocksdb::Slice value_parts[2] = {rocksdb::Slice(header_), rocksdb::Slice(p->envelopes[i])};
     append_batch_.Put(HandleOf(rep_->log_cf), rocksdb::SliceParts(&key_part, 1),
                       rocksdb::SliceParts(value_parts, 2));
+    if (rep_->upstream != nullptr) {
+      staged_.push_back(StagedEvent{p->topic, p->partition, offset, header_ + p->envelopes[i]});
+    }
     if (caller_id) append_batch_.Put(HandleOf(rep_->ids_cf), id, log_key);
     if (!generated_id.empty()) append_batch_.Put(HandleOf(rep_->ids_cf), generated_id, log_key);
     result->positions.push_back(Position{p->topic->name, p->partition, offset, seq});

@@ -29,6 +29,9 @@ class Log::Writer {
 
   // Checks and writes `group` as one WriteBatch; fills every member's result.
   void CommitGroup(const std::vector<PendingAppend*>& group);
+  // Log::Replicate's work: writes `events` (which must continue the log) and `extra` as one
+  // WriteBatch and publishes them. REQUIRES: no group is being committed.
+  Status CommitReplicated(std::vector<ReplicatedEvent>& events, WriteBatch& extra);
 
  private:
   struct GroupEvent {
@@ -59,12 +62,25 @@ class Log::Writer {
   // Makes a committed group visible: high-water marks first, then the global seq, so a reader
   // that sees seq s also sees every partition's offsets up to it.
   void Publish(const std::vector<PendingAppend*>& written);
+  // Publishes the staged group's events to LogOptions::upstream (see LogUpstream::Publish),
+  // adding the upstream's local writes to `batch`.
+  Status PublishUpstream(rocksdb::WriteBatch* batch);
+  // Makes the partitions staged in next_offsets_ visible up to their staged next offsets.
+  void PublishHighWaterMarks();
 
   Log::Rep* rep_;
   rocksdb::WriteBatch append_batch_;  // one append's log writes, reused
   std::string header_;                // one event's envelope header, reused
   std::unordered_map<uint64_t, uint64_t> next_offsets_;  // (topic id, partition) -> next offset
   std::unordered_map<std::string, GroupEvent> group_ids_;  // event ids staged in this group
+  // With an upstream: each staged event's topic, position and whole envelope, for Publish.
+  struct StagedEvent {
+    const TopicState* topic;
+    PartitionId partition;
+    Offset offset;
+    std::string envelope;
+  };
+  std::vector<StagedEvent> staged_;
 };
 
 }  // namespace cairn

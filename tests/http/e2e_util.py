@@ -8,11 +8,16 @@ shape assertions and the "nothing was written" check, the server most tests of a
 (setUpModule / tearDownModule), and main().
 
 Set CAIRN_E2E_KEEP=1 to keep the data dirs and server logs (their path is printed).
+
+On the Kafka log: with CAIRN_E2E_LOG=kafka and CAIRN_MOCK_KAFKA=<tests/kafkalog/mock_kafka>, each
+Server runs on its own mock Kafka cluster (`serve --log kafka://...`), made with the order topics,
+ledger-events and a pool of topics for TopicName() (the mock cluster cannot create topics).
 """
 import contextlib
 import http.client
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -44,6 +49,65 @@ TOKENS = ([{"token": ADMIN, "user": "root", "role": "admin"},
 ALL_TOKENS = [t["token"] for t in TOKENS]
 
 ANY = object()  # "do not check" for optional assertion arguments
+
+ON_KAFKA = os.environ.get("CAIRN_E2E_LOG") == "kafka"
+# Topics TopicName() hands out on the Kafka log: made on every mock cluster up front.
+TOPIC_POOL = [f"pool-{i}" for i in range(8)]
+_topic_names = iter(TOPIC_POOL)
+
+
+def TopicName(prefix, partitions=3):
+    """A topic name no test used yet. On the Kafka log, one of TOPIC_POOL (3 partitions), which
+    the mock cluster already holds."""
+    if ON_KAFKA:
+        assert partitions == 3, "the mock clusters' pool topics have 3 partitions"
+        return next(_topic_names)
+    return f"{prefix}-{random.randrange(1 << 40)}"
+
+
+class MockKafka:
+    """librdkafka's mock cluster (tests/kafkalog/mock_kafka) in its own process: 3 brokers, the
+    given topics. Commands (see mock_kafka.cc) go over its stdin; main() closes every one."""
+
+    running = []
+
+    def __init__(self, topics, brokers=3):
+        cmd = [os.environ["CAIRN_MOCK_KAFKA"], "--brokers", str(brokers)]
+        for name, partitions in topics:
+            cmd += ["--topic", f"{name}:{partitions}"]
+        self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True, bufsize=1)
+        line = self.process.stdout.readline().split()
+        if len(line) != 2 or line[0] != "bootstrap":
+            raise AssertionError(f"mock_kafka did not start: {line}")
+        self.bootstrap = line[1]
+        self.url = "kafka://" + self.bootstrap
+        MockKafka.running.append(self)
+
+    def command(self, text):
+        self.process.stdin.write(text + "\n")
+        answer = self.process.stdout.readline().strip()
+        if answer != "ok":
+            raise AssertionError(f"mock_kafka {text!r}: {answer}")
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait(timeout=30)
+        self.process.stdout.close()
+
+
+def kafka_log_args(name, args):
+    """The --log arguments of a server named `name` on its own mock cluster, whose topics get
+    the server's --partitions (8 by default)."""
+    partitions = 8
+    if "--partitions" in args:
+        partitions = int(args[args.index("--partitions") + 1])
+    topics = [(t, partitions) for t in ("order-events", "payment-events", "shipping-events",
+                                        "ledger-events")]
+    topics += [(t, 3) for t in TOPIC_POOL]
+    cluster = MockKafka(topics)
+    return cluster, ["--log", cluster.url, "--cluster", name.replace("/", "-")]
 
 
 def order_body(price=6000, quantity=2, name="Fountain Pen", express=False, **extra):
@@ -90,6 +154,10 @@ class Server:
             with open(self.tokens_file, "w") as f:
                 json.dump(TOKENS, f)
         self.args = list(args)
+        self.kafka = None
+        if ON_KAFKA and "--log" not in self.args:
+            self.kafka, log_args = kafka_log_args(name, self.args)
+            self.args += log_args
         self.process = None
         self.port = None
         self.starts = 0
@@ -430,5 +498,7 @@ def main(doc):
                                 verbosity=2)
         return 0 if program.result.wasSuccessful() else 1
     finally:
+        for cluster in MockKafka.running:
+            cluster.close()
         if not keep:
             shutil.rmtree(ROOT, ignore_errors=True)
