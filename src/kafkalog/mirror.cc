@@ -189,8 +189,24 @@ Status Mirror::ApplyReady() {
     const size_t n = events.size();
     CAIRN_RETURN_IF_ERROR(log_->Replicate(std::move(events), std::move(positions)));
     replicated_ += n;
+    for (const auto& [key, offset] : next_offsets) unreported_[key] = offset;
   }
+  ReportProgress();
   return Status::Ok();
+}
+
+void Mirror::ReportProgress() {
+  const auto now = std::chrono::steady_clock::now();
+  if (unreported_.empty() || now - last_report_ < std::chrono::seconds(1)) return;
+  last_report_ = now;
+  PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(unreported_.size())));
+  for (const auto& [key, offset] : unreported_) {
+    rd_kafka_topic_partition_list_add(offsets.get(), key.first.c_str(), key.second)->offset = offset;
+  }
+  unreported_.clear();
+  // Asynchronous, for lag reporting only: a failure is harmless (the positions that count are
+  // the local ones) and is not waited for.
+  rd_kafka_commit(consumer_.get(), offsets.get(), /*async=*/1);
 }
 
 void Mirror::Throttle() {

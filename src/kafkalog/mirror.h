@@ -6,7 +6,8 @@
 //
 // Where each partition was read up to is kept in the local `kafka_positions` family, written
 // in the same WriteBatch as the events (and by the writer's Publish): a restarted node goes on
-// from there, and records already applied (seq <= Log::LastSeq) are skipped.
+// from there, and records already applied (seq <= Log::LastSeq) are skipped. The same positions
+// are committed to the consumer group "cairn-<cluster>-<node>" for Kafka's lag tools only.
 //
 // Used by KafkaLog (kafka_log.cc): CatchUp when a node becomes the writer or recovers, Run on a
 // replica. Not thread-safe: one thread drives a Mirror.
@@ -69,6 +70,9 @@ class Mirror {
   Status CheckApplied(const ReplicatedEvent& event) const;
   // Applies the buffered events that continue the log, in seq order, in batches.
   Status ApplyReady();
+  // Commits the applied positions to the node's consumer group, at most once a second, so that
+  // Kafka's tools show the node's lag. Only for reporting: the node restarts from its own.
+  void ReportProgress();
   // Pauses partitions holding many buffered events that cannot be applied yet, resumes the rest.
   void Throttle();
 
@@ -82,6 +86,8 @@ class Mirror {
   std::map<PartitionName, size_t> buffered_;   // partition -> its events in buffer_
   std::map<PartitionName, bool> paused_;
   std::map<std::string, bool> foreign_topics_;  // topics with records no Cairn writer wrote
+  std::map<PartitionName, int64_t> unreported_;  // applied, not yet committed to the group
+  std::chrono::steady_clock::time_point last_report_;
   uint64_t replicated_ = 0;
   uint64_t cluster_seq_ = 0;
 };

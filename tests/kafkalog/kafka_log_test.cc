@@ -48,6 +48,13 @@ class MockCluster {
     std::vector<rd_kafka_resp_err_t> errors(count, error);
     rd_kafka_mock_push_request_errors_array(cluster_, api, errors.size(), errors.data());
   }
+  void SetLeader(const char* topic, int partition, int broker) {
+    REQUIRE(rd_kafka_mock_partition_set_leader(cluster_, topic, partition, broker) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  void SetRtt(int broker, int ms) {
+    REQUIRE(rd_kafka_mock_broker_set_rtt(cluster_, broker, ms) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
   KafkaLogOptions Options(std::string node) const {
     KafkaLogOptions options;
     options.brokers = rd_kafka_mock_cluster_bootstraps(cluster_);
@@ -185,6 +192,40 @@ TEST_CASE("a writer's appends reach a replica in seq order, every field equal") 
   REQUIRE(WaitForSeq(replica.log(), more));
   RequireSameEvents(writer.log(), replica.log());
   CHECK(writer.kafka->GetStats().transactions == 80);
+}
+
+TEST_CASE("a replica applies a payment after its order even when the payment arrives first") {
+  MockCluster cluster;
+  Node writer(cluster, "writer");
+  REQUIRE(writer.kafka->BecomeWriter(&writer.log()).ok());
+  // Orders' partitions lead on broker 1, which answers 400 ms late; payments' on broker 2.
+  for (int p = 0; p < 4; ++p) cluster.SetLeader("orders", p, 1);
+  for (int p = 0; p < 2; ++p) cluster.SetLeader("payments", p, 2);
+  Seq last;
+  for (int i = 0; i < 10; ++i) {
+    const std::string stream = "order-" + std::to_string(i);
+    REQUIRE(writer.log().Append(Request("orders", stream, "{\"created\":true}")).ok());
+    auto paid = writer.log().Append(Request("payments", stream, "{\"paid\":true}"));
+    REQUIRE(paid.ok());
+    last = paid->positions[0].seq;
+  }
+  cluster.SetRtt(1, 400);
+  Node replica(cluster, "replica");
+  REQUIRE(replica.kafka->StartReplica(&replica.log()).ok());
+  REQUIRE(WaitForSeq(replica.log(), last));
+  RequireSameEvents(writer.log(), replica.log());
+  // In seq order: each stream's order event (version 1) before its payment (version 2).
+  std::vector<std::string> order;
+  REQUIRE(replica.log().ScanInSeqOrder({}, Seq(0), 100, [&](const EventView& e) {
+    order.push_back(std::string(e.topic()) + ":" + std::string(e.stream()));
+    return true;
+  }).ok());
+  REQUIRE(order.size() == 20);
+  for (size_t i = 0; i < order.size(); i += 2) {
+    CHECK(order[i].starts_with("orders:"));
+    CHECK(order[i + 1].starts_with("payments:"));
+  }
+  cluster.SetRtt(1, 0);
 }
 
 TEST_CASE("a replica refuses appends with not_writer, naming the writer's URL") {
