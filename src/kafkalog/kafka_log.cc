@@ -97,7 +97,13 @@ struct KafkaLog::Rep {
   Status CatchUp(uint64_t* cluster_seq = nullptr);
   // The Status of a transaction step's error. Marks the log fenced when it was.
   Status FromTransaction(rd_kafka_error_t* error, std::string_view step);
-  // Aborts the open transaction after `why`: kBusy when aborted (nothing committed).
+  // The steps of Publish: produce one record (its delivery report fills `delivery`), wait for
+  // every delivery report, commit (retrying what librdkafka calls retriable).
+  Status Produce(const EventView& event, Delivery* delivery);
+  Status AwaitDeliveries(const std::vector<Delivery>& deliveries);
+  Status Commit();
+  // Aborts the open transaction after `why` and starts a fresh producer: kBusy when aborted
+  // (nothing committed), kIOError when the abort failed (the outcome is unknown).
   Status Abort(const std::string& why);
   Status Fenced() const {
     return Status(ErrorCode::kNotWriter,
@@ -314,71 +320,78 @@ Status KafkaLog::Publish(const std::vector<EventView>& events, WriteBatch* local
   Rep& r = *rep_;
   if (r.fenced.load()) return r.Fenced();
   if (!r.producer) return Status::IOError("kafka log: this node is not the writer");
-  rd_kafka_t* producer = r.producer.get();
-  if (Error error{rd_kafka_begin_transaction(producer)}) {
+  if (Error error{rd_kafka_begin_transaction(r.producer.get())}) {
     return r.FromTransaction(error.get(), "begin_transaction");
   }
   std::vector<Delivery> deliveries(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
-    const kafkalog::Record record = kafkalog::EncodeRecord(events[i]);
-    rd_kafka_headers_t* headers = rd_kafka_headers_new(record.headers.size());
-    for (const auto& [name, value] : record.headers) {
-      rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
-                          static_cast<ssize_t>(value.size()));
-    }
-    const std::string topic(events[i].topic());
-    const rd_kafka_resp_err_t err = rd_kafka_producev(
-        producer, RD_KAFKA_V_TOPIC(topic.c_str()),
-        RD_KAFKA_V_PARTITION(static_cast<int32_t>(events[i].partition().value())),
-        RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(record.value.data()), record.value.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
-        RD_KAFKA_V_TIMESTAMP(record.timestamp_ms), RD_KAFKA_V_OPAQUE(&deliveries[i]),
-        RD_KAFKA_V_END);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      rd_kafka_headers_destroy(headers);  // produce takes them only on success
-      rd_kafka_flush(producer, r.timeout_ms());  // the deliveries above point into this frame
-      return r.Abort(std::string("produce: ") + rd_kafka_err2str(err));
+    if (Status s = r.Produce(events[i], &deliveries[i]); !s.ok()) {
+      rd_kafka_flush(r.producer.get(), r.timeout_ms());  // earlier deliveries point into this frame
+      return r.Abort(s.message());
     }
   }
-  // Every delivery report (which names each record's offset) comes before the commit.
-  if (rd_kafka_flush(producer, r.timeout_ms()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    rd_kafka_purge(producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rd_kafka_flush(producer, r.timeout_ms());
-    return r.Abort("the records were not delivered in time");
-  }
-  for (const Delivery& d : deliveries) {
-    if (d.error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return r.Abort(std::string("delivery: ") + rd_kafka_err2str(d.error));
-    }
-  }
-  const auto deadline = std::chrono::steady_clock::now() + r.options.timeout;
-  for (;;) {
-    Error error(rd_kafka_commit_transaction(producer, r.timeout_ms()));
-    if (!error) break;
-    if (rd_kafka_error_txn_requires_abort(error.get())) {
-      return r.Abort(std::string("commit: ") + rd_kafka_error_string(error.get()));
-    }
-    if (!rd_kafka_error_is_retriable(error.get()) || std::chrono::steady_clock::now() > deadline) {
-      Status s = r.FromTransaction(error.get(), "commit_transaction");
-      if (s.code() == ErrorCode::kNotWriter) return s;
-      return Status::IOError(s.message() + "; the transaction's outcome is unknown");
-    }
-  }
+  CAIRN_RETURN_IF_ERROR(r.AwaitDeliveries(deliveries));
+  CAIRN_RETURN_IF_ERROR(r.Commit());
   // The cluster has the group: remember how far each partition is written, with the group.
-  std::map<std::pair<std::string, int32_t>, int64_t> next_offsets;
   for (size_t i = 0; i < events.size(); ++i) {
-    next_offsets[{std::string(events[i].topic()),
-                  static_cast<int32_t>(events[i].partition().value())}] = deliveries[i].offset + 1;
-  }
-  for (const auto& [key, offset] : next_offsets) {
-    std::string value;
-    bytes::PutBigEndian64(&value, static_cast<uint64_t>(offset));
-    local_writes->Put(r.positions, kafkalog::PositionKey(key.first, key.second), value);
+    kafkalog::PutPosition(local_writes, r.positions, events[i].topic(),
+                          static_cast<int32_t>(events[i].partition().value()),
+                          deliveries[i].offset + 1);
   }
   r.transactions.fetch_add(1, std::memory_order_relaxed);
   r.published.fetch_add(events.size(), std::memory_order_relaxed);
   return Status::Ok();
+}
+
+Status KafkaLog::Rep::Produce(const EventView& event, Delivery* delivery) {
+  const kafkalog::Record record = kafkalog::EncodeRecord(event);
+  rd_kafka_headers_t* headers = rd_kafka_headers_new(record.headers.size());
+  for (const auto& [name, value] : record.headers) {
+    rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                        static_cast<ssize_t>(value.size()));
+  }
+  const std::string topic(event.topic());
+  const rd_kafka_resp_err_t err = rd_kafka_producev(
+      producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+      RD_KAFKA_V_PARTITION(static_cast<int32_t>(event.partition().value())),
+      RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
+      RD_KAFKA_V_VALUE(const_cast<char*>(record.value.data()), record.value.size()),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
+      RD_KAFKA_V_TIMESTAMP(record.timestamp_ms), RD_KAFKA_V_OPAQUE(delivery), RD_KAFKA_V_END);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();
+  rd_kafka_headers_destroy(headers);  // produce takes them only on success
+  return FromKafka(err, "produce");
+}
+
+Status KafkaLog::Rep::AwaitDeliveries(const std::vector<Delivery>& deliveries) {
+  // Every delivery report (which names each record's offset) comes before the commit.
+  if (rd_kafka_flush(producer.get(), timeout_ms()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_purge(producer.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(producer.get(), timeout_ms());
+    return Abort("the records were not delivered in time");
+  }
+  for (const Delivery& d : deliveries) {
+    if (d.error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Abort(std::string("delivery: ") + rd_kafka_err2str(d.error));
+    }
+  }
+  return Status::Ok();
+}
+
+Status KafkaLog::Rep::Commit() {
+  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  for (;;) {
+    Error error(rd_kafka_commit_transaction(producer.get(), timeout_ms()));
+    if (!error) return Status::Ok();
+    if (rd_kafka_error_txn_requires_abort(error.get())) {
+      return Abort(std::string("commit: ") + rd_kafka_error_string(error.get()));
+    }
+    if (!rd_kafka_error_is_retriable(error.get()) || std::chrono::steady_clock::now() > deadline) {
+      Status s = FromTransaction(error.get(), "commit_transaction");
+      if (s.code() == ErrorCode::kNotWriter) return s;
+      return Status::IOError(s.message() + "; the transaction's outcome is unknown");
+    }
+  }
 }
 
 Result<uint32_t> KafkaLog::CreateTopic(const std::string& name, uint32_t partitions) {

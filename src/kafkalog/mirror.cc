@@ -46,6 +46,13 @@ std::string PositionKey(std::string_view topic, int32_t partition) {
   return key;
 }
 
+void PutPosition(WriteBatch* batch, Family* positions, std::string_view topic, int32_t partition,
+                 int64_t next_offset) {
+  std::string value;
+  bytes::PutBigEndian64(&value, static_cast<uint64_t>(next_offset));
+  batch->Put(positions, PositionKey(topic, partition), value);
+}
+
 Result<Family*> OpenPositions(Store* store) {
   return store->OpenFamily("kafka_positions", FamilyKind::kPointLookup);
 }
@@ -182,9 +189,7 @@ Status Mirror::ApplyReady() {
     }
     WriteBatch positions;
     for (const auto& [key, offset] : next_offsets) {
-      std::string value;
-      bytes::PutBigEndian64(&value, static_cast<uint64_t>(offset));
-      positions.Put(positions_, PositionKey(key.first, key.second), value);
+      PutPosition(&positions, positions_, key.first, key.second, offset);
     }
     const size_t n = events.size();
     CAIRN_RETURN_IF_ERROR(log_->Replicate(std::move(events), std::move(positions)));

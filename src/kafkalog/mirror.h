@@ -30,6 +30,9 @@ namespace cairn::kafkalog {
 
 // The key of a partition's read position in the positions family.
 std::string PositionKey(std::string_view topic, int32_t partition);
+// Adds "partition `partition` of `topic` is read up to `next_offset`" to `batch`.
+void PutPosition(WriteBatch* batch, Family* positions, std::string_view topic, int32_t partition,
+                 int64_t next_offset);
 // The positions family of the Kafka log in `store`.
 Result<Family*> OpenPositions(Store* store);
 
