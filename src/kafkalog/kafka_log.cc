@@ -338,6 +338,7 @@ Status KafkaLog::Publish(const std::vector<EventView>& events, WriteBatch* local
                           static_cast<int32_t>(events[i].partition().value()),
                           deliveries[i].offset + 1);
   }
+  if (!events.empty()) kafkalog::PutClusterSeq(local_writes, r.positions, events.back().seq());
   r.transactions.fetch_add(1, std::memory_order_relaxed);
   r.published.fetch_add(events.size(), std::memory_order_relaxed);
   return Status::Ok();

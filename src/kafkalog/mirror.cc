@@ -53,6 +53,16 @@ void PutPosition(WriteBatch* batch, Family* positions, std::string_view topic, i
   batch->Put(positions, PositionKey(topic, partition), value);
 }
 
+namespace {
+constexpr std::string_view kClusterSeqKey("\0cluster-seq", 12);
+}  // namespace
+
+void PutClusterSeq(WriteBatch* batch, Family* positions, Seq seq) {
+  std::string value;
+  bytes::PutBigEndian64(&value, seq.value());
+  batch->Put(positions, kClusterSeqKey, value);
+}
+
 Result<Family*> OpenPositions(Store* store) {
   return store->OpenFamily("kafka_positions", FamilyKind::kPointLookup);
 }
@@ -66,6 +76,9 @@ Mirror::~Mirror() {
 
 Status Mirror::Connect() {
   if (consumer_) return Status::Ok();
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                         log_->store()->Get(positions_, kClusterSeqKey));
+  if (stored && stored->size() == 8) cluster_seq_ = bytes::GetBigEndian64(*stored);
   std::map<std::string, std::string> settings = options_.settings;
   settings["bootstrap.servers"] = options_.brokers;
   settings.try_emplace("socket.nagle.disable", "true");
@@ -191,6 +204,7 @@ Status Mirror::ApplyReady() {
     for (const auto& [key, offset] : next_offsets) {
       PutPosition(&positions, positions_, key.first, key.second, offset);
     }
+    PutClusterSeq(&positions, positions_, events.back().seq);
     const size_t n = events.size();
     CAIRN_RETURN_IF_ERROR(log_->Replicate(std::move(events), std::move(positions)));
     replicated_ += n;

@@ -33,6 +33,9 @@ std::string PositionKey(std::string_view topic, int32_t partition);
 // Adds "partition `partition` of `topic` is read up to `next_offset`" to `batch`.
 void PutPosition(WriteBatch* batch, Family* positions, std::string_view topic, int32_t partition,
                  int64_t next_offset);
+// Adds "the cluster holds every event up to seq `seq`" to `batch` (with the positions: a
+// restarted node reads on from them, so it would not see those events again to learn it).
+void PutClusterSeq(WriteBatch* batch, Family* positions, Seq seq);
 // The positions family of the Kafka log in `store`.
 Result<Family*> OpenPositions(Store* store);
 
@@ -49,8 +52,8 @@ class Mirror {
   void Run(const std::atomic<bool>& stop, const std::function<void(const Status&)>& report);
   // Events applied to the local log by this mirror.
   uint64_t replicated() const { return replicated_; }
-  // The highest seq of a Cairn record read from the cluster (0 when none): after CatchUp, the
-  // last seq the cluster holds.
+  // The last seq the cluster is known to hold: the highest stored with the positions
+  // (PutClusterSeq) or read since. After CatchUp, the last seq the cluster holds.
   uint64_t cluster_seq() const { return cluster_seq_; }
 
  private:

@@ -272,6 +272,37 @@ TEST_CASE("a new writer reads the cluster to its end before it takes appends") {
   CHECK(duplicate->duplicate);
 }
 
+TEST_CASE("a restarted writer publishes nothing again and goes on from its seq") {
+  MockCluster cluster;
+  TestLog local;
+  Seq last;
+  {
+    auto kafka = KafkaLog::Connect(cluster.Options("writer"));
+    REQUIRE(kafka.ok());
+    local.log_options.upstream = *kafka;
+    local.Reopen();
+    REQUIRE((*kafka)->BecomeWriter(local.log.get()).ok());
+    last = AppendMixed(*local.log, 12);
+    (*kafka)->Stop();
+  }
+  auto kafka = KafkaLog::Connect(cluster.Options("writer"));
+  REQUIRE(kafka.ok());
+  local.log_options.upstream = *kafka;
+  local.Reopen();
+  REQUIRE((*kafka)->BecomeWriter(local.log.get()).ok());
+  CHECK((*kafka)->GetStats().published == 0);
+  CHECK((*kafka)->GetStats().replicated == 0);
+  const Seq next = AppendMixed(*local.log, 1, 12);
+  CHECK(next == Seq(last.value() + 1));
+  // A replica reads every event exactly once: the cluster holds no copy of any.
+  Node replica(cluster, "replica");
+  REQUIRE(replica.kafka->StartReplica(&replica.log()).ok());
+  REQUIRE(WaitForSeq(replica.log(), next));
+  RequireSameEvents(*local.log, replica.log());
+  CHECK(replica.kafka->GetStats().replicated == next.value());
+  (*kafka)->Stop();
+}
+
 TEST_CASE("a transaction the cluster refuses fails its appends as busy and writes nothing") {
   MockCluster cluster;
   Node writer(cluster, "writer");
