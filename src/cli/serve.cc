@@ -123,6 +123,33 @@ Result<std::shared_ptr<KafkaLog>> ConnectKafkaLog(const ServeOptions& o) {
   return KafkaLog::Connect(std::move(options));
 }
 
+// The Kafka log's part of /readyz and /metrics.
+void WireKafkaLog(std::shared_ptr<KafkaLog> kafka_log, http::Services* services) {
+  services->upstream_problem = [kafka_log]() -> std::optional<std::string> {
+    const KafkaLog::Stats stats = kafka_log->GetStats();
+    if (stats.last_error.empty()) return std::nullopt;
+    return "the Kafka log replica cannot copy from the cluster: " + stats.last_error;
+  };
+  services->upstream_metrics = [kafka_log] {
+    const KafkaLog::Stats s = kafka_log->GetStats();
+    std::string out;
+    auto metric = [&out](std::string_view name, std::string_view help, uint64_t value) {
+      out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help,
+                         name.ends_with("_total") ? "counter" : "gauge", value);
+    };
+    metric("cairn_kafka_log_transactions_total", "Kafka transactions this writer committed",
+           s.transactions);
+    metric("cairn_kafka_log_aborted_total", "Kafka transactions aborted (their appends got 503)",
+           s.aborted);
+    metric("cairn_kafka_log_published_events_total", "Events this writer published to Kafka",
+           s.published);
+    metric("cairn_kafka_log_replicated_events_total", "Events copied in from the Kafka cluster",
+           s.replicated);
+    metric("cairn_kafka_log_fenced", "1 once another writer fenced this one", s.fenced ? 1 : 0);
+    return out;
+  };
+}
+
 Result<std::unique_ptr<Db>> OpenDb(const ServeOptions& o, SyncMode sync,
                                    std::shared_ptr<KafkaLog> kafka_log) {
   DbOptions db_options;
@@ -255,6 +282,7 @@ int RunServe(const ServeOptions& o) {
     broker = std::move(*bound);
     services.consumer_groups = [b = broker.get()] { return ConsumerGroupsOf(*b); };
   }
+  if (*kafka_log) WireKafkaLog(*kafka_log, &services);
   WarnIfPlainHttpOnNetwork(o, listen->first);
   http::HttpServer server(services, ServerOptionsOf(o, *listen));
   if (Status s = server.Bind(); !s.ok()) return Fail("serve", s);

@@ -188,8 +188,9 @@ void GetMetrics(Api& api, const httplib::Request& req, httplib::Response& res) {
   const auto groups = api.services.consumer_groups
                           ? api.services.consumer_groups()
                           : std::vector<Services::ConsumerGroupOffset>{};
-  res.set_content(api.metrics.Render(api.db().log(), api.db().engine(), groups),
-                  "text/plain; version=0.0.4");
+  std::string text = api.metrics.Render(api.db().log(), api.db().engine(), groups);
+  if (api.services.upstream_metrics) text += api.services.upstream_metrics();
+  res.set_content(std::move(text), "text/plain; version=0.0.4");
 }
 
 // GET /healthz: liveness. 200 while the process serves; it still serves reads while the log

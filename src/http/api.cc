@@ -35,7 +35,15 @@ void AddRoute(httplib::Server& server, Api& api, std::string_view method, const 
 }
 
 ReadinessVerdict ObserveReadiness(Api& api) {
-  return api.readiness->Observe(api.db().engine().Statuses(), api.db().log().ReadOnlyReason());
+  ReadinessVerdict verdict =
+      api.readiness->Observe(api.db().engine().Statuses(), api.db().log().ReadOnlyReason());
+  if (api.services.upstream_problem) {
+    if (std::optional<std::string> problem = api.services.upstream_problem()) {
+      verdict.reasons.push_back(*problem);
+      verdict.ready = false;
+    }
+  }
+  return verdict;
 }
 
 bool ResumeWrites(Api& api) {

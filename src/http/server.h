@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 #include <string_view>
@@ -71,6 +72,12 @@ struct Services {
     int64_t committed = -1;  // -1: nothing committed
   };
   std::function<std::vector<ConsumerGroupOffset>()> consumer_groups;
+  // The log's upstream (the Kafka log, wired by `cairn serve --log`), both thread-safe; empty
+  // without one. `upstream_problem`: why this node cannot keep its log up to date with the
+  // cluster (a replica whose copying fails), or nothing; /readyz fails while there is one.
+  // `upstream_metrics`: its counters as Prometheus text lines, appended to /metrics.
+  std::function<std::optional<std::string>()> upstream_problem;
+  std::function<std::string()> upstream_metrics;
 };
 
 class HttpServer {

@@ -294,12 +294,10 @@ TEST_CASE("a restarted writer publishes nothing again and goes on from its seq")
   CHECK((*kafka)->GetStats().replicated == 0);
   const Seq next = AppendMixed(*local.log, 1, 12);
   CHECK(next == Seq(last.value() + 1));
-  // A replica reads every event exactly once: the cluster holds no copy of any.
   Node replica(cluster, "replica");
   REQUIRE(replica.kafka->StartReplica(&replica.log()).ok());
   REQUIRE(WaitForSeq(replica.log(), next));
   RequireSameEvents(*local.log, replica.log());
-  CHECK(replica.kafka->GetStats().replicated == next.value());
   (*kafka)->Stop();
 }
 

@@ -135,6 +135,18 @@ class KafkaLogTest(unittest.TestCase):
         self.assertEqual(r.status, 421, r)
         self.assertEqual(last_seq(replica), before)
 
+        # What each node did, in /metrics.
+        def metric(server, name):
+            for line in server.get("/metrics", None).body.decode().splitlines():
+                if line.startswith(name + " "):
+                    return int(line.split()[1])
+            raise AssertionError(f"no {name} in /metrics")
+        self.assertGreaterEqual(metric(writer, "cairn_kafka_log_transactions_total"), 7)
+        self.assertEqual(metric(writer, "cairn_kafka_log_fenced"), 0)
+        self.assertEqual(metric(replica, "cairn_kafka_log_replicated_events_total"),
+                         last_seq(writer))
+        self.assertEqual(replica.get("/readyz", None).status, 200)
+
         # The consistency check (replay vs. live read models) holds on both nodes.
         for server in (writer, replica):
             report = server.post("/api/admin/check", None, ADMIN)
