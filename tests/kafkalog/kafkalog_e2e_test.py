@@ -143,8 +143,8 @@ class KafkaLogTest(unittest.TestCase):
             raise AssertionError(f"no {name} in /metrics")
         self.assertGreaterEqual(metric(writer, "cairn_kafka_log_transactions_total"), 7)
         self.assertEqual(metric(writer, "cairn_kafka_log_fenced"), 0)
-        self.assertEqual(metric(replica, "cairn_kafka_log_replicated_events_total"),
-                         last_seq(writer))
+        wait_until(lambda: metric(replica, "cairn_kafka_log_replicated_events_total") ==
+                   last_seq(writer), what="the replica's counter to count every event")
         self.assertEqual(replica.get("/readyz", None).status, 200)
 
         # The consistency check (replay vs. live read models) holds on both nodes.
