@@ -23,6 +23,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -204,6 +205,11 @@ struct Log::Rep {
   // Queues `pending`; when the queue was empty, makes its thread (synchronous) or the leader
   // thread (async) the leader. kShuttingDown once closed.
   Status Enqueue(PendingAppend* pending);
+  // Enqueue for several at once: all of them, next to each other in order, or none.
+  Status EnqueueAll(std::span<PendingAppend* const> pendings);
+  // Takes `n` of LogOptions::max_pending_async's slots (pending_async) at once, or none
+  // (kBusy; kTooLarge when n exceeds `max`).
+  Status ReserveAsync(size_t n, size_t max);
   // Sleeps until a leader completed `pending` (false) or it reached the front of the queue and
   // its thread leads (true).
   bool AwaitTurn(PendingAppend& pending);
