@@ -218,14 +218,35 @@ TEST_CASE("synchronous and async appends share groups and stay gapless") {
   CHECK(TopicProblem(*t.log, "orders") == "");
 }
 
+// Holds the log's writer inside its fault hook from construction until Open(), so async
+// appends stay in flight meanwhile.
+class WriterGate {
+ public:
+  explicit WriterGate(Log& log) : log_(log) {
+    mu_.lock();
+    log_.SetWriteFaultForTesting([this] {
+      std::lock_guard pass(mu_);
+      return Status::Ok();
+    });
+  }
+  ~WriterGate() {
+    if (!open_) Open();  // a failed check must not leave the writer stuck
+    log_.SetWriteFaultForTesting(nullptr);
+  }
+  void Open() {
+    open_ = true;
+    mu_.unlock();
+  }
+
+ private:
+  Log& log_;
+  std::mutex mu_;
+  bool open_ = false;
+};
+
 TEST_CASE("past max_pending_async, AppendAsync answers busy at once, and recovers") {
-  std::mutex gate;
-  gate.lock();  // holds the writer inside the fault hook
   TestLog t(LogOptions{.max_pending_async = 8});
-  t.log->SetWriteFaultForTesting([&] {
-    std::lock_guard pass(gate);
-    return Status::Ok();
-  });
+  WriterGate gate(*t.log);
   Results got;
   int accepted = 0;
   Status busy;
@@ -236,7 +257,7 @@ TEST_CASE("past max_pending_async, AppendAsync answers busy at once, and recover
   CHECK(accepted == 8);
   CHECK_FAILS_WITH(busy, ErrorCode::kBusy);
   CHECK(Contains(busy.message(), "max_pending_async"));
-  gate.unlock();
+  gate.Open();
   got.Wait(8);
   for (size_t i = 0; i < 8; ++i) CHECK(got[i].ok());
   // Once called back, they no longer count.
@@ -256,13 +277,8 @@ std::vector<AsyncAppend> AppendSet(Results& got, const std::string& prefix, size
 }
 
 TEST_CASE("AppendAsyncAll queues a set of appends whole or refuses it whole, busy when it does not fit") {
-  std::mutex gate;
-  gate.lock();  // holds the writer inside the fault hook
   TestLog t(LogOptions{.max_pending_async = 8});
-  t.log->SetWriteFaultForTesting([&] {
-    std::lock_guard pass(gate);
-    return Status::Ok();
-  });
+  WriterGate gate(*t.log);
   Results got;
   for (int i = 0; i < 5; ++i) {
     REQUIRE(t.log->AppendAsync(Req("orders", "single-" + std::to_string(i), 1), got.Callback()).ok());
@@ -281,7 +297,7 @@ TEST_CASE("AppendAsyncAll queues a set of appends whole or refuses it whole, bus
   CHECK(refused.field() == "appends[1].events");
   // 5 + 3 fits: queued next to each other, committed and called back in order.
   REQUIRE(t.log->AppendAsyncAll(AppendSet(got, "order-d", 3)).ok());
-  gate.unlock();
+  gate.Open();
   got.Wait(8);
   CHECK(got.size() == 8);
   for (size_t i = 0; i < 8; ++i) CHECK(got[i].ok());
