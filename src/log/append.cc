@@ -195,10 +195,21 @@ void Log::Rep::LeadGroup(PendingAppend* self, const LogOptions& options, SyncMod
   const double write_micros =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - write_start)
           .count();
+  // Which members wait for `done`, read now: once PassLeadership hands the async members to
+  // the callback thread, it may run and delete them before this thread looks at them again.
+  std::vector<PendingAppend*> waiters;
+  bool any_async = false;
+  for (PendingAppend* p : group) {
+    if (p->is_async()) {
+      any_async = true;
+    } else if (p != self) {
+      waiters.push_back(p);
+    }
+  }
   lock.lock();
   PassLeadership(group, write_micros);
   lock.unlock();
-  CompleteGroup(group, self);
+  CompleteGroup(waiters, any_async);
 }
 
 // Closed-loop clients (each waiting for its append before sending the next) otherwise split
@@ -257,18 +268,10 @@ void Log::Rep::PassLeadership(const std::vector<PendingAppend*>& group, double w
   }
 }
 
-void Log::Rep::CompleteGroup(const std::vector<PendingAppend*>& group,
-                             const PendingAppend* self) {
-  // After `done` a member may return and destroy its PendingAppend, and the callback thread may
-  // delete an async one: nothing touches a member after this loop.
-  bool any_async = false;
-  for (PendingAppend* p : group) {
-    if (p->is_async()) {
-      any_async = true;
-    } else if (p != self) {
-      p->done.store(true, std::memory_order_release);
-    }
-  }
+void Log::Rep::CompleteGroup(const std::vector<PendingAppend*>& waiters, bool any_async) {
+  // After `done` a waiter may return and destroy its PendingAppend: nothing touches one after
+  // this loop (nor an async member at all: the callback thread owns those now).
+  for (PendingAppend* p : waiters) p->done.store(true, std::memory_order_release);
   wake_epoch.fetch_add(1, std::memory_order_release);
   FutexWakeAll(wake_epoch);
   if (any_async) {

@@ -224,9 +224,10 @@ struct Log::Rep {
   // Dequeues the committed group, records its write time, hands its async appends to the
   // callback thread (in commit order) and names the next leader. Under queue_mu.
   void PassLeadership(const std::vector<PendingAppend*>& group, double write_micros);
-  // Marks every synchronous member but `self` done and wakes them, and wakes the callback
-  // thread when the group had async members.
-  void CompleteGroup(const std::vector<PendingAppend*>& group, const PendingAppend* self);
+  // Marks the group's waiting synchronous members (all but the leading one) done and wakes
+  // them, and wakes the callback thread when the group had async members. Touches no async
+  // member: the callback thread may have deleted them already.
+  void CompleteGroup(const std::vector<PendingAppend*>& waiters, bool any_async);
 };
 
 // Options of sequential reads of the log (partition scans, cursors). They bypass the block
