@@ -22,6 +22,9 @@ usage: bench/kafka_bench.sh [options]
   --size B           record value bytes (default 200)
   --partitions P     partitions of the benchmark topic (default 8)
   --connections C    redis-benchmark clients (default 64)
+  --rounds R         consume and scan the produced data R times, alternating, and print each
+                     round and the median ratio (default 1)
+  --no-redis         skip the produce peer (redis-benchmark): consume rounds only
   --dir D            parent of the temporary directory; its disk is the one fsync hits (default /tmp)
   --quick            --records 20000: a smoke run, not a measurement
   --keep             keep the temporary directory and print its path
@@ -37,6 +40,8 @@ records=200000
 size=200
 partitions=8
 conns=64
+rounds=1
+redis=1
 parent=/tmp
 keep=0
 while [[ $# -gt 0 ]]; do
@@ -47,6 +52,8 @@ while [[ $# -gt 0 ]]; do
     --size) size="$2"; shift 2 ;;
     --partitions) partitions="$2"; shift 2 ;;
     --connections) conns="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    --no-redis) redis=0; shift ;;
     --dir) parent="$2"; shift 2 ;;
     --quick) records=20000; shift ;;
     --keep) keep=1; shift ;;
@@ -82,35 +89,56 @@ ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 echo "# kafka_bench $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cpus, $(uname -r), dir $parent;" \
      "$records records of $size bytes, $partitions partitions, redis-benchmark -c $conns"
 
-# ---- Cairn: produce, then consume, then the raw scan of the same dir ---------------------------
+# ---- Cairn: produce, then rounds of consume (a fresh server each) and the raw scan of the dir ----
 kafka_port=$(free_port)
-"$cairn_bin" serve --data "$tmp/data" --listen 127.0.0.1:0 --kafka "127.0.0.1:$kafka_port" \
-  --partitions "$partitions" --sync always --log-level warn >"$tmp/cairn.log" 2>&1 &
-cairn_pid=$!
-wait_for "cairn serve --kafka" 30 python3 -c "import socket; socket.create_connection(('127.0.0.1', $kafka_port))"
 broker="127.0.0.1:$kafka_port"
+start_cairn() {
+  "$cairn_bin" serve --data "$tmp/data" --listen 127.0.0.1:0 --kafka "$broker" \
+    --partitions "$partitions" --sync always --log-level warn >>"$tmp/cairn.log" 2>&1 &
+  cairn_pid=$!
+  wait_for "cairn serve --kafka" 30 python3 -c "import socket; socket.create_connection(('127.0.0.1', $kafka_port))"
+}
+stop_cairn() { kill "$cairn_pid"; wait "$cairn_pid" || true; cairn_pid=""; }
+start_cairn
 produced=$("$client" produce "$broker" bench "$records" "$size") || die "produce failed: $produced"
-consumed=$("$client" consume "$broker" bench "$records") || die "consume failed: $consumed"
-kill "$cairn_pid"; wait "$cairn_pid" || true; cairn_pid=""
-scanned=$("$client" scan "$tmp/data") || die "scan failed: $scanned"
+consume_ratios=()
+for round in $(seq "$rounds"); do
+  [[ -z "$cairn_pid" ]] && start_cairn
+  consumed=$("$client" consume "$broker" bench "$records") || die "consume failed: $consumed"
+  stop_cairn
+  scanned=$("$client" scan "$tmp/data") || die "scan failed: $scanned"
+  consume_rps=$(field rate "$consumed")
+  scan_rps=$(field rate "$scanned")
+  consume_ratios+=("$(ratio "$consume_rps" "$scan_rps")")
+  if [[ $rounds -gt 1 ]]; then
+    printf 'round %-2s consume cairn %9s rec/s   %-22s %9s rec/s   ratio %5s\n' \
+      "$round" "$consume_rps" "rocksdb scan (log cf)" "$scan_rps" "${consume_ratios[-1]}"
+  fi
+done
 
 # ---- Redis: XADD of the same bytes, appendfsync always ------------------------------------------
-redis_port=$(free_port)
-mkdir -p "$tmp/redis"
-redis-server --bind 127.0.0.1 --port "$redis_port" --appendonly yes --appendfsync always \
-  --dir "$tmp/redis" --save '' --daemonize no --logfile "$tmp/redis/redis.log" >/dev/null 2>&1 &
-redis_pid=$!
-wait_for "redis-server" 10 redis-cli -h 127.0.0.1 -p "$redis_port" ping
-payload=$(head -c "$size" /dev/zero | tr '\0' 'v')
-redis-benchmark -h 127.0.0.1 -p "$redis_port" -c "$conns" -n "$records" -r 1000000000 --csv \
-  XADD 'bench-__rand_int__' '*' data "$payload" >"$tmp/redis.csv" 2>&1 || die "redis-benchmark failed"
-redis_rps=$(tail -n 1 "$tmp/redis.csv" | tr -d '"\r' | awk -F, 'NF >= 8 { printf "%.0f", $(NF - 6) }')
-[[ -n "$redis_rps" ]] || die "could not read redis-benchmark's output"
-
 produce_rps=$(field rate "$produced")
-consume_rps=$(field rate "$consumed")
-scan_rps=$(field rate "$scanned")
-printf '%-8s cairn %9s rec/s   %-22s %9s rec/s   ratio %5s   (target >= 2)\n' \
-  produce "$produce_rps" "redis XADD always" "$redis_rps" "$(ratio "$produce_rps" "$redis_rps")"
-printf '%-8s cairn %9s rec/s   %-22s %9s rec/s   ratio %5s   (target >= 0.3)\n' \
-  consume "$consume_rps" "rocksdb scan (log cf)" "$scan_rps" "$(ratio "$consume_rps" "$scan_rps")"
+if [[ $redis -eq 1 ]]; then
+  redis_port=$(free_port)
+  mkdir -p "$tmp/redis"
+  redis-server --bind 127.0.0.1 --port "$redis_port" --appendonly yes --appendfsync always \
+    --dir "$tmp/redis" --save '' --daemonize no --logfile "$tmp/redis/redis.log" >/dev/null 2>&1 &
+  redis_pid=$!
+  wait_for "redis-server" 10 redis-cli -h 127.0.0.1 -p "$redis_port" ping
+  payload=$(head -c "$size" /dev/zero | tr '\0' 'v')
+  redis-benchmark -h 127.0.0.1 -p "$redis_port" -c "$conns" -n "$records" -r 1000000000 --csv \
+    XADD 'bench-__rand_int__' '*' data "$payload" >"$tmp/redis.csv" 2>&1 || die "redis-benchmark failed"
+  redis_rps=$(tail -n 1 "$tmp/redis.csv" | tr -d '"\r' | awk -F, 'NF >= 8 { printf "%.0f", $(NF - 6) }')
+  [[ -n "$redis_rps" ]] || die "could not read redis-benchmark's output"
+  printf '%-8s cairn %9s rec/s   %-22s %9s rec/s   ratio %5s   (target >= 2)\n' \
+    produce "$produce_rps" "redis XADD always" "$redis_rps" "$(ratio "$produce_rps" "$redis_rps")"
+else
+  printf '%-8s cairn %9s rec/s   (no peer run: --no-redis)\n' produce "$produce_rps"
+fi
+median=$(printf '%s\n' "${consume_ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+if [[ $rounds -gt 1 ]]; then
+  printf '%-8s median ratio of %s rounds %5s   (target >= 0.3)\n' consume "$rounds" "$median"
+else
+  printf '%-8s cairn %9s rec/s   %-22s %9s rec/s   ratio %5s   (target >= 0.3)\n' \
+    consume "$consume_rps" "rocksdb scan (log cf)" "$scan_rps" "$median"
+fi

@@ -129,6 +129,12 @@ struct AppendResult;
 // Called exactly once with how an AppendAsync ended: what Append would have returned.
 using AppendCallback = std::function<void(Result<AppendResult>)>;
 
+// One append of Log::AppendAsyncAll: the request and the callback that gets its result.
+struct AsyncAppend {
+  AppendRequest request;
+  AppendCallback done;
+};
+
 struct AppendResult {
   // The stream's version after the append (the version of its last event).
   StreamVersion version;
@@ -292,6 +298,19 @@ class Log {
   // The first call starts the log's two async threads (a group leader and the callback thread).
   Status AppendAsync(AppendRequest req, AppendCallback done);
 
+  // AppendAsync for several appends admitted together: either every one is queued, in order
+  // and next to each other, or none is and no callback is ever called. For a caller whose
+  // appends are one unit to its client (a Kafka partition's record batch), so a refusal never
+  // leaves part of the unit queued for a retry to duplicate. Each queued append then commits
+  // or fails on its own, with its own callback, as after AppendAsync (a conflict or a failed
+  // write can still end some and not others).
+  // Errors, with nothing queued: the first append's error AppendAsync would have refused it
+  // with (field prefixed "appends[i]."); kBusy when the appends do not all fit under
+  // LogOptions::max_pending_async now; kTooLarge when there are more than max_pending_async
+  // (they never would); kInvalidArgument when `appends` is empty or a callback is missing;
+  // kShuttingDown after Close.
+  Status AppendAsyncAll(std::vector<AsyncAppend> appends);
+
   // Reads events of one partition with offsets in [from, ...), at most `max_events` and about
   // `max_bytes` of envelopes (at least one event when one exists).
   Result<std::vector<Event>> ReadPartition(std::string_view topic, PartitionId partition,
@@ -386,6 +405,9 @@ class Log {
   Log(Store* store, const LogOptions& options);
   // Ok when `topic` exists or was created now (LogOptions::auto_create_topics), else kNotFound.
   Status EnsureTopic(const std::string& topic);
+  // AppendAsync's and AppendAsyncAll's last steps, for checked appends: takes their slots
+  // under max_pending_async and queues them together, or does neither.
+  Status QueueAsync(std::vector<AsyncAppend> appends);
   friend class LogCursor;
   Store* store_;
   LogOptions options_;

@@ -278,20 +278,34 @@ void Broker::Accept() {
     }
     const int yes = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
-    auto c = std::make_shared<Connection>();
-    c->fd = fd;
-    c->peer = PeerName(addr);
     sockaddr_storage local{};
     socklen_t local_len = sizeof local;
     getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len);
     const std::string local_name = PeerName(local);
-    c->local_host = local_name.substr(0, local_name.rfind(':'));
-    connections_[fd] = c;
-    epoll_event ev{};
-    ev.events = c->interest = EPOLLIN;
-    ev.data.u64 = uint64_t(fd);
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    Adopt(fd, PeerName(addr), local_name.substr(0, local_name.rfind(':')));
   }
+}
+
+void Broker::Adopt(int fd, std::string peer, std::string local_host) {
+  auto c = std::make_shared<Connection>();
+  c->fd = fd;
+  c->peer = std::move(peer);
+  c->local_host = std::move(local_host);
+  connections_[fd] = c;
+  epoll_event ev{};
+  ev.events = c->interest = EPOLLIN;
+  ev.data.u64 = uint64_t(fd);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+}
+
+Result<int> Broker::ConnectForTesting() {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    return Status::IOError(std::string("socketpair: ") + strerror(errno));
+  }
+  fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+  poster()([this, fd = fds[0]] { Adopt(fd, "socketpair", options_.host); });
+  return fds[1];
 }
 
 void Broker::OnReadable(const std::shared_ptr<Connection>& c) {

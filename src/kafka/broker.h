@@ -98,6 +98,11 @@ class Broker {
   // already queued still complete in the log). Idempotent.
   void Stop();
 
+  // Test and fuzzing seam: a connection to the listener through a socketpair, bypassing
+  // accept: returns the client's end (blocking), whose bytes the loop frames and answers as a
+  // TCP client's. The caller closes it. REQUIRES: Start() ran.
+  Result<int> ConnectForTesting();
+
   // Every consumer group's committed offsets (read from the store: thread-safe).
   std::vector<GroupCoordinator::GroupOffset> CommittedOffsets() const { return groups_->AllCommitted(); }
 
@@ -146,6 +151,8 @@ class Broker {
   void RunLogWatcher();
   void RunStoreWriter();
   void Accept();
+  // Registers a connected, non-blocking `fd` as a connection (loop thread).
+  void Adopt(int fd, std::string peer, std::string local_host);
   void OnReadable(const std::shared_ptr<Connection>& c);
   void ProcessFrames(const std::shared_ptr<Connection>& c);
   bool HandleFrame(const std::shared_ptr<Connection>& c, std::string_view frame);

@@ -267,7 +267,10 @@ KafkaError GroupCoordinator::CheckCommit(const std::string& group, int32_t gener
   if (generation < 0 && member_id.empty()) return KafkaError::kNone;  // a commit outside any group
   auto git = groups_.find(group);
   if (git == groups_.end() || !git->second.members.count(member_id)) return KafkaError::kUnknownMemberId;
-  if (git->second.state == State::kPreparingRebalance) return KafkaError::kRebalanceInProgress;
+  // As Kafka: while a rebalance gathers members, the generation that is ending may still
+  // commit (consumers commit what they read as their partitions are revoked, or the next owner
+  // reads it again); between the join and the assignment there is nothing to commit for.
+  if (git->second.state == State::kCompletingRebalance) return KafkaError::kRebalanceInProgress;
   if (generation != git->second.generation) return KafkaError::kIllegalGeneration;
   return KafkaError::kNone;
 }

@@ -79,7 +79,8 @@ class GroupCoordinator {
   KafkaError Leave(const std::string& group, const std::string& member_id);
 
   // OffsetCommit's check: a member of the current generation (or a commit outside any
-  // group, generation -1) may commit.
+  // group, generation -1) may commit, also while a rebalance gathers members (the ending
+  // generation commits what it read); REBALANCE_IN_PROGRESS between join and assignment.
   KafkaError CheckCommit(const std::string& group, int32_t generation, const std::string& member_id) const;
   // The writes that persist `offsets` (for Broker::WriteDurably).
   WriteBatch CommitWrites(const std::string& group,

@@ -1,8 +1,9 @@
 // Produce v3-7: each partition's record set becomes Log::AppendAsync appends (consecutive
-// records of one stream share an append), queued in record order so they commit in it. The
-// response goes out when every append of the request has called back, that is once the events
-// are durable under the server's --sync mode (acks 1 and -1 alike: Cairn has one replica);
-// acks=0 gets none. A partition's base_offset is its first event's offset.
+// records of one stream share an append), queued together (AppendAsyncAll: the whole batch or
+// none of it) in record order so they commit in it. The response goes out when every append
+// of the request has called back, that is once the events are durable under the server's
+// --sync mode (acks 1 and -1 alike: Cairn has one replica); acks=0 gets none. A partition's
+// base_offset is its first event's offset.
 //
 // A batch with a producer id is checked against the producer's sequences first
 // (producer_state.h): the next one is written with its state, a duplicate is appended again
@@ -88,11 +89,12 @@ std::optional<BatchError> BuildAppends(const std::string& topic, int32_t partiti
   return std::nullopt;
 }
 
-// For an idempotent batch: the error that refuses it, or nothing after naming its events and
-// (unless it is a replay) adding the producer's new state to every append.
-std::optional<KafkaError> ApplyProducerState(ProducerStates& producers, TopicId topic, int32_t partition,
-                                             const std::vector<RecordBatch>& batches,
-                                             std::vector<AppendRequest>& appends) {
+// For an idempotent batch: the error that refuses it, or nothing after naming its events and,
+// when it is the producer's next batch (*next; not a replay), adding the producer's new state
+// to every append. The state is recorded only once the appends are queued.
+std::optional<KafkaError> ApplyProducerState(const ProducerStates& producers, TopicId topic,
+                                             int32_t partition, const std::vector<RecordBatch>& batches,
+                                             std::vector<AppendRequest>& appends, bool* next) {
   if (batches.size() != 1) return KafkaError::kInvalidRecord;  // clients send one per partition
   const RecordBatch& b = batches.front();
   const int32_t count = int32_t(b.records.size());
@@ -106,9 +108,10 @@ std::optional<KafkaError> ApplyProducerState(ProducerStates& producers, TopicId 
                                      ProducerStates::SequenceAfter(b.base_sequence, n++));
     }
   }
-  if (check.verdict == SequenceVerdict::kDuplicate) return std::nullopt;
+  *next = check.verdict == SequenceVerdict::kNext;
+  if (!*next) return std::nullopt;
   const WriteBatch state =
-      producers.Accept(b.producer_id, b.producer_epoch, topic, partition, b.base_sequence, count);
+      producers.StateWrites(b.producer_id, b.producer_epoch, topic, partition, b.base_sequence, count);
   for (AppendRequest& a : appends) a.state_writes.Append(state);
   return std::nullopt;
 }
@@ -127,7 +130,26 @@ void OnAppended(Broker& broker, const std::shared_ptr<ProduceState>& st, size_t 
   FinishIfDone(broker, *st);
 }
 
-// Checks the partition and queues its appends; sets out.error when nothing can be queued.
+// Queues a partition's appends as one unit (Log::AppendAsyncAll): all of them or none, so a
+// client retrying a refused batch (busy, read-only) never duplicates part of it.
+Status QueueAppends(Broker& broker, const std::shared_ptr<ProduceState>& st, size_t t, size_t p,
+                    std::vector<AppendRequest> appends) {
+  if (appends.empty()) return Status::Ok();
+  std::vector<AsyncAppend> queued;
+  queued.reserve(appends.size());
+  Broker::Poster post = broker.poster();
+  for (AppendRequest& a : appends) {
+    queued.push_back({std::move(a), [post, &broker, st, t, p](Result<AppendResult> r) {
+                        post([&broker, st, t, p, r = std::move(r)] { OnAppended(broker, st, t, p, r); });
+                      }});
+  }
+  const size_t n = queued.size();
+  CAIRN_RETURN_IF_ERROR(broker.log().AppendAsyncAll(std::move(queued)));
+  st->outstanding += n;  // the callbacks reach this thread only after this returns
+  return Status::Ok();
+}
+
+// Checks the partition and queues its appends; sets out.error when nothing is queued.
 void ProducePartition(Broker& broker, const std::shared_ptr<ProduceState>& st, size_t t, size_t p,
                       std::string_view records) {
   const std::string& topic = st->topics[t].name;
@@ -152,24 +174,23 @@ void ProducePartition(Broker& broker, const std::shared_ptr<ProduceState>& st, s
     out.error = error->code;
     return;
   }
-  if (!batches.empty() && batches.front().producer_id >= 0) {
-    if (auto refused = ApplyProducerState(broker.producers(), info->id, out.index, batches, appends)) {
+  const bool idempotent = !batches.empty() && batches.front().producer_id >= 0;
+  bool next = false;
+  if (idempotent) {
+    if (auto refused = ApplyProducerState(broker.producers(), info->id, out.index, batches, appends, &next)) {
       out.error = *refused;
       return;
     }
   }
-  Broker::Poster post = broker.poster();
-  for (AppendRequest& a : appends) {
-    ++st->outstanding;
-    Status s = broker.log().AppendAsync(std::move(a), [post, &broker, st, t, p](Result<AppendResult> r) {
-      post([&broker, st, t, p, r = std::move(r)] { OnAppended(broker, st, t, p, r); });
-    });
-    if (!s.ok()) {
-      --st->outstanding;
-      out.error = ErrorFor(s);
-      spdlog::warn("kafka: produce to {}/{} refused: {}", topic, out.index, s.ToString());
-      return;
-    }
+  if (Status s = QueueAppends(broker, st, t, p, std::move(appends)); !s.ok()) {
+    out.error = ErrorFor(s);
+    spdlog::warn("kafka: produce to {}/{} refused: {}", topic, out.index, s.ToString());
+    return;
+  }
+  if (next) {
+    const RecordBatch& b = batches.front();
+    broker.producers().Accept(b.producer_id, b.producer_epoch, info->id, out.index, b.base_sequence,
+                              int32_t(b.records.size()));
   }
 }
 

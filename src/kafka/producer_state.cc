@@ -75,17 +75,31 @@ ProducerStates::Check ProducerStates::Verify(int64_t producer_id, int16_t epoch,
   return {SequenceVerdict::kError, KafkaError::kOutOfOrderSequence};
 }
 
-WriteBatch ProducerStates::Accept(int64_t producer_id, int16_t epoch, TopicId topic,
-                                  int32_t partition, int32_t first_sequence, int32_t count) {
-  const Key key{producer_id, topic.value(), partition};
-  PartitionState& state = states_[key];
-  if (epoch != state.epoch) state.recent.clear();
+ProducerStates::PartitionState ProducerStates::After(const Key& key, int16_t epoch,
+                                                    int32_t first_sequence, int32_t count) const {
+  PartitionState state;
+  if (auto it = states_.find(key); it != states_.end() && it->second.epoch == epoch) {
+    state = it->second;
+  }
   state.epoch = epoch;
   state.recent.push_back({first_sequence, SequenceAfter(first_sequence, count - 1)});
   while (state.recent.size() > kRecentBatches) state.recent.pop_front();
+  return state;
+}
+
+WriteBatch ProducerStates::StateWrites(int64_t producer_id, int16_t epoch, TopicId topic,
+                                       int32_t partition, int32_t first_sequence,
+                                       int32_t count) const {
+  const Key key{producer_id, topic.value(), partition};
   WriteBatch writes;
-  writes.Put(family_, StateKey(key), EncodeState(state));
+  writes.Put(family_, StateKey(key), EncodeState(After(key, epoch, first_sequence, count)));
   return writes;
+}
+
+void ProducerStates::Accept(int64_t producer_id, int16_t epoch, TopicId topic, int32_t partition,
+                            int32_t first_sequence, int32_t count) {
+  const Key key{producer_id, topic.value(), partition};
+  states_[key] = After(key, epoch, first_sequence, count);
 }
 
 std::string ProducerStates::EventId(int64_t producer_id, TopicId topic, int32_t partition,

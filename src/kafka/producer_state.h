@@ -45,10 +45,14 @@ class ProducerStates {
   // OUT_OF_ORDER_SEQUENCE (a gap), DUPLICATE_SEQUENCE (older than the last 5 batches).
   Check Verify(int64_t producer_id, int16_t epoch, TopicId topic, int32_t partition,
                int32_t first_sequence, int32_t count) const;
-  // Records an accepted batch in memory and returns its persisted form, for the state_writes
-  // of every append the batch becomes.
-  WriteBatch Accept(int64_t producer_id, int16_t epoch, TopicId topic, int32_t partition,
-                    int32_t first_sequence, int32_t count);
+  // The producer's state once the batch is accepted, in its persisted form, for the
+  // state_writes of every append the batch becomes. Changes nothing: Accept records the batch
+  // once its appends are queued (a batch the log refuses leaves no trace).
+  WriteBatch StateWrites(int64_t producer_id, int16_t epoch, TopicId topic, int32_t partition,
+                         int32_t first_sequence, int32_t count) const;
+  // Records an accepted batch in memory.
+  void Accept(int64_t producer_id, int16_t epoch, TopicId topic, int32_t partition,
+              int32_t first_sequence, int32_t count);
 
   // The id of the event at `sequence` of a producer's batch: stable across retries.
   static std::string EventId(int64_t producer_id, TopicId topic, int32_t partition, int32_t sequence);
@@ -68,6 +72,8 @@ class ProducerStates {
   static constexpr size_t kRecentBatches = 5;
 
   explicit ProducerStates(Family* family) : family_(family) {}
+  // The state of `key` with the batch first..first+count-1 of `epoch` recorded.
+  PartitionState After(const Key& key, int16_t epoch, int32_t first_sequence, int32_t count) const;
   static std::string StateKey(const Key& key);
   static std::string EncodeState(const PartitionState& state);
   static bool DecodeState(std::string_view value, PartitionState* state);

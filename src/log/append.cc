@@ -102,37 +102,78 @@ Status Log::AppendAsync(AppendRequest req, AppendCallback done) {
   if (!done) return Status::InvalidArgument("AppendAsync needs a callback");
   CAIRN_RETURN_IF_ERROR(ValidateAppend(req, options_));
   CAIRN_RETURN_IF_ERROR(EnsureTopic(req.topic));
-  if (rep_->pending_async.fetch_add(1, std::memory_order_relaxed) >= options_.max_pending_async) {
-    rep_->pending_async.fetch_sub(1, std::memory_order_relaxed);
-    return Status::Busy("the log has " + std::to_string(options_.max_pending_async) +
-                        " async appends in flight (LogOptions::max_pending_async); retry later");
+  std::vector<AsyncAppend> one;
+  one.push_back({std::move(req), std::move(done)});
+  return QueueAsync(std::move(one));
+}
+
+Status Log::AppendAsyncAll(std::vector<AsyncAppend> appends) {
+  if (appends.empty()) return Status::InvalidArgument("AppendAsyncAll needs at least one append");
+  for (size_t i = 0; i < appends.size(); ++i) {
+    const std::string field = "appends[" + std::to_string(i) + "]";
+    if (!appends[i].done) return Status::InvalidArgument("AppendAsyncAll needs a callback", field);
+    Status s = ValidateAppend(appends[i].request, options_);
+    if (s.ok()) s = EnsureTopic(appends[i].request.topic);
+    if (!s.ok()) return Status(s.code(), s.message(), field + "." + s.field());
   }
-  auto pending = std::make_unique<PendingAppend>();
-  pending->owned_request = std::make_unique<AppendRequest>(std::move(req));
-  pending->callback = std::move(done);
-  PrepareAppend(pending->owned_request.get(), rep_->FindTopic(pending->owned_request->topic),
-                pending.get());
-  if (Status s = rep_->Enqueue(pending.get()); !s.ok()) {
-    rep_->pending_async.fetch_sub(1, std::memory_order_relaxed);
+  return QueueAsync(std::move(appends));
+}
+
+Status Log::QueueAsync(std::vector<AsyncAppend> appends) {
+  CAIRN_RETURN_IF_ERROR(rep_->ReserveAsync(appends.size(), options_.max_pending_async));
+  std::vector<std::unique_ptr<PendingAppend>> pendings;
+  std::vector<PendingAppend*> queued;
+  for (AsyncAppend& a : appends) {
+    auto& pending = pendings.emplace_back(std::make_unique<PendingAppend>());
+    pending->owned_request = std::make_unique<AppendRequest>(std::move(a.request));
+    pending->callback = std::move(a.done);
+    PrepareAppend(pending->owned_request.get(), rep_->FindTopic(pending->owned_request->topic),
+                  pending.get());
+    queued.push_back(pending.get());
+  }
+  if (Status s = rep_->EnqueueAll(queued); !s.ok()) {
+    rep_->pending_async.fetch_sub(appends.size(), std::memory_order_relaxed);
     return s;
   }
-  pending.release();  // the callback thread deletes it after running the callback
+  for (auto& pending : pendings) pending.release();  // the callback thread deletes each one
+  return Status::Ok();
+}
+
+Status Log::Rep::ReserveAsync(size_t n, size_t max) {
+  if (n > max) {
+    return Status::TooLarge(std::to_string(n) + " async appends admitted together exceed " +
+                            "LogOptions::max_pending_async (" + std::to_string(max) + ")");
+  }
+  size_t now = pending_async.load(std::memory_order_relaxed);
+  do {
+    if (now + n > max) {
+      return Status::Busy("the log has " + std::to_string(now) + " of " + std::to_string(max) +
+                          " async appends in flight (LogOptions::max_pending_async); retry later");
+    }
+  } while (!pending_async.compare_exchange_weak(now, now + n, std::memory_order_relaxed));
   return Status::Ok();
 }
 
 Status Log::Rep::Enqueue(PendingAppend* pending) {
+  PendingAppend* const one[] = {pending};
+  return EnqueueAll(one);
+}
+
+Status Log::Rep::EnqueueAll(std::span<PendingAppend* const> pendings) {
   std::lock_guard lock(queue_mu);
   if (closed) return Status(ErrorCode::kShuttingDown, "the log is closing");
   if (!refusal.ok()) return refusal;
   if (read_only.load(std::memory_order_acquire)) return ReadOnlyStatus();
-  if (pending->is_async()) StartAsyncThreads();
-  queue.push_back(pending);
-  if (queue.size() == 1) {
-    if (pending->is_async()) {
+  PendingAppend* const front = pendings.front();
+  if (front->is_async()) StartAsyncThreads();
+  const bool was_empty = queue.empty();
+  queue.insert(queue.end(), pendings.begin(), pendings.end());
+  if (was_empty) {
+    if (front->is_async()) {
       async_lead = true;
       async_lead_cv.notify_one();
     } else {
-      pending->lead.store(true, std::memory_order_relaxed);
+      front->lead.store(true, std::memory_order_relaxed);
     }
   } else if (gather_until != 0 && queue.size() >= gather_until) {
     queue.front()->gather_cv.notify_one();  // the gathering leader has its group
@@ -160,10 +201,21 @@ void Log::Rep::LeadGroup(PendingAppend* self, const LogOptions& options, SyncMod
   const double write_micros =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - write_start)
           .count();
+  // Which members wait for `done`, read now: once PassLeadership hands the async members to
+  // the callback thread, it may run and delete them before this thread looks at them again.
+  std::vector<PendingAppend*> waiters;
+  bool any_async = false;
+  for (PendingAppend* p : group) {
+    if (p->is_async()) {
+      any_async = true;
+    } else if (p != self) {
+      waiters.push_back(p);
+    }
+  }
   lock.lock();
   PassLeadership(group, write_micros);
   lock.unlock();
-  CompleteGroup(group, self);
+  CompleteGroup(waiters, any_async);
 }
 
 // Closed-loop clients (each waiting for its append before sending the next) otherwise split
@@ -222,18 +274,10 @@ void Log::Rep::PassLeadership(const std::vector<PendingAppend*>& group, double w
   }
 }
 
-void Log::Rep::CompleteGroup(const std::vector<PendingAppend*>& group,
-                             const PendingAppend* self) {
-  // After `done` a member may return and destroy its PendingAppend, and the callback thread may
-  // delete an async one: nothing touches a member after this loop.
-  bool any_async = false;
-  for (PendingAppend* p : group) {
-    if (p->is_async()) {
-      any_async = true;
-    } else if (p != self) {
-      p->done.store(true, std::memory_order_release);
-    }
-  }
+void Log::Rep::CompleteGroup(const std::vector<PendingAppend*>& waiters, bool any_async) {
+  // After `done` a waiter may return and destroy its PendingAppend: nothing touches one after
+  // this loop (nor an async member at all: the callback thread owns those now).
+  for (PendingAppend* p : waiters) p->done.store(true, std::memory_order_release);
   wake_epoch.fetch_add(1, std::memory_order_release);
   FutexWakeAll(wake_epoch);
   if (any_async) {

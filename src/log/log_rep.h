@@ -23,6 +23,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -208,6 +209,11 @@ struct Log::Rep {
   // Queues `pending`; when the queue was empty, makes its thread (synchronous) or the leader
   // thread (async) the leader. kShuttingDown once closed.
   Status Enqueue(PendingAppend* pending);
+  // Enqueue for several at once: all of them, next to each other in order, or none.
+  Status EnqueueAll(std::span<PendingAppend* const> pendings);
+  // Takes `n` of LogOptions::max_pending_async's slots (pending_async) at once, or none
+  // (kBusy; kTooLarge when n exceeds `max`).
+  Status ReserveAsync(size_t n, size_t max);
   // Sleeps until a leader completed `pending` (false) or it reached the front of the queue and
   // its thread leads (true).
   bool AwaitTurn(PendingAppend& pending);
@@ -222,9 +228,10 @@ struct Log::Rep {
   // Dequeues the committed group, records its write time, hands its async appends to the
   // callback thread (in commit order) and names the next leader. Under queue_mu.
   void PassLeadership(const std::vector<PendingAppend*>& group, double write_micros);
-  // Marks every synchronous member but `self` done and wakes them, and wakes the callback
-  // thread when the group had async members.
-  void CompleteGroup(const std::vector<PendingAppend*>& group, const PendingAppend* self);
+  // Marks the group's waiting synchronous members (all but the leading one) done and wakes
+  // them, and wakes the callback thread when the group had async members. Touches no async
+  // member: the callback thread may have deleted them already.
+  void CompleteGroup(const std::vector<PendingAppend*>& waiters, bool any_async);
 };
 
 // Options of sequential reads of the log (partition scans, cursors). They bypass the block

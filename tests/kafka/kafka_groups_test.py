@@ -46,6 +46,16 @@ def sync_v3(group, generation, member, assignments=()):
             array([string(m) + kbytes(a) for m, a in assignments]))
 
 
+def commit_v7(group, generation, member, offset=1):
+    return (string(group) + i32(generation) + string(member) + string(None) +
+            array([string("t") + array([i32(0) + i64(offset) + i32(-1) + string(None)])]))
+
+
+def commit_error(r):
+    r.i32(), r.i32(), r.string(), r.i32(), r.i32()
+    return r.i16()
+
+
 def error_of(r):
     r.i32()
     return r.i16()
@@ -109,9 +119,15 @@ class CoordinatorTest(unittest.TestCase):
         while error_of(c.call(HEARTBEAT, 3, heartbeat_v3(g, 1, a["member"]))) != 27:
             self.assertLess(time.time(), deadline, "no REBALANCE_IN_PROGRESS")
             time.sleep(0.05)
+        # As Kafka: the ending generation may commit what it read while the rebalance gathers
+        # members (librdkafka commits as its partitions are revoked), another may not.
+        self.assertEqual(commit_error(c.call(OFFSET_COMMIT, 7, commit_v7(g, 1, a["member"]))), 0)
+        self.assertEqual(commit_error(c.call(OFFSET_COMMIT, 7, commit_v7(g, 2, a["member"]))), 22)
         a2 = read_join_v5(c.call(JOIN, 5, join_v5(g, member=a["member"])))
         b = read_join_v5(b_join())
         self.assertEqual((a2["generation"], b["generation"]), (2, 2))
+        # Joined but not yet assigned: nothing to commit for.
+        self.assertEqual(commit_error(c.call(OFFSET_COMMIT, 7, commit_v7(g, 2, a["member"]))), 27)
         self.assertEqual(sorted(a2["members"]), sorted([a["member"], b["member"]]))
         self.assertEqual(b["members"], [])
         b_sync = self.call_async(SYNC, 3, sync_v3(g, 2, b["member"]))  # held until the leader's

@@ -2,12 +2,15 @@
 // `cairn serve --kafka`:
 //   - a plain and an idempotent producer: every record lands once, on murmur2's partition;
 //   - a two-member consumer group: the partitions split, each message consumed exactly once;
+//   - a mixed group, a kcat (librdkafka) member beside a kafkajs one, both assigning with
+//     "roundrobin": the partitions split without overlap, each message read once across the
+//     two, and once the kafkajs member leaves, kcat takes every partition;
 //   - the seed service's consumer pattern (groupId order-projection-group, topics order-events,
 //     payment-events and shipping-events, fromBeginning) reads what the HTTP API wrote, with the
 //     seed producer's keys, headers and payload shape.
 // Usage: node tests/kafka/kafkajs_test.mjs path/to/cairn. Exit 77 (skipped) only when kafkajs
 // is not installed, with the reason.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,9 +26,9 @@ if (!cairn) {
   console.error('usage: kafkajs_test.mjs CAIRN');
   process.exit(2);
 }
-let Kafka, logLevel, Partitioners;
+let Kafka, logLevel, Partitioners, PartitionAssigners;
 try {
-  ({ Kafka, logLevel, Partitioners } = (await import('kafkajs')).default);
+  ({ Kafka, logLevel, Partitioners, PartitionAssigners } = (await import('kafkajs')).default);
 } catch (e) {
   console.log(`kafkajs: SKIPPED: kafkajs is not in node_modules/ (tools/setup runs npm ci): ${e.message}`);
   process.exit(SKIP);
@@ -174,6 +177,97 @@ step('a two-member group splits the partitions and consumes each message once', 
   for (const s of seen) assert.ok(assigned[s.name].includes(s.partition), `${s.name} read partition ${s.partition}`);
 });
 
+// Polls `condition` every 50 ms until it holds; fails naming `what` (and `detail()`) after `ms`.
+async function waitFor(what, condition, ms = 30_000, detail = () => '') {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} ${detail()}`);
+    await sleep(50);
+  }
+}
+
+// A `kcat -G` member (librdkafka) of `group` reading `topic`: the records it printed as
+// {partition, key}, and its assignment as its last rebalance message on stderr states it.
+function kcatMember(group, topic, name) {
+  const out = join(root, `${name}.out`);
+  const err = join(root, `${name}.err`);
+  const child = spawn('kcat', ['-b', server.broker, '-G', group, topic, '-u', '-f', '%p %k\\n',
+    '-X', 'partition.assignment.strategy=roundrobin', '-X', 'auto.offset.reset=earliest',
+    '-X', 'session.timeout.ms=10000', '-X', 'heartbeat.interval.ms=300',
+    '-X', 'auto.commit.interval.ms=100', '-X', 'fetch.wait.max.ms=300', '-X', 'check.crcs=true'],
+  { stdio: ['ignore', openSync(out, 'w'), openSync(err, 'w')] });
+  const read = (path) => { try { return readFileSync(path, 'utf8'); } catch { return ''; } };
+  return {
+    child,
+    records: () => read(out).split('\n').filter((l) => l.trim()).map((l) => {
+      const [partition, key] = l.split(' ');
+      return { partition: Number(partition), key };
+    }),
+    // "% Group G rebalanced (memberid M): assigned: T [0], T [2]" or "...: revoked: ...".
+    assignment: () => {
+      const events = read(err).split('\n').filter((l) => / rebalanced .*: (assigned|revoked):/.test(l));
+      const last = events.at(-1) || '';
+      if (!/: assigned:/.test(last)) return [];
+      return [...last.matchAll(/ \[(\d+)\]/g)].map((m) => Number(m[1])).sort();
+    },
+    log: () => read(err),
+  };
+}
+
+step('a kcat member and a kafkajs member share a group: the partitions split, each message is read once, and the one left takes them all', async () => {
+  const topic = 'js-mixed';
+  const group = 'js-kcat-mixed';
+  // Created with PARTITIONS partitions by a Metadata request that allows it (kafkajs' admin
+  // does not ask for creation).
+  const listed = spawnSync('kcat', ['-b', server.broker, '-L', '-t', topic], { encoding: 'utf8', timeout: 30_000 });
+  assert.match(listed.stdout || '', new RegExp(`topic "${topic}" with ${PARTITIONS} partitions`), listed.stderr);
+  // librdkafka names its round-robin assignor "roundrobin", kafkajs "RoundRobinAssigner": a
+  // member of each in one group needs a strategy both name alike (else 23, as Kafka answers).
+  const roundrobin = (ctx) => ({ ...PartitionAssigners.roundRobin(ctx), name: 'roundrobin' });
+  const seen = [];
+  let jsAssigned = [];
+  const js = kafka.consumer({ groupId: group, partitionAssigners: [roundrobin], sessionTimeout: 10_000,
+    heartbeatInterval: 300, rebalanceTimeout: 10_000, maxWaitTimeInMs: 300 });
+  js.on(js.events.GROUP_JOIN, (e) => { jsAssigned = [...(e.payload.memberAssignment[topic] || [])].sort(); });
+  const kcat = kcatMember(group, topic, 'kcat-mixed');
+  try {
+    await js.connect();
+    await js.subscribe({ topic, fromBeginning: true });
+    await js.run({ eachMessage: async ({ partition, message }) => { seen.push({ who: 'kafkajs', partition, key: message.key.toString() }); } });
+    const everyPartition = Array.from({ length: PARTITIONS }, (_, i) => i);
+    const state = () => `kafkajs ${JSON.stringify(jsAssigned)}, kcat ${JSON.stringify(kcat.assignment())}\n${kcat.log()}`;
+    await waitFor('the two members to split the partitions', () => {
+      const k = kcat.assignment();
+      return k.length > 0 && jsAssigned.length > 0 &&
+        JSON.stringify([...k, ...jsAssigned].sort()) === JSON.stringify(everyPartition);
+    }, 30_000, state);
+    const split = { kafkajs: jsAssigned, kcat: kcat.assignment() };
+
+    const first = Array.from({ length: 40 }, (_, i) => `mixed-${i}`);
+    await produce(topic, first);
+    const read = () => [...seen, ...kcat.records().map((r) => ({ who: 'kcat', ...r }))];
+    await waitFor('both members to read every record', () => new Set(read().map((r) => r.key)).size === first.length, 30_000, state);
+    await sleep(500);  // time for a duplicate to show
+    assert.deepEqual(read().map((r) => r.key).sort(), [...first].sort(), 'each message once across the two');
+    for (const r of read()) assert.ok(split[r.who].includes(r.partition), `${r.who} read partition ${r.partition}: ${JSON.stringify(split)}`);
+    assert.equal(new Set(read().map((r) => r.who)).size, 2, 'both members read');
+
+    await js.disconnect();  // commits and leaves: the group rebalances onto kcat
+    await waitFor('kcat to take every partition',
+      () => JSON.stringify(kcat.assignment()) === JSON.stringify(everyPartition), 30_000, state);
+    const second = Array.from({ length: 20 }, (_, i) => `after-${i}`);
+    await produce(topic, second);
+    const all = [...first, ...second];
+    await waitFor('kcat to read the records produced after', () => new Set(read().map((r) => r.key)).size === all.length, 30_000, state);
+    await sleep(500);
+    assert.deepEqual(read().map((r) => r.key).sort(), [...all].sort(),
+      'each message once: kcat resumed the partitions kafkajs left at its committed offsets');
+  } finally {
+    await js.disconnect().catch(() => {});
+    kcat.child.kill('SIGTERM');
+  }
+});
+
 step("the seed's consumer reads what the HTTP API wrote, as the seed's producer wrote it", async () => {
   const order = await call('POST', '/api/orders', {
     items: [{ productId: 'p-100', name: 'Keyboard', price: 39000, quantity: 2 }],
@@ -195,7 +289,10 @@ step("the seed's consumer reads what the HTTP API wrote, as the seed's producer 
     },
   });
   const deadline = Date.now() + 20_000;
-  while (!events.some((e) => e.topic === 'shipping-events') && Date.now() < deadline) await sleep(50);
+  // Until this order's events of all three topics arrived: kafkajs hands over the partitions'
+  // batches one after another, so one topic's may come before another's.
+  const topicsOfOrder = () => new Set(events.filter((e) => e.key === id).map((e) => e.topic)).size;
+  while (topicsOfOrder() < 3 && Date.now() < deadline) await sleep(50);
   await consumer.disconnect();
   const mine = events.filter((e) => e.key === id);
   const topics = new Set(mine.map((e) => e.topic));

@@ -1,6 +1,7 @@
 // Unit tests of Log::AppendAsync: one callback per accepted append, after its group is written;
 // the results, conflicts and errors Append returns; commit order; appending again from a
-// callback; a bounded queue; and Close completing what was accepted.
+// callback; a bounded queue; sets admitted whole by AppendAsyncAll; and Close completing what
+// was accepted.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -217,14 +218,35 @@ TEST_CASE("synchronous and async appends share groups and stay gapless") {
   CHECK(TopicProblem(*t.log, "orders") == "");
 }
 
+// Holds the log's writer inside its fault hook from construction until Open(), so async
+// appends stay in flight meanwhile.
+class WriterGate {
+ public:
+  explicit WriterGate(Log& log) : log_(log) {
+    mu_.lock();
+    log_.SetWriteFaultForTesting([this] {
+      std::lock_guard pass(mu_);
+      return Status::Ok();
+    });
+  }
+  ~WriterGate() {
+    if (!open_) Open();  // a failed check must not leave the writer stuck
+    log_.SetWriteFaultForTesting(nullptr);
+  }
+  void Open() {
+    open_ = true;
+    mu_.unlock();
+  }
+
+ private:
+  Log& log_;
+  std::mutex mu_;
+  bool open_ = false;
+};
+
 TEST_CASE("past max_pending_async, AppendAsync answers busy at once, and recovers") {
-  std::mutex gate;
-  gate.lock();  // holds the writer inside the fault hook
   TestLog t(LogOptions{.max_pending_async = 8});
-  t.log->SetWriteFaultForTesting([&] {
-    std::lock_guard pass(gate);
-    return Status::Ok();
-  });
+  WriterGate gate(*t.log);
   Results got;
   int accepted = 0;
   Status busy;
@@ -235,12 +257,58 @@ TEST_CASE("past max_pending_async, AppendAsync answers busy at once, and recover
   CHECK(accepted == 8);
   CHECK_FAILS_WITH(busy, ErrorCode::kBusy);
   CHECK(Contains(busy.message(), "max_pending_async"));
-  gate.unlock();
+  gate.Open();
   got.Wait(8);
   for (size_t i = 0; i < 8; ++i) CHECK(got[i].ok());
   // Once called back, they no longer count.
   REQUIRE(t.log->AppendAsync(Req("orders", "order-x", 1), got.Callback()).ok());
   got.Wait(9);
+}
+
+// `n` one-event appends to streams "<prefix>-0", "<prefix>-1", ..., each called back into `got`
+// under its stream's name.
+std::vector<AsyncAppend> AppendSet(Results& got, const std::string& prefix, size_t n) {
+  std::vector<AsyncAppend> set;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string stream = prefix + "-" + std::to_string(i);
+    set.push_back({Req("orders", stream, 1), got.Callback(stream)});
+  }
+  return set;
+}
+
+TEST_CASE("AppendAsyncAll queues a set of appends whole or refuses it whole, busy when it does not fit") {
+  TestLog t(LogOptions{.max_pending_async = 8});
+  WriterGate gate(*t.log);
+  Results got;
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(t.log->AppendAsync(Req("orders", "single-" + std::to_string(i), 1), got.Callback()).ok());
+  }
+  // 5 + 4 > 8: not one of the four is queued (AppendAsync alone would have taken three).
+  const Status busy = t.log->AppendAsyncAll(AppendSet(got, "order-a", 4));
+  CHECK_FAILS_WITH(busy, ErrorCode::kBusy);
+  CHECK(Contains(busy.message(), "max_pending_async"));
+  // More than the limit could ever hold is too large, not busy.
+  CHECK_FAILS_WITH(t.log->AppendAsyncAll(AppendSet(got, "order-b", 9)), ErrorCode::kTooLarge);
+  // One invalid append refuses the set, and names it.
+  std::vector<AsyncAppend> invalid = AppendSet(got, "order-c", 2);
+  invalid[1].request.events.clear();
+  const Status refused = t.log->AppendAsyncAll(std::move(invalid));
+  CHECK_FAILS_WITH(refused, ErrorCode::kInvalidArgument);
+  CHECK(refused.field() == "appends[1].events");
+  // 5 + 3 fits: queued next to each other, committed and called back in order.
+  REQUIRE(t.log->AppendAsyncAll(AppendSet(got, "order-d", 3)).ok());
+  gate.Open();
+  got.Wait(8);
+  CHECK(got.size() == 8);
+  for (size_t i = 0; i < 8; ++i) CHECK(got[i].ok());
+  CHECK(t.log->LastSeq() == Seq(8));
+  const std::vector<std::string> order = got.order();
+  CHECK(std::vector<std::string>(order.begin() + 5, order.end()) ==
+        std::vector<std::string>{"order-d-0", "order-d-1", "order-d-2"});
+  // Once the others are called back, the refused set fits.
+  REQUIRE(t.log->AppendAsyncAll(AppendSet(got, "order-a", 4)).ok());
+  got.Wait(12);
+  CHECK(t.log->LastSeq() == Seq(12));
 }
 
 TEST_CASE("Close completes every accepted async append before it returns") {
