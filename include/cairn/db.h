@@ -83,5 +83,10 @@ class Db {
 
 // Whether `path` holds a data dir (a RocksDB CURRENT file).
 bool IsDataDir(const std::string& path);
+// Whether a new data dir may be created at `path`: it does not exist, is an empty directory,
+// or holds only what a creation killed before it finished leaves (RocksDB writes CURRENT last:
+// without it, LOCK, IDENTITY, MANIFEST-*, OPTIONS-*, *.dbtmp, LOG* and WAL files are
+// leftovers that the next creation overwrites).
+bool CanCreateDataDirAt(const std::string& path);
 
 }  // namespace cairn

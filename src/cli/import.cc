@@ -65,9 +65,7 @@ Result<interop::ImportInput> ReadInput(const ImportFlags& flags) {
 // The data dir when it exists; nullptr when it does not yet (it is created only to write).
 Result<std::unique_ptr<Db>> OpenIfExists(const std::string& data) {
   if (IsDataDir(data)) return OpenOffline(kCommand, data, OpenOptions());
-  std::error_code ec;
-  if (std::filesystem::exists(data, ec) &&
-      (!std::filesystem::is_directory(data, ec) || !std::filesystem::is_empty(data, ec))) {
+  if (!CanCreateDataDirAt(data)) {
     return Status::InvalidArgument(data +
                                    " is neither empty nor a Cairn data dir; refusing to write into it");
   }

@@ -36,7 +36,7 @@ Result<std::unique_ptr<Db>> OpenOffline(std::string_view command, const std::str
     }
   } else if (fs::exists(path, ec) && !fs::is_directory(path, ec)) {
     return Status::InvalidArgument(path + " is not a directory");
-  } else if (!IsDataDir(path) && fs::exists(path, ec) && !fs::is_empty(path, ec)) {
+  } else if (!IsDataDir(path) && !CanCreateDataDirAt(path)) {
     return Status::InvalidArgument(
         path + " is neither empty nor a Cairn data dir; refusing to write into it");
   }

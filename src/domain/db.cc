@@ -34,6 +34,21 @@ bool IsDataDir(const std::string& path) {
   return std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec);
 }
 
+bool CanCreateDataDirAt(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return true;
+  if (!fs::is_directory(path, ec) || IsDataDir(path)) return false;
+  for (const fs::directory_entry& entry : fs::directory_iterator(path, ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool leftover = name == "LOCK" || name == "IDENTITY" || name.starts_with("MANIFEST-") ||
+                          name.starts_with("OPTIONS-") || name.starts_with("LOG") ||
+                          name.ends_with(".dbtmp") || name.ends_with(".log");
+    if (!leftover || !entry.is_regular_file(ec)) return false;
+  }
+  return !ec;
+}
+
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path, DbOptions options) {
   if (!options.store.create_if_missing && !IsDataDir(path)) {
     return Status::NotFound("no Cairn data dir at " + path);

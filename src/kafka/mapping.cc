@@ -3,8 +3,6 @@
 
 #include <charconv>
 
-#include "base/iso_time.h"
-#include "base/json_writer.h"
 #include "base/parse.h"
 #include "log/event_json.h"
 
@@ -42,23 +40,6 @@ std::optional<BatchError> ReadVersion(const Record& record, ProducedEvent* out) 
   return std::nullopt;
 }
 
-// The seed producer's message value for an event that did not come through Kafka.
-std::string SeedEnvelope(const EventView& event) {
-  json::JsonWriter w;
-  w.BeginObject();
-  w.Key("type").String(event.type());
-  w.Key("aggregateId").String(StreamKey(event.stream()));
-  w.Key("version").Uint(event.version().value());
-  w.Key("timestamp").String(json::FormatIsoTime(event.timestamp_us()));
-  w.Key("data");
-  if (json::IsValidJson(event.data())) {
-    w.Raw(event.data());
-  } else {
-    w.String(event.data());
-  }
-  w.EndObject();
-  return w.Take();
-}
 
 }  // namespace
 
@@ -97,7 +78,7 @@ void AddEventRecord(const EventView& event, RecordBatchWriter& batch) {
   const std::string writer = event.metadata().user_id;
   const std::string_view key = StreamKey(event.stream());
   const bool through_kafka = writer == kKafkaWriter || writer == kKafkaNullKeyWriter;
-  const std::string envelope = through_kafka ? std::string() : SeedEnvelope(event);
+  const std::string envelope = through_kafka ? std::string() : json::SeedRecordValue(event);
   char version[24];
   const auto end = std::to_chars(version, version + sizeof version, event.version().value()).ptr;
   const HeaderView headers[] = {{"eventType", event.type()},

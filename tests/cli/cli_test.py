@@ -229,6 +229,22 @@ class CliTest(unittest.TestCase):
         _, _, err = run("import", "--data", data, stdin=before.encode(), check=0)
         self.assertIn("imported 0, skipped 78, rejected 0", err)
 
+    def test_import_into_a_dir_whose_creation_was_killed_creates_it(self):
+        # What RocksDB leaves when the process dies before it wrote CURRENT (seen in the order
+        # crash test: an import killed 66 ms in). A foreign file still makes the dir refused.
+        data = self.path("data")
+        os.makedirs(data)
+        for name in ("LOCK", "IDENTITY", "MANIFEST-000001", "000001.dbtmp"):
+            with open(os.path.join(data, name), "wb") as f:
+                f.write(b"\0" * 16)
+        _, _, err = run("import", "--data", data, "--file", SAMPLE, check=0)
+        self.assertIn("imported 78, skipped 0, rejected 0", err)
+        other = self.path("other")
+        os.makedirs(other)
+        for name in ("LOCK", "notes.txt"):
+            open(os.path.join(other, name), "w").close()
+        self.assert_usage_error(["import", "--data", other, "--file", SAMPLE], "refusing")
+
     def test_import_of_part_of_a_capture_then_the_rest(self):
         lines = read_sample().splitlines(keepends=True)
         order_events = b"".join(l for l in lines if b'"topic":"order-events"' in l)
