@@ -332,11 +332,15 @@ Status KafkaLog::Publish(const std::vector<EventView>& events, WriteBatch* local
   }
   CAIRN_RETURN_IF_ERROR(r.AwaitDeliveries(deliveries));
   CAIRN_RETURN_IF_ERROR(r.Commit());
-  // The cluster has the group: remember how far each partition is written, with the group.
+  // The cluster has the group: remember how far each partition is written, with the group
+  // (one write per partition: a partition's later records have the higher offsets).
+  std::map<std::pair<std::string_view, int32_t>, int64_t> next_offsets;
   for (size_t i = 0; i < events.size(); ++i) {
-    kafkalog::PutPosition(local_writes, r.positions, events[i].topic(),
-                          static_cast<int32_t>(events[i].partition().value()),
-                          deliveries[i].offset + 1);
+    next_offsets[{events[i].topic(), static_cast<int32_t>(events[i].partition().value())}] =
+        deliveries[i].offset + 1;
+  }
+  for (const auto& [partition, next] : next_offsets) {
+    kafkalog::PutPosition(local_writes, r.positions, partition.first, partition.second, next);
   }
   if (!events.empty()) kafkalog::PutClusterSeq(local_writes, r.positions, events.back().seq());
   r.transactions.fetch_add(1, std::memory_order_relaxed);

@@ -137,25 +137,6 @@ class Fixture {
   size_t inputs_ = 0;
 };
 
-std::unique_ptr<Fixture>& CurrentFixture() {
-  static std::unique_ptr<Fixture> fixture;
-  return fixture;
-}
-
-Fixture& FixtureForNextInput() {
-  static size_t inputs = 0;
-  std::unique_ptr<Fixture>& fixture = CurrentFixture();
-  if (!fixture || ++inputs % kInputsPerDir == 0) {
-    fixture.reset();
-    fixture = std::make_unique<Fixture>();
-    // Registered after the first fixture made (and parsed) everything its threads use, so the
-    // data dir closes at exit before any function-local static it needs is destroyed.
-    static const int at_exit = std::atexit([] { CurrentFixture().reset(); });
-    (void)at_exit;
-  }
-  return *fixture;
-}
-
 int HexDigit(char c) {
   return std::isdigit(uint8_t(c)) ? c - '0' : std::tolower(uint8_t(c)) - 'a' + 10;
 }
@@ -246,7 +227,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::optional<std::string> in =
       cap.BytesToServe(std::string_view(reinterpret_cast<const char*>(data), size));
   if (!in) return 0;
-  cairn::Fixture& fixture = cairn::FixtureForNextInput();
+  cairn::Fixture& fixture = cairn::fuzz::FixtureForNextInput<cairn::Fixture, cairn::kInputsPerDir>();
   const std::string out = fixture.ServerForNextInput().ServeBytesForTesting(*in);
   static const bool dump = std::getenv("CAIRN_FUZZ_DUMP") != nullptr;
   if (dump) std::fwrite(out.data(), 1, out.size(), stderr);

@@ -91,25 +91,6 @@ class Fixture {
   std::unique_ptr<Broker> broker_;
 };
 
-std::unique_ptr<Fixture>& CurrentFixture() {
-  static std::unique_ptr<Fixture> fixture;
-  return fixture;
-}
-
-Fixture& FixtureForNextInput() {
-  static size_t inputs = 0;
-  std::unique_ptr<Fixture>& fixture = CurrentFixture();
-  if (!fixture || ++inputs % kInputsPerDir == 0) {
-    fixture.reset();
-    fixture = std::make_unique<Fixture>();
-    // After the first fixture is made, so the listener and the data dir close at exit before
-    // any function-local static they use (RocksDB's among them) is destroyed.
-    static const int at_exit = std::atexit([] { CurrentFixture().reset(); });
-    (void)at_exit;
-  }
-  return *fixture;
-}
-
 // The correlation ids of the frames in `bytes` the listener will dispatch, framed by its rules:
 // a size prefix, at least a request header, at most kMaxRequestBytes.
 std::vector<int32_t> RequestIds(std::string_view bytes) {
@@ -156,7 +137,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cairn::kafka;
   const std::string_view input(reinterpret_cast<const char*>(data), size);
-  const std::string answered = Exchange(FixtureForNextInput().broker(), input);
+  Fixture& fixture = cairn::fuzz::FixtureForNextInput<Fixture, kInputsPerDir>();
+  const std::string answered = Exchange(fixture.broker(), input);
   std::string_view answers = answered;
   const std::vector<int32_t> requests = RequestIds(input);
   size_t next = 0;
