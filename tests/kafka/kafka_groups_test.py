@@ -65,6 +65,9 @@ class CoordinatorTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = k.KafkaServer("coordinator", args=["--kafka-group-delay", "200"])
+        c = RawClient(cls.server.kafka_port)  # topic "t", which the commits name, must exist
+        c.call(k.METADATA, 4, k.metadata_v4(["t"]))
+        c.close()
 
     @classmethod
     def tearDownClass(cls):

@@ -414,21 +414,40 @@ class MockDiffTest(unittest.TestCase):
             with self.subTest(before_commit=version):
                 parts, _ = committed(version)
                 self.assertEqual(parts, {(topic, 0): (-1, "", 0), (topic, 1): (-1, "", 0)})
+        def commit(version, topic, offsets):
+            return self.on_both(lambda s: k.read_offset_commit(s.call(
+                OFFSET_COMMIT, version, k.offset_commit_request(version, group, -1, "", topic,
+                                                                offsets)), version))
+
         for version, partition, offset in ((2, 0, 7), (7, 1, 42)):
             with self.subTest(commit=version):
-                answers = self.on_both(lambda s: k.read_offset_commit(s.call(
-                    OFFSET_COMMIT, version, k.offset_commit_request(
-                        version, group, -1, "", topic, partition, offset, f"m{offset}")), version))
-                self.assertEqual(self.agree(f"offset commit v{version}", answers),
-                                 [(topic, partition, 0)])
+                self.assertEqual(self.agree(f"offset commit v{version}", commit(
+                    version, topic, [(partition, offset, f"m{offset}")])), [(topic, partition, 0)])
         for version in (1, 2, 3, 4, 5):
             with self.subTest(after_commit=version):
                 parts, _ = committed(version)
                 self.assertEqual(parts, {(topic, 0): (7, "m7", 0), (topic, 1): (42, "m42", 0)})
-        # Not diffed: a commit naming a member of a group the broker does not know (Kafka:
-        # ILLEGAL_GENERATION, Cairn: UNKNOWN_MEMBER_ID, both make the client rejoin; the mock
-        # stores it), and OffsetFetch of a partition that does not exist (Kafka: -1, the
-        # mock: UNKNOWN_TOPIC_OR_PARTITION).
+
+        # A partition that does not exist is refused (as Kafka does too), the others of the
+        # request committed. Cairn stored such offsets until this diff found it.
+        for version in (2, 7):
+            with self.subTest(commit_to_no_partition=version):
+                self.assertEqual(self.agree("offset commit past the partitions", commit(
+                    version, topic, [(2, 9, ""), (PARTITIONS, 9, ""), (-1, 9, "")])),
+                    [(topic, 2, 0), (topic, PARTITIONS, UNKNOWN_TOPIC_OR_PARTITION),
+                     (topic, -1, UNKNOWN_TOPIC_OR_PARTITION)])
+                self.assertEqual(self.agree("offset commit to no topic", commit(
+                    version, "never-made-diff", [(0, 9, "")])),
+                    [("never-made-diff", 0, UNKNOWN_TOPIC_OR_PARTITION)])
+        # Not diffed: OffsetFetch of a partition that does not exist (Kafka: -1, the mock:
+        # UNKNOWN_TOPIC_OR_PARTITION); Cairn answers -1: it stored nothing.
+        for name, partition in ((topic, PARTITIONS), (topic, -1), ("never-made-diff", 0)):
+            parts, _ = k.read_offset_fetch(self.cairn.call(
+                OFFSET_FETCH, 5, k.offset_fetch_request(name, [partition], group)), 5)
+            self.assertEqual(parts, {(name, partition): (-1, "", 0)})
+        # Not diffed either: a commit naming a member of a group the broker does not know
+        # (Kafka: ILLEGAL_GENERATION, Cairn: UNKNOWN_MEMBER_ID, both make the client rejoin; the
+        # mock stores it).
 
     # ---- ApiVersions -----------------------------------------------------------------------
 

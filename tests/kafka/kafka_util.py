@@ -473,17 +473,17 @@ def read_find_coordinator(r, version):
     return error, r.i32(), r.string(), r.i32()
 
 
-def offset_commit_request(version, group, generation, member, topic, partition, offset,
-                          metadata=None):
-    """OffsetCommit v2-7 of one partition's offset (generation -1 and member "": a commit
-    outside any group, as a standalone consumer makes)."""
+def offset_commit_request(version, group, generation, member, topic, offsets):
+    """OffsetCommit v2-7 of `offsets`, [(partition, offset, metadata)] of `topic` (generation -1
+    and member "": a commit outside any group, as a standalone consumer makes)."""
     body = string(group) + i32(generation) + string(member)
     if version >= 7:
         body += string(None)  # group_instance_id
     if version <= 4:
         body += i64(-1)  # retention_time_ms: the broker's
-    part = i32(partition) + i64(offset) + (i32(-1) if version >= 6 else b"") + string(metadata)
-    return body + array([string(topic) + array([part])])
+    parts = [i32(partition) + i64(offset) + (i32(-1) if version >= 6 else b"") + string(metadata)
+             for partition, offset, metadata in offsets]
+    return body + array([string(topic) + array(parts)])
 
 
 def read_offset_commit(r, version):
