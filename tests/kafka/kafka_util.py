@@ -517,6 +517,53 @@ def read_offset_fetch(r, version):
     return out, r.i16() if version >= 2 else None
 
 
+JOIN_GROUP, HEARTBEAT, LEAVE_GROUP, SYNC_GROUP = 11, 12, 13, 14
+
+
+def join_v5(group, member="", protocol_type="consumer", protocols=(("range", b"meta"),)):
+    return (string(group) + i32(10000) + i32(3000) + string(member) + string(None) +
+            string(protocol_type) + array([string(n) + kbytes(m) for n, m in protocols]))
+
+
+def read_join_v5(r):
+    """{error, generation, protocol, leader, member, members: [id], metadata: {id: bytes}}"""
+    r.i32()
+    error, generation, protocol, leader, member = r.i16(), r.i32(), r.string(), r.string(), r.string()
+    members, metadata = [], {}
+    for _ in range(r.i32()):
+        members.append(r.string())
+        r.string()  # group_instance_id
+        metadata[members[-1]] = r.kbytes()
+    return {"error": error, "generation": generation, "protocol": protocol, "leader": leader,
+            "member": member, "members": members, "metadata": metadata}
+
+
+def heartbeat_v3(group, generation, member):
+    return string(group) + i32(generation) + string(member) + string(None)
+
+
+def sync_v3(group, generation, member, assignments=()):
+    return (string(group) + i32(generation) + string(member) + string(None) +
+            array([string(m) + kbytes(a) for m, a in assignments]))
+
+
+def read_sync_v3(r):
+    """(error, assignment)"""
+    r.i32()  # throttle_time_ms
+    return r.i16(), r.kbytes()
+
+
+def leave_v1(group, member):
+    return string(group) + string(member)
+
+
+def error_of(r):
+    """The error code of an answer that starts with throttle_time_ms, then it (Heartbeat v1+,
+    LeaveGroup v1+, InitProducerId)."""
+    r.i32()
+    return r.i16()
+
+
 def api_versions_request(version):
     """The body of ApiVersions v0-3 (v3 names the client; send it with flexible=True)."""
     if version < 3:
