@@ -418,7 +418,8 @@ class MockDiffTest(unittest.TestCase):
         def committed(version, partitions=(0, 1)):
             answers = self.on_both(lambda s: k.read_offset_fetch(s.call(
                 OFFSET_FETCH, version, k.offset_fetch_request(topic, partitions, group)), version))
-            # No offset's metadata is "" from Cairn (as from Kafka) and null from the mock.
+            # Where nothing is committed the metadata is "" from Cairn (as from Kafka) and null
+            # from the mock.
             return self.agree(f"offset fetch v{version} (offsets, top-level error)", [
                 ({key: (offset, metadata or "", error) for key, (offset, metadata, error)
                   in parts.items()}, top) for parts, top in answers])
@@ -427,6 +428,7 @@ class MockDiffTest(unittest.TestCase):
             with self.subTest(before_commit=version):
                 parts, _ = committed(version)
                 self.assertEqual(parts, {(topic, 0): (-1, "", 0), (topic, 1): (-1, "", 0)})
+
         def commit(version, topic, offsets):
             return self.on_both(lambda s: k.read_offset_commit(s.call(
                 OFFSET_COMMIT, version, k.offset_commit_request(version, group, -1, "", topic,
