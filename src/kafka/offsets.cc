@@ -1,6 +1,7 @@
 // OffsetCommit v2-7 and OffsetFetch v1-5: a group's committed offsets, persisted durably in the
 // `kafka` family (on the broker's store thread) before the commit is answered (groups.h); -1
-// when a partition has none.
+// when a partition has none. As Kafka (and librdkafka's mock broker) do, a commit to a partition
+// that does not exist is refused with UNKNOWN_TOPIC_OR_PARTITION and not stored.
 #include <spdlog/spdlog.h>
 
 #include "kafka/groups.h"
@@ -18,6 +19,7 @@ bool HandleOffsetCommit(Broker& broker, const Request& req, const Reply& reply) 
   struct Topic {
     std::string name;
     std::vector<int32_t> partitions;
+    std::vector<bool> exists;  // per partition: only those that do are committed
   };
   std::vector<Topic> topics;
   std::vector<std::tuple<std::string, int32_t, CommittedOffset>> offsets;
@@ -25,6 +27,8 @@ bool HandleOffsetCommit(Broker& broker, const Request& req, const Reply& reply) 
   for (int32_t t = 0; r.ok() && t < nt; ++t) {
     Topic& topic = topics.emplace_back();
     topic.name = r.String();
+    const Result<TopicInfo> info = broker.log().GetTopic(topic.name);
+    const uint32_t partitions = info.ok() ? info->partitions : 0;
     const int32_t np = r.ArrayLength(14).value_or(0);
     for (int32_t p = 0; r.ok() && p < np; ++p) {
       const int32_t partition = r.Int32();
@@ -33,7 +37,8 @@ bool HandleOffsetCommit(Broker& broker, const Request& req, const Reply& reply) 
       if (req.api_version >= 6) r.Int32();  // committed_leader_epoch
       committed.metadata = r.NullableString().value_or("");
       topic.partitions.push_back(partition);
-      offsets.emplace_back(topic.name, partition, std::move(committed));
+      topic.exists.push_back(partition >= 0 && uint32_t(partition) < partitions);
+      if (topic.exists.back()) offsets.emplace_back(topic.name, partition, std::move(committed));
     }
   }
   if (!r.ok()) return false;
@@ -44,15 +49,15 @@ bool HandleOffsetCommit(Broker& broker, const Request& req, const Reply& reply) 
     for (const Topic& topic : topics) {
       w.String(topic.name);
       w.ArrayLength(topic.partitions.size());
-      for (int32_t p : topic.partitions) {
-        w.Int32(p);
-        w.Int16(int16_t(error));
+      for (size_t p = 0; p < topic.partitions.size(); ++p) {
+        w.Int32(topic.partitions[p]);
+        w.Int16(int16_t(topic.exists[p] ? error : KafkaError::kUnknownTopicOrPartition));
       }
     }
     broker.Complete(reply, w.Take());
   };
   const KafkaError error = broker.groups().CheckCommit(group, generation, member);
-  if (error != KafkaError::kNone) {
+  if (error != KafkaError::kNone || offsets.empty()) {
     answer(error);
     return true;
   }

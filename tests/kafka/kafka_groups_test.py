@@ -14,36 +14,11 @@ import time
 import unittest
 
 import kafka_util as k
-from kafka_util import RawClient, array, i16, i32, i64, kbytes, string
+from kafka_util import (RawClient, array, error_of, heartbeat_v3, i16, i32, i64, join_v5,
+                        read_join_v5, string, sync_v3)
 
 FIND_COORDINATOR, JOIN, HEARTBEAT, LEAVE, SYNC, OFFSET_COMMIT, OFFSET_FETCH = 10, 11, 12, 13, 14, 8, 9
 PARTITIONS = 4
-
-
-def join_v5(group, member="", protocol_type="consumer", protocols=(("range", b"meta"),)):
-    return (string(group) + i32(10000) + i32(3000) + string(member) + string(None) +
-            string(protocol_type) + array([string(n) + kbytes(m) for n, m in protocols]))
-
-
-def read_join_v5(r):
-    r.i32()
-    error, generation, protocol, leader, member = r.i16(), r.i32(), r.string(), r.string(), r.string()
-    members = []
-    for _ in range(r.i32()):
-        members.append(r.string())
-        r.string()
-        r.kbytes()
-    return {"error": error, "generation": generation, "protocol": protocol, "leader": leader,
-            "member": member, "members": members}
-
-
-def heartbeat_v3(group, generation, member):
-    return string(group) + i32(generation) + string(member) + string(None)
-
-
-def sync_v3(group, generation, member, assignments=()):
-    return (string(group) + i32(generation) + string(member) + string(None) +
-            array([string(m) + kbytes(a) for m, a in assignments]))
 
 
 def commit_v7(group, generation, member, offset=1):
@@ -56,15 +31,13 @@ def commit_error(r):
     return r.i16()
 
 
-def error_of(r):
-    r.i32()
-    return r.i16()
-
-
 class CoordinatorTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = k.KafkaServer("coordinator", args=["--kafka-group-delay", "200"])
+        c = RawClient(cls.server.kafka_port)  # topic "t", which the commits name, must exist
+        c.call(k.METADATA, 4, k.metadata_v4(["t"]))
+        c.close()
 
     @classmethod
     def tearDownClass(cls):
