@@ -31,7 +31,7 @@ void PutVarint64(std::string* out, uint64_t v) {
   out->push_back(static_cast<char>(v));
 }
 
-std::optional<uint64_t> GetVarint64(std::string_view* in) {
+std::optional<uint64_t> GetMultiByteVarint64(std::string_view* in) {
   uint64_t v = 0;
   for (size_t i = 0; i < in->size() && i < 10; ++i) {
     const auto byte = static_cast<unsigned char>((*in)[i]);

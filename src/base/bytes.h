@@ -17,9 +17,19 @@ uint64_t GetBigEndian64(std::string_view in);
 
 // Unsigned LEB128: 7 bits a byte, low bits first, high bit set on every byte but the last.
 void PutVarint64(std::string* out, uint64_t v);
+// GetVarint64's general case (two bytes or more, or none): out of line.
+std::optional<uint64_t> GetMultiByteVarint64(std::string_view* in);
 // Reads one varint from the front of `*in` and advances past it. Nothing (and `*in` unchanged)
-// when the input ends inside it or it is longer than 10 bytes.
-std::optional<uint64_t> GetVarint64(std::string_view* in);
+// when the input ends inside it or it is longer than 10 bytes. Inline for the one-byte case,
+// the common one: decoding an envelope reads several (a scan's hottest function otherwise).
+inline std::optional<uint64_t> GetVarint64(std::string_view* in) {
+  if (!in->empty() && static_cast<unsigned char>(in->front()) < 0x80) {
+    const uint64_t v = static_cast<unsigned char>(in->front());
+    in->remove_prefix(1);
+    return v;
+  }
+  return GetMultiByteVarint64(in);
+}
 
 // Zigzag: signed values of small magnitude get short varints (0, -1, 1, -2 ... -> 0, 1, 2, 3 ...),
 // as in Kafka's record format and protobuf's sint64.

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -356,14 +357,29 @@ Status KafkaLog::Rep::Produce(const EventView& event, Delivery* delivery) {
                         static_cast<ssize_t>(value.size()));
   }
   const std::string topic(event.topic());
-  const rd_kafka_resp_err_t err = rd_kafka_producev(
-      producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-      RD_KAFKA_V_PARTITION(static_cast<int32_t>(event.partition().value())),
-      RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
-      RD_KAFKA_V_VALUE(const_cast<char*>(record.value.data()), record.value.size()),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
-      RD_KAFKA_V_TIMESTAMP(record.timestamp_ms), RD_KAFKA_V_OPAQUE(delivery), RD_KAFKA_V_END);
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();
+  // rd_kafka_produceva, not the rd_kafka_producev macros: those use GNU statement expressions,
+  // which clang's -Wpedantic (the fuzz build) refuses.
+  std::array<rd_kafka_vu_t, 8> fields{};
+  fields[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+  fields[0].u.cstr = topic.c_str();
+  fields[1].vtype = RD_KAFKA_VTYPE_PARTITION;
+  fields[1].u.i32 = static_cast<int32_t>(event.partition().value());
+  fields[2].vtype = RD_KAFKA_VTYPE_KEY;
+  fields[2].u.mem = {const_cast<char*>(record.key.data()), record.key.size()};
+  fields[3].vtype = RD_KAFKA_VTYPE_VALUE;
+  fields[3].u.mem = {const_cast<char*>(record.value.data()), record.value.size()};
+  fields[4].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+  fields[4].u.i = RD_KAFKA_MSG_F_COPY;
+  fields[5].vtype = RD_KAFKA_VTYPE_HEADERS;
+  fields[5].u.headers = headers;
+  fields[6].vtype = RD_KAFKA_VTYPE_TIMESTAMP;
+  fields[6].u.i64 = record.timestamp_ms;
+  fields[7].vtype = RD_KAFKA_VTYPE_OPAQUE;
+  fields[7].u.ptr = delivery;
+  rd_kafka_error_t* error = rd_kafka_produceva(producer.get(), fields.data(), fields.size());
+  if (error == nullptr) return Status::Ok();
+  const rd_kafka_resp_err_t err = rd_kafka_error_code(error);
+  rd_kafka_error_destroy(error);
   rd_kafka_headers_destroy(headers);  // produce takes them only on success
   return FromKafka(err, "produce");
 }
