@@ -33,6 +33,12 @@ struct EngineOptions {
   // projection still applies its events in order, on one thread at a time). 1: one after the
   // other. Default: 2.
   size_t apply_threads = 2;
+  // Most events applied in one batch of a rebuild or a check's replay. A large batch of their
+  // new generations is ingested as table files (no WAL, no memtable), so larger batches mean
+  // fewer files to compact; a batch's events and writes are what a rebuild holds in memory
+  // (about 1 KB an event for the order projections), whatever the size of the log.
+  // Default: 50,000.
+  size_t rebuild_batch_events = 50'000;
 };
 
 enum class ProjectionState { kRunning, kCatchingUp, kRebuilding, kFailed, kStopped };

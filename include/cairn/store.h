@@ -108,6 +108,12 @@ class IndexedBatch {
   size_t Count() const;
   // Applies the batch atomically (see Store::Write for `durable`), then empties it.
   Status Commit(bool durable);
+  // Applies the batch as sorted table files, one per family, that RocksDB takes in atomically
+  // (IngestExternalFiles: no WAL, no memtable), then empties it. Durable once it returns (the
+  // files and RocksDB's manifest are fsynced). Each call adds files that compactions merge
+  // later, so it pays for large batches into families that nothing else writes meanwhile: a
+  // rebuild's or a check's new generation.
+  Status Ingest();
 
  private:
   struct Rep;
@@ -189,6 +195,9 @@ class Store {
   // hard links where the filesystem allows. Safe while writes go on.
   Status Checkpoint(const std::string& target_dir);
 
+  // Table files IndexedBatch::Ingest has handed to RocksDB since the store opened.
+  uint64_t IngestedFiles() const;
+
   // Approximate number of keys in a family (RocksDB's estimate).
   uint64_t EstimateKeys(Family* family) const;
 
@@ -197,8 +206,10 @@ class Store {
   Status WriteRocksBatch(rocksdb::WriteBatch* batch, bool durable);
 
  private:
+  friend class IndexedBatch;  // counts its ingested files
   struct Rep;
   Store(std::string dir, StoreOptions options);
+  void CountIngestedFiles(uint64_t files);
   std::string dir_;
   StoreOptions options_;
   std::unique_ptr<Rep> rep_;

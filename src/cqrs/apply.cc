@@ -94,14 +94,27 @@ Seq LastUntil(const std::vector<Sink*>& sinks) {
   return last;
 }
 
-void PutCheckpoint(IndexedBatch& batch, Family* checkpoints, const Sink& sink) {
-  batch.Put(checkpoints, CheckpointKey(sink.spec->name, sink.generation->generation()),
-            sink.checkpoint.Encode());
+// Below this many writes a kBulk batch is written, not ingested: an ingest costs several
+// fsyncs whatever its size, and a rebuild's last batches, chasing the appends made meanwhile
+// (the live threads paused), must cost less than the appends they chase.
+constexpr size_t kMinIngestWrites = 4096;
+
+// Commits `batch` with the checkpoints of `sinks` as `mode` says.
+Status CommitWithCheckpoints(IndexedBatch& batch, Family* checkpoints,
+                             const std::vector<const Sink*>& sinks, CommitMode mode) {
+  if (mode == CommitMode::kBulk) {
+    return batch.Count() >= kMinIngestWrites ? batch.Ingest() : batch.Commit(/*durable=*/false);
+  }
+  for (const Sink* sink : sinks) {
+    batch.Put(checkpoints, CheckpointKey(sink->spec->name, sink->generation->generation()),
+              sink->checkpoint.Encode());
+  }
+  return batch.Commit(mode == CommitMode::kDurable);
 }
 
 // Every sink in turn per event, into one batch committed with every checkpoint.
 Result<BatchOutcome> ApplyInTurn(Store* store, Family* checkpoints, LogCursor& cursor,
-                                 const std::vector<Sink*>& sinks, size_t limit, bool durable) {
+                                 const std::vector<Sink*>& sinks, size_t limit, CommitMode mode) {
   IndexedBatch batch(store);
   BatchOutcome outcome;
   const Seq last_until = LastUntil(sinks);
@@ -130,8 +143,8 @@ Result<BatchOutcome> ApplyInTurn(Store* store, Family* checkpoints, LogCursor& c
   // A failure discards the whole batch (no save point per event: they cost more than the
   // handlers); the caller re-applies the events before the failing one if it wants them.
   if (outcome.failed || outcome.consumed == 0) return outcome;
-  for (const Sink* sink : sinks) PutCheckpoint(batch, checkpoints, *sink);
-  CAIRN_RETURN_IF_ERROR(batch.Commit(durable));
+  CAIRN_RETURN_IF_ERROR(CommitWithCheckpoints(
+      batch, checkpoints, std::vector<const Sink*>(sinks.begin(), sinks.end()), mode));
   return outcome;
 }
 
@@ -180,7 +193,7 @@ Result<std::vector<EventView>> ReadEvents(LogCursor& cursor, size_t limit, Seq l
 // failed, each sink's writes committed with its checkpoint, again in parallel (RocksDB inserts
 // concurrent writers' batches into the memtables in parallel).
 Result<BatchOutcome> ApplyInParallel(Store* store, Family* checkpoints, LogCursor& cursor,
-                                     const std::vector<Sink*>& sinks, size_t limit, bool durable,
+                                     const std::vector<Sink*>& sinks, size_t limit, CommitMode mode,
                                      size_t threads) {
   std::string envelopes;
   CAIRN_ASSIGN_OR_RETURN(const std::vector<EventView> events,
@@ -220,8 +233,7 @@ Result<BatchOutcome> ApplyInParallel(Store* store, Family* checkpoints, LogCurso
   if (outcome.failed || outcome.consumed == 0) return outcome;
   ForEachInParallel(runs.size(), threads, [&](size_t r) {
     SinkRun& run = runs[r];
-    PutCheckpoint(*run.batch, checkpoints, *run.sink);
-    run.committed = run.batch->Commit(durable);
+    run.committed = CommitWithCheckpoints(*run.batch, checkpoints, {run.sink}, mode);
   });
   for (const SinkRun& run : runs) CAIRN_RETURN_IF_ERROR(run.committed);
   return outcome;
@@ -230,12 +242,12 @@ Result<BatchOutcome> ApplyInParallel(Store* store, Family* checkpoints, LogCurso
 }  // namespace
 
 Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cursor,
-                                const std::vector<Sink*>& sinks, size_t limit, bool durable,
+                                const std::vector<Sink*>& sinks, size_t limit, CommitMode mode,
                                 size_t threads) {
   if (threads < 2 || sinks.size() < 2) {
-    return ApplyInTurn(store, checkpoints, cursor, sinks, limit, durable);
+    return ApplyInTurn(store, checkpoints, cursor, sinks, limit, mode);
   }
-  return ApplyInParallel(store, checkpoints, cursor, sinks, limit, durable, threads);
+  return ApplyInParallel(store, checkpoints, cursor, sinks, limit, mode, threads);
 }
 
 }  // namespace cairn::cqrs

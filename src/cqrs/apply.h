@@ -38,6 +38,18 @@ struct BatchOutcome {
   std::optional<Position> failed_at;
 };
 
+// How ApplyBatch hands a batch's writes to the store.
+enum class CommitMode {
+  kDurable,   // one Store::Write, fsynced as the store's sync mode says (live projections)
+  kBuffered,  // one Store::Write, the WAL not fsynced by it
+  // Without the sinks' checkpoints, for generations nothing reads until a switch adopts them
+  // (rebuilds, checks), in large batches: a large batch is ingested (IndexedBatch::Ingest), a
+  // small one written with the WAL not fsynced. The caller keeps the checkpoints in memory
+  // (Sink::checkpoint) and stores them, fsynced, when it adopts the generation: that write
+  // makes the WAL writes before it durable too.
+  kBulk,
+};
+
 // Calls work(i) for every i in [0, n) on up to `threads` threads (the caller's included), each
 // thread taking the next i not taken yet; returns when every call has.
 void ForEachInParallel(size_t n, size_t threads, const std::function<void(size_t)>& work);
@@ -46,7 +58,7 @@ void ForEachInParallel(size_t n, size_t threads, const std::function<void(size_t
 std::string CheckpointKey(std::string_view projection, uint32_t generation);
 
 // Applies up to `limit` committed events after `cursor` to `sinks` and commits the writes with
-// every sink's checkpoint. If a handler fails, nothing is committed (see BatchOutcome).
+// every sink's checkpoint (see CommitMode for kIngest). If a handler fails, nothing is committed (see BatchOutcome).
 // Whenever nothing was committed (a failure or a non-ok Result), the cursor and the sinks'
 // in-memory checkpoints may have moved: the caller reloads them.
 //
@@ -56,7 +68,7 @@ std::string CheckpointKey(std::string_view projection, uint32_t generation);
 // failed commit may leave some sinks committed and others not. Otherwise everything is ONE
 // WriteBatch. Either way the tables written are the same.
 Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cursor,
-                                const std::vector<Sink*>& sinks, size_t limit, bool durable,
+                                const std::vector<Sink*>& sinks, size_t limit, CommitMode mode,
                                 size_t threads = 1);
 
 }  // namespace cairn::cqrs

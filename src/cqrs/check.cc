@@ -37,16 +37,14 @@ LiveState TakeLiveState(Store* store, const Targets& targets) {
   return live;
 }
 
-// Compares one table of the replay (`expected`) with the live one as of `snapshot`.
+// Keys of the replay compared at a time: what the check holds in memory per table.
+constexpr size_t kCompareChunkKeys = 20000;
+
+// Compares one table of the replay (`expected`) with the live one as of `snapshot`, a chunk of
+// the replay's keys at a time against the live keys of the same range.
 Status CompareTable(Store* store, const std::string& projection, const std::string& table,
                     Family* expected, Family* actual, const Snapshot* snapshot,
                     const CheckOptions& options, CheckReport* report) {
-  std::vector<std::pair<std::string, std::string>> want;
-  CAIRN_RETURN_IF_ERROR(store->Scan(expected, "", "", [&](auto k, auto v) {
-    want.emplace_back(std::string(k), std::string(v));
-    return true;
-  }));
-  size_t i = 0;
   auto differ = [&](std::string key, std::optional<std::string> e, std::optional<std::string> a) {
     ++report->differences_total;
     if (report->differences.size() < options.max_reported) {
@@ -54,24 +52,41 @@ Status CompareTable(Store* store, const std::string& projection, const std::stri
           Difference{projection, table, std::move(key), std::move(e), std::move(a)});
     }
   };
-  CAIRN_RETURN_IF_ERROR(store->Scan(
-      actual, "", "",
-      [&](std::string_view key, std::string_view value) {
-        ++report->keys_compared;
-        while (i < want.size() && want[i].first < key) {
-          differ(want[i].first, want[i].second, std::nullopt);
-          ++i;
-        }
-        if (i < want.size() && want[i].first == key) {
-          if (want[i].second != value) differ(std::string(key), want[i].second, std::string(value));
-          ++i;
-        } else {
-          differ(std::string(key), std::nullopt, std::string(value));
-        }
-        return true;
-      },
-      /*reverse=*/false, snapshot));
-  for (; i < want.size(); ++i) differ(want[i].first, want[i].second, std::nullopt);
+  std::string lower;  // the chunk is [lower, upper); an empty upper is the end of the table
+  for (bool last = false; !last;) {
+    std::vector<std::pair<std::string, std::string>> want;
+    std::string upper;
+    last = true;
+    CAIRN_RETURN_IF_ERROR(store->Scan(expected, lower, "", [&](auto k, auto v) {
+      if (want.size() == kCompareChunkKeys) {
+        upper = std::string(k);
+        last = false;
+        return false;
+      }
+      want.emplace_back(std::string(k), std::string(v));
+      return true;
+    }));
+    size_t i = 0;
+    CAIRN_RETURN_IF_ERROR(store->Scan(
+        actual, lower, upper,
+        [&](std::string_view key, std::string_view value) {
+          ++report->keys_compared;
+          while (i < want.size() && want[i].first < key) {
+            differ(want[i].first, want[i].second, std::nullopt);
+            ++i;
+          }
+          if (i < want.size() && want[i].first == key) {
+            if (want[i].second != value) differ(std::string(key), want[i].second, std::string(value));
+            ++i;
+          } else {
+            differ(std::string(key), std::nullopt, std::string(value));
+          }
+          return true;
+        },
+        /*reverse=*/false, snapshot));
+    for (; i < want.size(); ++i) differ(want[i].first, want[i].second, std::nullopt);
+    lower = std::move(upper);
+  }
   return Status::Ok();
 }
 

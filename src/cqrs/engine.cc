@@ -248,8 +248,9 @@ Result<uint64_t> Engine::Rep::ApplyToHead(LogCursor& cursor, const std::vector<S
   uint64_t consumed = 0;
   for (;;) {
     CAIRN_ASSIGN_OR_RETURN(BatchOutcome outcome,
-                           ApplyBatch(store, checkpoints_cf, cursor, sinks, kRebuildBatchEvents,
-                                      /*durable=*/false, options.apply_threads));
+                           ApplyBatch(store, checkpoints_cf, cursor, sinks,
+                                      options.rebuild_batch_events, cqrs::CommitMode::kBulk,
+                                      options.apply_threads));
     if (outcome.failed) return outcome.error;
     if (outcome.consumed == 0) return consumed;
     consumed += outcome.consumed;

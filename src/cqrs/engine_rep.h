@@ -28,9 +28,6 @@
 
 namespace cairn {
 
-// Events per batch of a rebuild or a check replay (one WriteBatch each, or one per projection
-// when they apply in parallel). Small enough that a batch's pending writes stay in cache.
-inline constexpr size_t kRebuildBatchEvents = 2000;
 // How long an idle or parked projection thread sleeps before it re-checks `stopping`.
 inline constexpr auto kIdleWait = std::chrono::milliseconds(200);
 
@@ -116,8 +113,8 @@ struct Engine::Rep {
   // with seq <= until[i]. On error, *sinks holds the ones opened so far.
   Status OpenScratchSinks(const Targets& targets, const std::vector<Seq>& until,
                           std::vector<cqrs::Sink>* sinks);
-  // Applies every committed event after `cursor` to `sinks` (unsynced batches of
-  // kRebuildBatchEvents, each sink up to its `until`, options.apply_threads sinks at once);
+  // Applies every committed event after `cursor` to `sinks` (bulk batches of
+  // options.rebuild_batch_events, each sink up to its `until`, options.apply_threads sinks at once);
   // returns the events consumed. A handler's failure is returned as it is.
   Result<uint64_t> ApplyToHead(LogCursor& cursor, const std::vector<cqrs::Sink*>& sinks);
   // Deletes the stored checkpoints of scratch generations that will not be adopted.

@@ -123,12 +123,14 @@ Status Engine::Rep::BuildAndSwitch(RebuildJob* job, const Targets& targets,
     }
     CAIRN_ASSIGN_OR_RETURN(BatchOutcome outcome,
                            ApplyBatch(store, checkpoints_cf, *cursor, sink_ptrs,
-                                      kRebuildBatchEvents, /*durable=*/false,
+                                      options.rebuild_batch_events, cqrs::CommitMode::kBulk,
                                       options.apply_threads));
     if (outcome.failed) return HandlerFailure(outcome);
     *done += outcome.consumed;
     UpdateJob(job, *done, RebuildProgress::State::kRunning, "");
-    if (outcome.consumed < kRebuildBatchEvents) return SwitchTo(targets, sinks, *cursor, done);
+    if (outcome.consumed < options.rebuild_batch_events) {
+      return SwitchTo(targets, sinks, *cursor, done);
+    }
   }
 }
 
@@ -140,10 +142,9 @@ Status Engine::Rep::SwitchTo(const Targets& targets, std::vector<Sink>& sinks, L
   const auto locks = LockApply(targets);
   CAIRN_ASSIGN_OR_RETURN(const uint64_t caught_up, ApplyToHead(cursor, SinkPointers(sinks)));
   *done += caught_up;
-  // This write is fsynced, and the WAL is sequential: the new tables written before it are
-  // durable once it is. It also stores each new generation's checkpoint, so the checkpoint a
-  // generation goes live with is the one it was built to (a build that applied nothing has
-  // stored none).
+  // This write is fsynced: the new tables, ingested files and WAL writes before it, are durable
+  // once it is, and it makes them live. It also stores each new generation's checkpoint (the build kept it in memory), so the
+  // checkpoint a generation goes live with is the one it was built to.
   WriteBatch batch;
   for (size_t i = 0; i < targets.size(); ++i) {
     const std::string& name = targets[i]->spec.name;

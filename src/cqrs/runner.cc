@@ -28,8 +28,10 @@ void Engine::Rep::MarkFailed(ProjectionRuntime& p, const Status& error,
 // Applies one batch to the live generation. Returns the number of events consumed.
 Result<size_t> Engine::Rep::ApplyLive(ProjectionRuntime& p) {
   std::lock_guard apply_lock(p.apply_mu);
+  const cqrs::CommitMode mode =
+      options.durable_batches ? cqrs::CommitMode::kDurable : cqrs::CommitMode::kBuffered;
   Result<BatchOutcome> outcome = ApplyBatch(store, checkpoints_cf, *p.cursor, {&p.live},
-                                            options.batch_events, options.durable_batches);
+                                            options.batch_events, mode);
   // A handler failed and the batch was discarded: go back to the checkpoint and commit the
   // events before the failing one, so the projection stops exactly there. (Handlers are
   // deterministic; if one fails earlier this time, stop there instead.)
@@ -40,7 +42,7 @@ Result<size_t> Engine::Rep::ApplyLive(ProjectionRuntime& p) {
     }
     if (outcome->consumed == 0) break;
     Result<BatchOutcome> before = ApplyBatch(store, checkpoints_cf, *p.cursor, {&p.live},
-                                             outcome->consumed, options.durable_batches);
+                                             outcome->consumed, mode);
     if (!before.ok() || before->failed) {
       outcome = std::move(before);
       continue;

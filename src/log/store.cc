@@ -7,6 +7,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
@@ -18,6 +19,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
@@ -239,6 +242,8 @@ struct IndexedBatch::Rep {
       slots[i] = static_cast<uint32_t>(n + 1);
     }
   }
+  // Indexes into `writes`, by family and then by key (bytewise, as RocksDB orders them).
+  std::vector<uint32_t> InKeyOrder() const;
   void Clear() {
     keys.clear();
     writes.clear();
@@ -288,21 +293,25 @@ Result<std::optional<std::string>> IndexedBatch::Get(Family* family, std::string
 
 size_t IndexedBatch::Count() const { return rep_->writes.size(); }
 
+std::vector<uint32_t> IndexedBatch::Rep::InKeyOrder() const {
+  std::vector<uint32_t> ordered(writes.size());
+  for (uint32_t i = 0; i < ordered.size(); ++i) ordered[i] = i;
+  std::sort(ordered.begin(), ordered.end(), [this](uint32_t a, uint32_t b) {
+    const PendingWrite& x = writes[a];
+    const PendingWrite& y = writes[b];
+    if (x.family != y.family) return std::less<const Family*>()(x.family, y.family);
+    return KeyOf(x) < KeyOf(y);
+  });
+  return ordered;
+}
+
 Status IndexedBatch::Commit(bool durable) {
   // In key order per family: consecutive memtable inserts then land next to each other, which
   // RocksDB's skiplist makes cheap (it reuses the previous insert's search path); hash order
   // made each insert a full search.
-  std::vector<uint32_t> ordered(rep_->writes.size());
-  for (uint32_t i = 0; i < ordered.size(); ++i) ordered[i] = i;
-  const Rep& rep = *rep_;
-  std::sort(ordered.begin(), ordered.end(), [&rep](uint32_t a, uint32_t b) {
-    const PendingWrite& x = rep.writes[a];
-    const PendingWrite& y = rep.writes[b];
-    if (x.family != y.family) return std::less<const Family*>()(x.family, y.family);
-    return rep.KeyOf(x) < rep.KeyOf(y);
-  });
   rocksdb::WriteBatch batch;
-  for (const uint32_t i : ordered) {
+  const Rep& rep = *rep_;
+  for (const uint32_t i : rep.InKeyOrder()) {
     const PendingWrite& w = rep.writes[i];
     const std::string_view k = rep.KeyOf(w);
     const rocksdb::Slice key(k.data(), k.size());
@@ -317,6 +326,83 @@ Status IndexedBatch::Commit(bool durable) {
   rep_->Clear();
   if (batch.Count() == 0) return Status::Ok();
   return store_->WriteRocksBatch(&batch, durable);
+}
+
+namespace {
+
+// Where IndexedBatch::Ingest writes its table files before RocksDB takes them; Store::Open
+// empties it (what a crash left there was never ingested).
+std::string IngestDir(const Store& store) { return store.dir() + "/ingest"; }
+
+// Writes one sorted table file for `family` with `fill` (keys in order, each once) and returns
+// its path. Nothing is left behind on failure.
+Result<std::string> WriteTableFile(Store* store, Family* family,
+                                   const std::function<rocksdb::Status(rocksdb::SstFileWriter&)>& fill) {
+  static std::atomic<uint64_t> next_file{0};
+  std::error_code error;
+  std::filesystem::create_directories(IngestDir(*store), error);
+  if (error) return Status::IOError("creating " + IngestDir(*store) + ": " + error.message());
+  const std::string path = IngestDir(*store) + "/" + std::to_string(next_file++) + ".sst";
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), store->db()->GetOptions(family->handle),
+                                family->handle);
+  rocksdb::Status s = writer.Open(path);
+  if (s.ok()) s = fill(writer);
+  if (s.ok()) s = writer.Finish();  // also fsyncs the file
+  if (!s.ok()) {
+    std::filesystem::remove(path, error);
+    return FromRocks(s, "writing " + path);
+  }
+  return path;
+}
+
+}  // namespace
+
+Status IndexedBatch::Ingest() {
+  const Rep& rep = *rep_;
+  const std::vector<uint32_t> ordered = rep.InKeyOrder();
+  std::vector<rocksdb::IngestExternalFileArg> files;
+  Status status = Status::Ok();
+  // One file per family: `ordered` holds each family's writes next to each other, by key.
+  for (size_t begin = 0; begin < ordered.size() && status.ok();) {
+    Family* family = rep.writes[ordered[begin]].family;
+    size_t end = begin;
+    while (end < ordered.size() && rep.writes[ordered[end]].family == family) ++end;
+    Result<std::string> file = WriteTableFile(store_, family, [&](rocksdb::SstFileWriter& out) {
+      rocksdb::Status s;
+      for (size_t n = begin; n < end && s.ok(); ++n) {
+        const PendingWrite& w = rep.writes[ordered[n]];
+        const std::string_view k = rep.KeyOf(w);
+        const rocksdb::Slice key(k.data(), k.size());
+        switch (w.kind) {
+          case PendingWrite::Kind::kPut: s = out.Put(key, w.value); break;
+          case PendingWrite::Kind::kDelete: s = out.Delete(key); break;
+          case PendingWrite::Kind::kAdd: s = out.Merge(key, EncodeCounter(w.delta)); break;
+        }
+      }
+      return s;
+    });
+    if (!file.ok()) {
+      status = file.status();
+      break;
+    }
+    rocksdb::IngestExternalFileArg& arg = files.emplace_back();
+    arg.column_family = family->handle;
+    arg.external_files = {std::move(file).value()};
+    arg.options.move_files = true;            // hard-linked in, not copied
+    arg.options.verify_checksums_before_ingest = false;  // written just now by this process
+    begin = end;
+  }
+  if (status.ok() && !files.empty()) {
+    status = FromRocks(store_->db()->IngestExternalFiles(files), "ingesting a batch");
+    if (status.ok()) store_->CountIngestedFiles(files.size());
+  }
+  // A moved file is RocksDB's now and gone from here; anything left is removed.
+  for (const rocksdb::IngestExternalFileArg& arg : files) {
+    std::error_code ignored;
+    std::filesystem::remove(arg.external_files.front(), ignored);
+  }
+  rep_->Clear();
+  return status;
 }
 
 // ---- Snapshot ---------------------------------------------------------------------------------
@@ -348,6 +434,8 @@ struct Store::Rep {
   std::condition_variable syncer_cv;
   bool stopping = false;  // GUARDED_BY(syncer_mu)
   std::thread syncer;
+
+  std::atomic<uint64_t> ingested_files{0};  // see Store::IngestedFiles
 
   // Set by the first failed write or sync, cleared by ResumeWrites (see Store::Write).
   std::atomic<bool> writes_stopped{false};
@@ -472,6 +560,10 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOp
     return FromRocks(s, "opening " + dir);
   }
   rep.db.reset(raw);
+  if (!options.read_only) {
+    std::error_code ignored;
+    std::filesystem::remove_all(IngestDir(*store), ignored);
+  }
   for (size_t i = 0; i < handles.size(); ++i) {
     auto family = std::make_unique<Family>();
     family->name = names[i];
@@ -688,6 +780,9 @@ Status Store::Checkpoint(const std::string& target_dir) {
   std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
   return FromRocks(checkpoint->CreateCheckpoint(target_dir), "checkpoint into " + target_dir);
 }
+
+uint64_t Store::IngestedFiles() const { return rep_->ingested_files.load(); }
+void Store::CountIngestedFiles(uint64_t files) { rep_->ingested_files += files; }
 
 uint64_t Store::EstimateKeys(Family* family) const {
   uint64_t n = 0;

@@ -2,8 +2,10 @@
 // under concurrent appends, precise about drift, bounded in what it reports, and repair.
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -154,6 +156,50 @@ TEST_CASE("the check reports at most max_reported differences but counts them al
   auto healthy = h.engine->Check(options);
   REQUIRE(healthy.ok());
   CHECK(healthy->consistent);
+}
+
+TEST_CASE("the check compares tables of more keys than it holds at once, across its chunks") {
+  // "wide" writes 12 keys per event: 2,000 events give 24,000 keys, more than the 20,000 the
+  // check compares at a time, so a difference in each chunk and one at the boundary is found.
+  const ProjectionSpec wide{"wide", {}, {"keys"}, [](const EventView& e, ProjectionWriter& out) {
+                              for (int i = 0; i < 12; ++i) {
+                                char key[32];
+                                std::snprintf(key, sizeof key, "%08llu-%02d",
+                                              static_cast<unsigned long long>(e.seq().value()), i);
+                                out.Put("keys", key, std::string(e.type()));
+                              }
+                              return Status::Ok();
+                            }};
+  TempDir dir;
+  Harness h(dir.path());
+  h.OpenEngine({wide}, NoThreads());
+  Populate(*h.log, 0, 2000);
+  h.MustCatchUp();
+  auto keys = h.store->OpenFamily("rm.wide.1.keys", FamilyKind::kOrdered);
+  REQUIRE(keys.ok());
+  auto healthy = h.engine->Check(CheckOptions{});
+  REQUIRE(healthy.ok());
+  CHECK(healthy->consistent);
+  CHECK(healthy->keys_compared == 24000);
+
+  // Key 0 is the first chunk's first, key 20,000 (seq 1667, i 8) the second chunk's first and
+  // the last key the table's last.
+  WriteBatch corrupt;
+  corrupt.Put(*keys, "00000001-00", "changed");
+  corrupt.Delete(*keys, "00001667-08");
+  corrupt.Put(*keys, "00001667-07x", "stray");
+  corrupt.Delete(*keys, "00002000-11");
+  REQUIRE(h.store->Write(corrupt, false).ok());
+  auto report = h.engine->Check(CheckOptions{});
+  REQUIRE(report.ok());
+  CHECK(!report->consistent);
+  REQUIRE(report->differences_total == 4);
+  std::map<std::string, std::pair<std::optional<std::string>, std::optional<std::string>>> found;
+  for (const Difference& d : report->differences) found[d.key] = {d.expected, d.actual};
+  CHECK(found.at("00000001-00").second == std::optional<std::string>("changed"));
+  CHECK(!found.at("00001667-08").second.has_value());
+  CHECK(!found.at("00001667-07x").first.has_value());
+  CHECK(!found.at("00002000-11").second.has_value());
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // process per data dir, sync modes, and IndexedBatch.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,7 +47,11 @@ TEST_CASE("ParseSyncMode accepts always, batch and none and refuses anything els
   }
 }
 
-TEST_CASE("an IndexedBatch reads its own writes and commits the same effect as the operations in order") {
+TEST_CASE("an IndexedBatch reads its own writes and commits or ingests the same effect as the operations in order") {
+  // Ingest: table files ingested over what the memtables hold (the "setup" writes below).
+  bool ingest = false;
+  SUBCASE("committed") { ingest = false; }
+  SUBCASE("ingested") { ingest = true; }
   TestLog t;
   auto views = t.store->OpenFamily("views", FamilyKind::kOrdered);
   auto counters = t.store->OpenFamily("counters", FamilyKind::kCounters);
@@ -89,8 +94,10 @@ TEST_CASE("an IndexedBatch reads its own writes and commits the same effect as t
 
   // Nothing reached the database before the commit.
   CHECK(!t.store->Get(*views, "new")->has_value());
-  REQUIRE(batch.Commit(false).ok());
+  const uint64_t ingested_before = t.store->IngestedFiles();
+  REQUIRE((ingest ? batch.Ingest() : batch.Commit(false)).ok());
   CHECK(batch.Count() == 0);
+  CHECK(t.store->IngestedFiles() - ingested_before == (ingest ? 2 : 0));  // one per family
   CHECK(*t.store->Get(*views, "new") == std::optional<std::string>("v2"));
   CHECK(!t.store->Get(*views, "deleted")->has_value());
   CHECK(*t.store->Get(*views, "kept") == std::optional<std::string>("old"));
@@ -99,6 +106,21 @@ TEST_CASE("an IndexedBatch reads its own writes and commits the same effect as t
   CHECK(stored("fresh") == 5);
   CHECK(stored("reset") == 99);
   CHECK(stored("gone") == 7);
+
+  // A later batch reads through what was ingested, and everything outlives a reopen, which
+  // leaves no table file of an ingest behind.
+  IndexedBatch later(t.store.get());
+  later.AddCounter(*counters, "stored", 1);
+  CHECK(counter(later, "stored") == expected_stored + 1);
+  REQUIRE((ingest ? later.Ingest() : later.Commit(false)).ok());
+  t.Reopen();
+  views = t.store->OpenFamily("views", FamilyKind::kOrdered);
+  counters = t.store->OpenFamily("counters", FamilyKind::kCounters);
+  CHECK(*t.store->Get(*views, "new") == std::optional<std::string>("v2"));
+  CHECK(!t.store->Get(*views, "deleted")->has_value());
+  CHECK(stored("stored") == expected_stored + 1);
+  CHECK(stored("gone") == 7);
+  CHECK(!std::filesystem::exists(t.dir.path() + "/ingest"));
 }
 
 }  // namespace
