@@ -39,6 +39,25 @@ class ProjectionWriter {
 // (state `failed`); the writes of earlier events in the batch are kept.
 using ProjectionHandler = std::function<Status(const EventView& event, ProjectionWriter& out)>;
 
+// Where a batch handler stopped: the index (into its `events`) of the first event it could not
+// apply, and why.
+struct BatchFailure {
+  size_t index = 0;
+  Status error;
+};
+
+// Optional, in place of a ProjectionHandler: applies a run of consecutive events (those of the
+// projection's topics, in seq order) at once, so that a record touched by several of them is
+// read, decoded and written once. The same rules hold (deterministic, its own tables only), and
+// it must leave the tables exactly as applying its per-event rules one event at a time would,
+// however the log is cut into runs: a rebuild cuts it differently from the live thread, and the
+// consistency check compares the two byte for byte. (Mind counters: an event that adds and a
+// later one that takes back leave a counter key holding 0, not no key.) On failure the engine
+// discards everything the call wrote and calls it again with events[0, index), so the events
+// before the failing one are applied, as with a ProjectionHandler.
+using ProjectionBatchHandler = std::function<std::optional<BatchFailure>(
+    const std::vector<const EventView*>& events, ProjectionWriter& out)>;
+
 struct ProjectionSpec {
   // [a-z0-9_]+, unique in an engine, e.g. "order_views".
   std::string name;
@@ -47,7 +66,9 @@ struct ProjectionSpec {
   // Names of its read-model tables, [a-z0-9_]+, e.g. {"views", "by_user"}; each is a column
   // family "rm.<projection>.<generation>.<table>".
   std::vector<std::string> tables;
+  // Exactly one of the two.
   ProjectionHandler handler;
+  ProjectionBatchHandler batch_handler;
 };
 
 // Read access to a projection's current generation for queries. Holding it keeps that

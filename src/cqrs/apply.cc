@@ -112,47 +112,11 @@ Status CommitWithCheckpoints(IndexedBatch& batch, Family* checkpoints,
   return batch.Commit(mode == CommitMode::kDurable);
 }
 
-// Every sink in turn per event, into one batch committed with every checkpoint.
-Result<BatchOutcome> ApplyInTurn(Store* store, Family* checkpoints, LogCursor& cursor,
-                                 const std::vector<Sink*>& sinks, size_t limit, CommitMode mode) {
-  IndexedBatch batch(store);
-  BatchOutcome outcome;
-  const Seq last_until = LastUntil(sinks);
-  Result<size_t> consumed = cursor.Next(limit, [&](const EventView& event) {
-    if (event.seq() > last_until) return false;
-    for (Sink* sink : sinks) {
-      if (!Applies(*sink, event)) continue;
-      SinkWriter writer(&batch, sink->generation.get());
-      Status s = sink->spec->handler(event, writer);
-      if (s.ok()) s = writer.error();
-      if (!s.ok()) {
-        RecordFailure(sink, event, std::move(s), &outcome);
-        return false;
-      }
-    }
-    for (Sink* sink : sinks) {
-      if (Applies(*sink, event)) {
-        sink->checkpoint.Advance(event.topic(), event.partition(), event.offset(), event.seq(),
-                                 event.timestamp_us());
-      }
-    }
-    return true;
-  });
-  if (!consumed.ok()) return consumed.status();
-  outcome.consumed = *consumed;
-  // A failure discards the whole batch (no save point per event: they cost more than the
-  // handlers); the caller re-applies the events before the failing one if it wants them.
-  if (outcome.failed || outcome.consumed == 0) return outcome;
-  CAIRN_RETURN_IF_ERROR(CommitWithCheckpoints(
-      batch, checkpoints, std::vector<const Sink*>(sinks.begin(), sinks.end()), mode));
-  return outcome;
-}
-
-// One sink's share of a batch applied in parallel: its own IndexedBatch, and where its handler
-// failed (index into the batch's events).
+// One sink's share of a batch: the batch its writes go to, and where its handler failed
+// (index into the batch's events).
 struct SinkRun {
   Sink* sink = nullptr;
-  std::unique_ptr<IndexedBatch> batch;
+  IndexedBatch* batch = nullptr;
   std::optional<size_t> failed_at;
   Status error;
   Status committed;
@@ -189,54 +153,46 @@ Result<std::vector<EventView>> ReadEvents(LogCursor& cursor, size_t limit, Seq l
   return events;
 }
 
-// Each sink's handler over the whole batch on its own thread and batch; then, unless one
-// failed, each sink's writes committed with its checkpoint, again in parallel (RocksDB inserts
-// concurrent writers' batches into the memtables in parallel).
-Result<BatchOutcome> ApplyInParallel(Store* store, Family* checkpoints, LogCursor& cursor,
-                                     const std::vector<Sink*>& sinks, size_t limit, CommitMode mode,
-                                     size_t threads) {
-  std::string envelopes;
-  CAIRN_ASSIGN_OR_RETURN(const std::vector<EventView> events,
-                         ReadEvents(cursor, limit, LastUntil(sinks), &envelopes));
-  std::vector<SinkRun> runs(sinks.size());
-  for (size_t i = 0; i < sinks.size(); ++i) {
-    runs[i].sink = sinks[i];
-    runs[i].batch = std::make_unique<IndexedBatch>(store);
+// A ProjectionHandler applied to each event in turn, as a batch handler: it fails at the first
+// event whose handler fails or writes to an undeclared table.
+std::optional<BatchFailure> ApplyEachEvent(const ProjectionHandler& handler,
+                                           const std::vector<const EventView*>& events,
+                                           SinkWriter& out) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    Status s = handler(*events[i], out);
+    if (s.ok()) s = out.error();
+    if (!s.ok()) return BatchFailure{i, std::move(s)};
   }
-  ForEachInParallel(runs.size(), threads, [&](size_t r) {
-    SinkRun& run = runs[r];
-    Sink& sink = *run.sink;
-    for (size_t i = 0; i < events.size(); ++i) {
-      const EventView& event = events[i];
-      if (!Applies(sink, event)) continue;
-      SinkWriter writer(run.batch.get(), sink.generation.get());
-      Status s = sink.spec->handler(event, writer);
-      if (s.ok()) s = writer.error();
-      if (!s.ok()) {
-        run.failed_at = i;
-        run.error = std::move(s);
-        return;
-      }
-      sink.checkpoint.Advance(event.topic(), event.partition(), event.offset(), event.seq(),
-                              event.timestamp_us());
-    }
-  });
-  BatchOutcome outcome;
-  outcome.consumed = events.size();
-  // The failure the serial loop would have met first: the earliest event, then the first sink.
-  for (SinkRun& run : runs) {
-    if (run.failed_at && (!outcome.failed || *run.failed_at < outcome.consumed)) {
-      outcome.consumed = *run.failed_at;
-      RecordFailure(run.sink, events[*run.failed_at], run.error, &outcome);
-    }
+  return std::nullopt;
+}
+
+// Runs the sink's handler over its events of the batch into run.batch and, if it succeeds,
+// advances the sink's in-memory checkpoint past them.
+void RunSink(SinkRun& run, const std::vector<EventView>& events) {
+  Sink& sink = *run.sink;
+  std::vector<const EventView*> mine;
+  std::vector<size_t> index;  // of each of `mine` in `events`
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (!Applies(sink, events[i])) continue;
+    mine.push_back(&events[i]);
+    index.push_back(i);
   }
-  if (outcome.failed || outcome.consumed == 0) return outcome;
-  ForEachInParallel(runs.size(), threads, [&](size_t r) {
-    SinkRun& run = runs[r];
-    run.committed = CommitWithCheckpoints(*run.batch, checkpoints, {run.sink}, mode);
-  });
-  for (const SinkRun& run : runs) CAIRN_RETURN_IF_ERROR(run.committed);
-  return outcome;
+  if (mine.empty()) return;
+  SinkWriter writer(run.batch, sink.generation.get());
+  const ProjectionSpec& spec = *sink.spec;
+  std::optional<BatchFailure> failure = spec.batch_handler
+                                            ? spec.batch_handler(mine, writer)
+                                            : ApplyEachEvent(spec.handler, mine, writer);
+  // A batch handler that wrote to an undeclared table fails at its first event.
+  if (!failure && !writer.error().ok()) failure = BatchFailure{0, writer.error()};
+  if (failure) {
+    run.failed_at = index[std::min(failure->index, mine.size() - 1)];
+    run.error = std::move(failure->error);
+    return;
+  }
+  for (const EventView* e : mine) {
+    sink.checkpoint.Advance(e->topic(), e->partition(), e->offset(), e->seq(), e->timestamp_us());
+  }
 }
 
 }  // namespace
@@ -244,10 +200,43 @@ Result<BatchOutcome> ApplyInParallel(Store* store, Family* checkpoints, LogCurso
 Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cursor,
                                 const std::vector<Sink*>& sinks, size_t limit, CommitMode mode,
                                 size_t threads) {
-  if (threads < 2 || sinks.size() < 2) {
-    return ApplyInTurn(store, checkpoints, cursor, sinks, limit, mode);
+  std::string envelopes;
+  CAIRN_ASSIGN_OR_RETURN(const std::vector<EventView> events,
+                         ReadEvents(cursor, limit, LastUntil(sinks), &envelopes));
+  // In parallel, each sink has its own batch; in turn, all share one.
+  const bool parallel = threads >= 2 && sinks.size() >= 2;
+  std::vector<std::unique_ptr<IndexedBatch>> batches(parallel ? sinks.size() : 1);
+  for (auto& batch : batches) batch = std::make_unique<IndexedBatch>(store);
+  std::vector<SinkRun> runs(sinks.size());
+  for (size_t i = 0; i < sinks.size(); ++i) {
+    runs[i].sink = sinks[i];
+    runs[i].batch = batches[parallel ? i : 0].get();
   }
-  return ApplyInParallel(store, checkpoints, cursor, sinks, limit, mode, threads);
+  ForEachInParallel(runs.size(), parallel ? threads : 1,
+                    [&](size_t r) { RunSink(runs[r], events); });
+
+  BatchOutcome outcome;
+  outcome.consumed = events.size();
+  // The failure met first in seq order: the earliest event, then the first sink. A failure
+  // discards the whole batch (no save point per event: they cost more than the handlers); the
+  // caller re-applies the events before the failing one if it wants them.
+  for (SinkRun& run : runs) {
+    if (run.failed_at && (!outcome.failed || *run.failed_at < outcome.consumed)) {
+      outcome.consumed = *run.failed_at;
+      RecordFailure(run.sink, events[*run.failed_at], run.error, &outcome);
+    }
+  }
+  if (outcome.failed || outcome.consumed == 0) return outcome;
+  if (!parallel) {
+    CAIRN_RETURN_IF_ERROR(CommitWithCheckpoints(
+        *batches[0], checkpoints, std::vector<const Sink*>(sinks.begin(), sinks.end()), mode));
+    return outcome;
+  }
+  ForEachInParallel(runs.size(), threads, [&](size_t r) {
+    runs[r].committed = CommitWithCheckpoints(*runs[r].batch, checkpoints, {runs[r].sink}, mode);
+  });
+  for (const SinkRun& run : runs) CAIRN_RETURN_IF_ERROR(run.committed);
+  return outcome;
 }
 
 }  // namespace cairn::cqrs

@@ -58,7 +58,8 @@ void ForEachInParallel(size_t n, size_t threads, const std::function<void(size_t
 std::string CheckpointKey(std::string_view projection, uint32_t generation);
 
 // Applies up to `limit` committed events after `cursor` to `sinks` and commits the writes with
-// every sink's checkpoint (see CommitMode for kIngest). If a handler fails, nothing is committed (see BatchOutcome).
+// every sink's checkpoint (see CommitMode for kBulk). If a handler fails, nothing is committed
+// (see BatchOutcome).
 // Whenever nothing was committed (a failure or a non-ok Result), the cursor and the sinks'
 // in-memory checkpoints may have moved: the caller reloads them.
 //

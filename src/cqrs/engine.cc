@@ -61,8 +61,9 @@ Status ValidateSpecs(const std::vector<ProjectionSpec>& specs) {
     if (!names.insert(spec.name).second) {
       return Status::InvalidArgument("projection " + spec.name + " is declared twice");
     }
-    if (spec.tables.empty() || !spec.handler) {
-      return Status::InvalidArgument("projection " + spec.name + " needs tables and a handler");
+    if (spec.tables.empty() || !spec.handler == !spec.batch_handler) {
+      return Status::InvalidArgument("projection " + spec.name +
+                                     " needs tables and either a handler or a batch handler");
     }
     for (const std::string& table : spec.tables) {
       if (!IsIdentifier(table)) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 #include "cairn/orders/events.h"
@@ -78,60 +79,127 @@ std::vector<std::string> CountKeys(const IndexEntry& entry) {
           CountUserStatus(entry.user_id, entry.status)};
 }
 
-// Moves an order's index entries and counters from `before` (nullopt: a new order) to `after`:
-// entries only in `before` are deleted, entries only in `after` written, so an order is in
-// exactly one status index at any time.
-void MoveIndexEntries(const std::optional<IndexEntry>& before, const IndexEntry& after,
-                      ProjectionWriter& out) {
-  if (before == after) return;
-  const auto after_keys = IndexKeys(after);
-  const auto after_counts = CountKeys(after);
-  std::vector<std::pair<std::string_view, std::string>> before_keys;
-  std::vector<std::string> before_counts;
-  if (before) {
-    before_keys = IndexKeys(*before);
-    before_counts = CountKeys(*before);
+const auto kContains = [](const auto& list, const auto& item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+};
+
+// Moves an order's index entries from `first` (nullopt: a new order) to `last`: entries only in
+// `first` are deleted, entries only in `last` written, so an order is in exactly one status
+// index at any time. (An entry of a state in between was written and deleted again: absent.)
+void MoveIndexKeys(const std::optional<IndexEntry>& first, const IndexEntry& last,
+                   ProjectionWriter& out) {
+  if (first == last) return;
+  const auto last_keys = IndexKeys(last);
+  std::vector<std::pair<std::string_view, std::string>> first_keys;
+  if (first) first_keys = IndexKeys(*first);
+  for (const auto& [table, key] : first_keys) {
+    if (!kContains(last_keys, std::pair(table, key))) out.Delete(table, key);
   }
-  const auto contains = [](const auto& list, const auto& item) {
-    return std::find(list.begin(), list.end(), item) != list.end();
-  };
-  for (const auto& [table, key] : before_keys) {
-    if (!contains(after_keys, std::pair(table, key))) out.Delete(table, key);
-  }
-  for (const auto& [table, key] : after_keys) {
-    if (!contains(before_keys, std::pair(table, key))) out.Put(table, key, "");
-  }
-  for (const std::string& name : before_counts) {
-    if (!contains(after_counts, name)) out.AddCounter(kCounts, name, -1);
-  }
-  for (const std::string& name : after_counts) {
-    if (!contains(before_counts, name)) out.AddCounter(kCounts, name, +1);
+  for (const auto& [table, key] : last_keys) {
+    if (!kContains(first_keys, std::pair(table, key))) out.Put(table, key, "");
   }
 }
 
-Status ApplyOrders(const EventView& e, ProjectionWriter& out) {
-  Result<std::optional<OrderEvent>> event = ReadOrderEvent(e);
-  if (!event.ok() || !event->has_value()) return event.status();
-  const std::string& order_id = OrderIdOf(**event);
-
-  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored, out.Get(kViews, order_id));
-  std::optional<OrderView> view;
-  if (stored.has_value()) {
-    Result<OrderView> parsed = ParseOrderView(*stored);
-    if (!parsed.ok()) {
-      return Status::Corruption("stored view of order " + order_id + " is unreadable: " +
-                                parsed.status().message());
-    }
-    view = std::move(parsed).value();
+// Adds to `counts` what one event moving an order from `before` to `after` does to the "counts"
+// table: -1 for the counters it leaves, +1 for those it joins. A counter touched by a batch's
+// events keeps its entry even when they cancel out (a counter key holding 0), as when each
+// event is applied alone.
+void CountMove(const std::optional<IndexEntry>& before, const IndexEntry& after,
+               std::map<std::string, int64_t>& counts) {
+  if (before == after) return;
+  const auto after_counts = CountKeys(after);
+  std::vector<std::string> before_counts;
+  if (before) before_counts = CountKeys(*before);
+  for (const std::string& name : before_counts) {
+    if (!kContains(after_counts, name)) counts[name] -= 1;
   }
-  std::optional<IndexEntry> before;
-  if (view) before = EntryOf(*view);
+  for (const std::string& name : after_counts) {
+    if (!kContains(before_counts, name)) counts[name] += 1;
+  }
+}
 
-  Status applied = ApplyToView(view, **event, e.timestamp_us(), e.version().value());
-  if (!applied.ok()) return EventError(e, applied);
-  out.Put(kViews, order_id, view->ToJson());
-  MoveIndexEntries(before, EntryOf(*view), out);
-  return Status::Ok();
+// The record an order's handler keeps in `table` at `order_id`, decoded; nullopt when there is
+// none, kCorruption when it cannot be read.
+template <typename Record>
+Result<std::optional<Record>> LoadRecord(ProjectionWriter& out, std::string_view table,
+                                         const std::string& order_id, std::string_view what,
+                                         Result<Record> (*decode)(std::string_view)) {
+  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored, out.Get(table, order_id));
+  if (!stored.has_value()) return std::optional<Record>();
+  Result<Record> decoded = decode(*stored);
+  if (!decoded.ok()) {
+    return Status::Corruption(std::string(what) + " of order " + order_id + " is unreadable: " +
+                              decoded.status().message());
+  }
+  return std::optional<Record>(std::move(decoded).value());
+}
+
+// The orders a batch touches, each loaded once and written once: what the batch handlers of
+// "orders" and "order_stats" share. `State` holds an order's decoded record and what the batch
+// did to it so far.
+template <typename State>
+class TouchedOrders {
+ public:
+  // The order's state, loaded by `load` (a Result<State>(const std::string& order_id)) when the
+  // batch first touches it.
+  template <typename Load>
+  Result<State*> Touch(const std::string& order_id, const Load& load) {
+    auto it = orders_.find(order_id);
+    if (it != orders_.end()) return &it->second;
+    CAIRN_ASSIGN_OR_RETURN(State state, load(order_id));
+    it = orders_.emplace(order_id, std::move(state)).first;
+    order_.push_back(&*it);
+    return &it->second;
+  }
+  // Every touched order in the order it was first touched.
+  template <typename Visit>
+  void ForEach(const Visit& visit) const {
+    for (const auto* entry : order_) visit(entry->first, entry->second);
+  }
+
+ private:
+  std::unordered_map<std::string, State> orders_;
+  std::vector<const std::pair<const std::string, State>*> order_;
+};
+
+Result<OrderView> DecodeView(std::string_view json) { return ParseOrderView(json); }
+
+struct ViewState {
+  std::optional<OrderView> view;
+  std::optional<IndexEntry> first;  // the index entry before the batch
+};
+
+std::optional<BatchFailure> ApplyOrders(const std::vector<const EventView*>& events,
+                                        ProjectionWriter& out) {
+  TouchedOrders<ViewState> orders;
+  std::map<std::string, int64_t> counts;
+  const auto load = [&out](const std::string& order_id) -> Result<ViewState> {
+    CAIRN_ASSIGN_OR_RETURN(std::optional<OrderView> view,
+                           LoadRecord(out, kViews, order_id, "the stored view", &DecodeView));
+    ViewState state{std::move(view), std::nullopt};
+    if (state.view) state.first = EntryOf(*state.view);
+    return state;
+  };
+  for (size_t i = 0; i < events.size(); ++i) {
+    const EventView& e = *events[i];
+    Result<std::optional<OrderEvent>> event = ReadOrderEvent(e);
+    if (!event.ok()) return BatchFailure{i, event.status()};
+    if (!event->has_value()) continue;
+    Result<ViewState*> state = orders.Touch(OrderIdOf(**event), load);
+    if (!state.ok()) return BatchFailure{i, state.status()};
+    std::optional<OrderView>& view = (*state)->view;
+    std::optional<IndexEntry> before;
+    if (view) before = EntryOf(*view);
+    Status applied = ApplyToView(view, **event, e.timestamp_us(), e.version().value());
+    if (!applied.ok()) return BatchFailure{i, EventError(e, applied)};
+    CountMove(before, EntryOf(*view), counts);
+  }
+  orders.ForEach([&](const std::string& order_id, const ViewState& state) {
+    out.Put(kViews, order_id, state.view->ToJson());
+    MoveIndexKeys(state.first, EntryOf(*state.view), out);
+  });
+  for (const auto& [name, delta] : counts) out.AddCounter(kCounts, name, delta);
+  return std::nullopt;
 }
 
 // ---- "order_stats": counters per status, revenue, per creation day ---------------------------
@@ -186,9 +254,11 @@ std::map<std::string, int64_t> Contribution(const StatsRecord& r) {
   return counters;
 }
 
-// Adds `after`'s contribution and removes `before`'s, writing only counters that change.
+// Adds to `totals` and `days` what one event moving an order's record from `before` to `after`
+// does to them: `after`'s contribution added, `before`'s removed, only counters that change. As
+// with CountMove, a counter touched keeps its entry even when a batch's events cancel out.
 void MoveContribution(const std::optional<StatsRecord>& before, const StatsRecord& after,
-                      ProjectionWriter& out) {
+                      std::map<std::string, int64_t>& totals, std::map<std::string, int64_t>& days) {
   std::map<std::pair<int64_t, std::string>, int64_t> delta;
   if (before) {
     for (const auto& [name, value] : Contribution(*before)) delta[{before->day, name}] -= value;
@@ -196,8 +266,8 @@ void MoveContribution(const std::optional<StatsRecord>& before, const StatsRecor
   for (const auto& [name, value] : Contribution(after)) delta[{after.day, name}] += value;
   for (const auto& [day_name, value] : delta) {
     if (value == 0) continue;
-    out.AddCounter(kTotals, day_name.second, value);
-    out.AddCounter(kDays, DayKey(day_name.first, day_name.second), value);
+    totals[day_name.second] += value;
+    days[DayKey(day_name.first, day_name.second)] += value;
   }
 }
 
@@ -224,27 +294,32 @@ Status EvolveStats(std::optional<StatsRecord>& record, const OrderEvent& event,
   return Status::Ok();
 }
 
-Status ApplyStats(const EventView& e, ProjectionWriter& out) {
-  Result<std::optional<OrderEvent>> event = ReadOrderEvent(e);
-  if (!event.ok() || !event->has_value()) return event.status();
-  const std::string& order_id = OrderIdOf(**event);
-
-  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored, out.Get(kStatsOrders, order_id));
-  std::optional<StatsRecord> record;
-  if (stored.has_value()) {
-    Result<StatsRecord> decoded = DecodeStats(*stored);
-    if (!decoded.ok()) {
-      return Status::Corruption("stats of order " + order_id + " are unreadable: " +
-                                decoded.status().message());
-    }
-    record = std::move(decoded).value();
+std::optional<BatchFailure> ApplyStats(const std::vector<const EventView*>& events,
+                                       ProjectionWriter& out) {
+  TouchedOrders<std::optional<StatsRecord>> orders;
+  std::map<std::string, int64_t> totals;
+  std::map<std::string, int64_t> days;
+  const auto load = [&out](const std::string& order_id) {
+    return LoadRecord(out, kStatsOrders, order_id, "the stats record", &DecodeStats);
+  };
+  for (size_t i = 0; i < events.size(); ++i) {
+    const EventView& e = *events[i];
+    Result<std::optional<OrderEvent>> event = ReadOrderEvent(e);
+    if (!event.ok()) return BatchFailure{i, event.status()};
+    if (!event->has_value()) continue;
+    Result<std::optional<StatsRecord>*> record = orders.Touch(OrderIdOf(**event), load);
+    if (!record.ok()) return BatchFailure{i, record.status()};
+    const std::optional<StatsRecord> before = **record;
+    Status evolved = EvolveStats(**record, **event, e.timestamp_us());
+    if (!evolved.ok()) return BatchFailure{i, EventError(e, evolved)};
+    MoveContribution(before, ***record, totals, days);
   }
-  const std::optional<StatsRecord> before = record;
-  Status evolved = EvolveStats(record, **event, e.timestamp_us());
-  if (!evolved.ok()) return EventError(e, evolved);
-  out.Put(kStatsOrders, order_id, EncodeStats(*record));
-  MoveContribution(before, *record, out);
-  return Status::Ok();
+  orders.ForEach([&](const std::string& order_id, const std::optional<StatsRecord>& record) {
+    out.Put(kStatsOrders, order_id, EncodeStats(*record));
+  });
+  for (const auto& [name, delta] : totals) out.AddCounter(kTotals, name, delta);
+  for (const auto& [key, delta] : days) out.AddCounter(kDays, key, delta);
+  return std::nullopt;
 }
 
 // ---- "order_search": an inverted index of terms -------------------------------------------
@@ -282,11 +357,11 @@ std::vector<ProjectionSpec> OrderProjections() {
       std::string(kOrdersProjection), all_topics,
       {std::string(kViews), std::string(kByTime), std::string(kByUser), std::string(kByStatus),
        std::string(kByUserStatus), std::string(kCounts)},
-      ApplyOrders});
+      nullptr, ApplyOrders});
   specs.push_back(ProjectionSpec{std::string(kOrderStatsProjection), all_topics,
                                  {std::string(kStatsOrders), std::string(kTotals),
                                   std::string(kDays)},
-                                 ApplyStats});
+                                 nullptr, ApplyStats});
   specs.push_back(ProjectionSpec{std::string(kOrderSearchProjection),
                                  {std::string(kOrderEventsTopic)},
                                  {std::string(kTerms)},
