@@ -294,14 +294,30 @@ Result<std::optional<std::string>> IndexedBatch::Get(Family* family, std::string
 size_t IndexedBatch::Count() const { return rep_->writes.size(); }
 
 std::vector<uint32_t> IndexedBatch::Rep::InKeyOrder() const {
-  std::vector<uint32_t> ordered(writes.size());
-  for (uint32_t i = 0; i < ordered.size(); ++i) ordered[i] = i;
-  std::sort(ordered.begin(), ordered.end(), [this](uint32_t a, uint32_t b) {
-    const PendingWrite& x = writes[a];
-    const PendingWrite& y = writes[b];
+  // Sorted by the keys' first 8 bytes, held next to the index, and only on a tie by the whole
+  // keys: most comparisons then touch neither `writes` nor `keys` (a batch of a rebuild holds
+  // hundreds of thousands of keys, and comparing through the indexes was a third of its time).
+  struct Sortable {
+    const Family* family;
+    uint64_t prefix;  // the key's first 8 bytes, big-endian, zero-padded
+    uint32_t index;
+  };
+  std::vector<Sortable> sortable(writes.size());
+  for (uint32_t i = 0; i < sortable.size(); ++i) {
+    const std::string_view key = KeyOf(writes[i]);
+    unsigned char bytes[8] = {};
+    std::memcpy(bytes, key.data(), std::min<size_t>(key.size(), 8));
+    uint64_t prefix = 0;
+    for (unsigned char b : bytes) prefix = prefix << 8 | b;
+    sortable[i] = {writes[i].family, prefix, i};
+  }
+  std::sort(sortable.begin(), sortable.end(), [this](const Sortable& x, const Sortable& y) {
     if (x.family != y.family) return std::less<const Family*>()(x.family, y.family);
-    return KeyOf(x) < KeyOf(y);
+    if (x.prefix != y.prefix) return x.prefix < y.prefix;
+    return KeyOf(writes[x.index]) < KeyOf(writes[y.index]);
   });
+  std::vector<uint32_t> ordered(sortable.size());
+  for (size_t i = 0; i < ordered.size(); ++i) ordered[i] = sortable[i].index;
   return ordered;
 }
 
