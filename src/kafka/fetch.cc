@@ -101,6 +101,11 @@ size_t ReserveBytes(const FetchRequest& f, size_t budget) {
   return std::min({records, budget, size_t(64) << 20}) + 4096;
 }
 
+// Record bytes in one response at most, whatever the client allows (Kafka brokers may answer
+// less than a fetch's max bytes; clients fetch again): the client starts on a response while
+// the next is built, rather than both sides taking turns on large ones.
+constexpr size_t kMaxResponseBytes = 1 << 20;
+
 // Builds the whole response; *data_bytes counts the record bytes in it.
 std::string BuildResponse(const Log& log, const FetchRequest& f, size_t* data_bytes) {
   ResponseWriter w;
@@ -109,7 +114,7 @@ std::string BuildResponse(const Log& log, const FetchRequest& f, size_t* data_by
     w.Int16(0);  // error_code
     w.Int32(0);  // session_id
   }
-  size_t budget = f.max_bytes > 0 ? size_t(f.max_bytes) : SIZE_MAX;
+  size_t budget = std::min(f.max_bytes > 0 ? size_t(f.max_bytes) : SIZE_MAX, kMaxResponseBytes);
   w.str().reserve(ReserveBytes(f, budget));
   w.ArrayLength(f.topics.size());
   for (const TopicFetch& t : f.topics) {

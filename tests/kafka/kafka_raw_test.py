@@ -208,6 +208,29 @@ class RawTest(unittest.TestCase):
         error, _ = self.produce("raw-unknownpart", PARTITIONS, batch([record(None, "x")]))
         self.assertEqual(error, 3)
 
+    def test_a_fetch_answers_about_a_mebibyte_at_most_and_the_next_one_goes_on(self):
+        # A broker may answer less than a fetch's max bytes: Cairn answers ~1 MiB at most, so a
+        # consumer works on one response while the next is built. 3 MB of records come back in
+        # several fetches, in order, each record once.
+        topic = "raw-large-fetch"
+        self.create(topic)
+        key = key_for(0)
+        for i in range(30):
+            value = b"%02d" % i + b"v" * 100_000
+            self.assertEqual(self.produce(topic, 0, k.batch([k.record(key, value)])), (0, i))
+        offset, fetches = 0, 0
+        while offset < 30:
+            error, hwm, records = self.fetch(topic, 0, offset, max_bytes=8 << 20)
+            self.assertEqual((error, hwm), (0, 30))
+            self.assertLessEqual(len(records), (1 << 20) + 110_000)  # the cap, plus one batch
+            for _, batch_records in k.decode_batches(records):
+                for rec in batch_records:
+                    self.assertEqual(rec["offset"], offset)
+                    self.assertEqual(rec["value"][:2], b"%02d" % offset)
+                    offset += 1
+            fetches += 1
+        self.assertGreaterEqual(fetches, 3)
+
     def test_fetch_past_the_end_is_offset_out_of_range_and_at_the_end_is_empty(self):
         topic = "raw-ends"
         self.create(topic)
