@@ -19,13 +19,13 @@
 // Speed (FUZZING.md has the numbers): the data dir lives in /dev/shm when there is one (else
 // $TMPDIR, default /tmp) as cairn-fuzz-http-XXXXXX, so RocksDB's fsyncs cost nothing; it is
 // replaced by a fresh one every kInputsPerDir inputs, so that it stays small, and removed at
-// exit; the server over it is replaced every kInputsPerServer inputs (its metrics grow). Online backups may only go below it (backup_root). The rebuild, check and backup routes
-// create and drop RocksDB column families (a few hundred ms each under ASan), so only the
+// exit; the server over it is replaced every kInputsPerServer inputs (its metrics grow). Online
+// backups may only go below it (backup_root). The rebuild, check and backup routes create and
+// drop RocksDB column families (a few hundred ms each under ASan), so only the
 // first kCostlyInputsPerProcess inputs that name them reach them; later ones are served with
 // those words capitalised (a 404 for that request, the rest of the input runs as it is).
 // The per-token rate limit is off: at this speed every input would otherwise be a 429.
 #include <spdlog/spdlog.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <array>
@@ -34,7 +34,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +41,7 @@
 
 #include "cairn/db.h"
 #include "cairn/orders.h"
+#include "fuzz_fixture.h"
 #include "fuzz_util.h"
 #include "http/auth.h"
 #include "http/server.h"
@@ -60,26 +60,13 @@ constexpr std::string_view kTokens = R"([
   {"token": "fuzz-service-token-0123456789", "user": "billing", "role": "service"},
   {"token": "fuzz-alice-token-0123456789", "user": "alice", "role": "customer"}])";
 
-std::string TempRoot() {
-  std::error_code ignored;
-  if (std::filesystem::is_directory("/dev/shm", ignored)) return "/dev/shm";
-  const char* env = std::getenv("TMPDIR");
-  return env != nullptr && *env != '\0' ? env : "/tmp";
-}
-
 // A data dir with two orders, the tokens and a server over them.
 class Fixture {
  public:
   Fixture() {
-    std::string pattern = TempRoot() + "/cairn-fuzz-http-XXXXXX";
-    FUZZ_CHECK(mkdtemp(pattern.data()) != nullptr, "mkdtemp");
-    dir_ = pattern;
-    DbOptions options;
-    options.store.sync = SyncMode::kNone;
-    options.store.block_cache_bytes = 8u << 20;
-    options.store.write_buffer_bytes = 4u << 20;
+    DbOptions options = fuzz::FixtureDbOptions();
     options.orders.new_order_id = [this] { return "fz" + std::to_string(++orders_); };
-    Result<std::unique_ptr<Db>> db = Db::Open(dir_ + "/data", options);
+    Result<std::unique_ptr<Db>> db = Db::Open(dir_.path() + "/data", options);
     FUZZ_CHECK(db.ok(), "the data dir opens");
     db_ = std::move(*db);
     Result<http::TokenTable> tokens = http::TokenTable::Parse(kTokens);
@@ -90,8 +77,6 @@ class Fixture {
   ~Fixture() {
     server_.reset();
     db_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
   }
 
   // The server for the next input: a new one every kInputsPerServer inputs, so that its
@@ -103,7 +88,7 @@ class Fixture {
       http::ServerOptions options;
       options.read_your_writes_timeout = std::chrono::milliseconds(5);
       options.stream_heartbeat = std::chrono::milliseconds(0);
-      options.backup_root = dir_ + "/backups";  // nowhere else on this machine
+      options.backup_root = dir_.path() + "/backups";  // nowhere else on this machine
       options.rate_limit_per_token = 0;
       server_ = std::make_unique<http::HttpServer>(http::Services{db_.get(), tokens_.get()},
                                                    options);
@@ -129,7 +114,7 @@ class Fixture {
     FUZZ_CHECK(db_->orders().Handle(approve).ok(), "a seed order is approved");
   }
 
-  std::string dir_;
+  fuzz::FixtureDir dir_{"http"};
   std::atomic<int> orders_{0};
   std::unique_ptr<Db> db_;
   std::unique_ptr<http::TokenTable> tokens_;

@@ -17,17 +17,15 @@
 // (responses still pending when the client's side closes are dropped, and acks=0 produces get
 // none, so the answers are a subsequence of the requests).
 //
-// The data dir lives under $TMPDIR (default /tmp) as cairn-fuzz-kafka-XXXXXX; it is replaced by
-// a fresh one every kInputsPerDir inputs, so that it stays small, and removed at exit.
+// The data dir lives in /dev/shm when there is one (else $TMPDIR, default /tmp) as
+// cairn-fuzz-kafka-XXXXXX; it is replaced by a fresh one every kInputsPerDir inputs, so that it
+// stays small, and removed at exit.
 #include <spdlog/spdlog.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +33,7 @@
 
 #include "base/bytes.h"
 #include "cairn/db.h"
+#include "fuzz_fixture.h"
 #include "fuzz_util.h"
 #include "kafka/broker.h"
 
@@ -44,24 +43,13 @@ namespace {
 constexpr size_t kInputsPerDir = 5000;
 constexpr size_t kMaxRequestBytes = 64u << 10;  // small, so the size limit is within reach
 
-std::string TempRoot() {
-  const char* env = std::getenv("TMPDIR");
-  return env != nullptr && *env != '\0' ? env : "/tmp";
-}
-
 // A data dir with the order domain and a started listener on it.
 class Fixture {
  public:
   Fixture() {
-    std::string pattern = TempRoot() + "/cairn-fuzz-kafka-XXXXXX";
-    FUZZ_CHECK(mkdtemp(pattern.data()) != nullptr, "mkdtemp");
-    dir_ = pattern;
-    DbOptions options;
-    options.store.sync = SyncMode::kNone;
-    options.store.block_cache_bytes = 8u << 20;
-    options.store.write_buffer_bytes = 4u << 20;
+    DbOptions options = fuzz::FixtureDbOptions();
     options.log.default_partitions = 3;
-    Result<std::unique_ptr<Db>> db = Db::Open(dir_ + "/data", options);
+    Result<std::unique_ptr<Db>> db = Db::Open(dir_.path() + "/data", options);
     FUZZ_CHECK(db.ok(), "the data dir opens");
     db_ = std::move(*db);
     KafkaOptions kafka;
@@ -79,14 +67,12 @@ class Fixture {
     broker_->Stop();
     broker_.reset();
     db_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
   }
 
   Broker& broker() { return *broker_; }
 
  private:
-  std::string dir_;
+  fuzz::FixtureDir dir_{"kafka"};
   std::unique_ptr<Db> db_;
   std::unique_ptr<Broker> broker_;
 };

@@ -87,6 +87,17 @@ struct Node {
   std::unique_ptr<TestLog> local;
 };
 
+// Connects `name` to `cluster` and reopens `local`'s data dir with it as the log's upstream:
+// a node restarted on its own dir.
+std::shared_ptr<KafkaLog> ReopenOver(TestLog& local, const MockCluster& cluster,
+                                     const std::string& name) {
+  auto connected = KafkaLog::Connect(cluster.Options(name));
+  REQUIRE_MESSAGE(connected.ok(), connected.status().ToString());
+  local.log_options.upstream = *connected;
+  local.Reopen();
+  return *connected;
+}
+
 AppendRequest Request(const std::string& topic, const std::string& stream, const std::string& data,
                       ExpectedVersion expected = ExpectedVersion::Any()) {
   AppendRequest req;
@@ -277,28 +288,22 @@ TEST_CASE("a restarted writer publishes nothing again and goes on from its seq")
   TestLog local;
   Seq last;
   {
-    auto kafka = KafkaLog::Connect(cluster.Options("writer"));
-    REQUIRE(kafka.ok());
-    local.log_options.upstream = *kafka;
-    local.Reopen();
-    REQUIRE((*kafka)->BecomeWriter(local.log.get()).ok());
+    auto kafka = ReopenOver(local, cluster, "writer");
+    REQUIRE(kafka->BecomeWriter(local.log.get()).ok());
     last = AppendMixed(*local.log, 12);
-    (*kafka)->Stop();
+    kafka->Stop();
   }
-  auto kafka = KafkaLog::Connect(cluster.Options("writer"));
-  REQUIRE(kafka.ok());
-  local.log_options.upstream = *kafka;
-  local.Reopen();
-  REQUIRE((*kafka)->BecomeWriter(local.log.get()).ok());
-  CHECK((*kafka)->GetStats().published == 0);
-  CHECK((*kafka)->GetStats().replicated == 0);
+  auto kafka = ReopenOver(local, cluster, "writer");
+  REQUIRE(kafka->BecomeWriter(local.log.get()).ok());
+  CHECK(kafka->GetStats().published == 0);
+  CHECK(kafka->GetStats().replicated == 0);
   const Seq next = AppendMixed(*local.log, 1, 12);
   CHECK(next == Seq(last.value() + 1));
   Node replica(cluster, "replica");
   REQUIRE(replica.kafka->StartReplica(&replica.log()).ok());
   REQUIRE(WaitForSeq(replica.log(), next));
   RequireSameEvents(*local.log, replica.log());
-  (*kafka)->Stop();
+  kafka->Stop();
 }
 
 TEST_CASE("a transaction the cluster refuses fails its appends as busy and writes nothing") {
@@ -378,19 +383,16 @@ TEST_CASE("a RocksDB log moves onto an empty cluster when it starts as the clust
   REQUIRE(local.log->CreateTopic("payments", 2).ok());
   const Seq before = AppendMixed(*local.log, 25);
   // The same data dir, now with the Kafka log as its upstream.
-  auto kafka = KafkaLog::Connect(cluster.Options("writer"));
-  REQUIRE(kafka.ok());
-  local.log_options.upstream = *kafka;
-  local.Reopen();
-  REQUIRE((*kafka)->BecomeWriter(local.log.get()).ok());
-  CHECK((*kafka)->GetStats().published == before.value());
+  auto kafka = ReopenOver(local, cluster, "writer");
+  REQUIRE(kafka->BecomeWriter(local.log.get()).ok());
+  CHECK(kafka->GetStats().published == before.value());
   const Seq after = AppendMixed(*local.log, 5, 25);
   CHECK(after == Seq(before.value() + 5));
   Node replica(cluster, "replica");
   REQUIRE(replica.kafka->StartReplica(&replica.log()).ok());
   REQUIRE(WaitForSeq(replica.log(), after));
   RequireSameEvents(*local.log, replica.log());
-  (*kafka)->Stop();
+  kafka->Stop();
 }
 
 TEST_CASE("a data dir that holds another log than the cluster's is refused, not mixed in") {
@@ -406,22 +408,16 @@ TEST_CASE("a data dir that holds another log than the cluster's is refused, not 
   AppendMixed(writer.log(), 4);
   // A node whose dir was filled from the first cluster, pointed at the second.
   TestLog local;
-  auto first_kafka = KafkaLog::Connect(cluster.Options("again"));
-  REQUIRE(first_kafka.ok());
-  local.log_options.upstream = *first_kafka;
-  local.Reopen();
-  REQUIRE((*first_kafka)->BecomeWriter(local.log.get()).ok());
+  auto first_kafka = ReopenOver(local, cluster, "again");
+  REQUIRE(first_kafka->BecomeWriter(local.log.get()).ok());
   REQUIRE(local.log->LastSeq() == Seq(4));
-  (*first_kafka)->Stop();
-  auto second_kafka = KafkaLog::Connect(second.Options("again"));
-  REQUIRE(second_kafka.ok());
-  local.log_options.upstream = *second_kafka;
-  local.Reopen();
-  Status s = (*second_kafka)->BecomeWriter(local.log.get());
+  first_kafka->Stop();
+  auto second_kafka = ReopenOver(local, second, "again");
+  Status s = second_kafka->BecomeWriter(local.log.get());
   CHECK(s.code() == ErrorCode::kCorruption);
   CHECK(s.message().find("another log than the cluster's") != std::string::npos);
   CHECK(local.log->Append(Request("orders", "order-1", "{}")).status().code() == ErrorCode::kBusy);
-  (*second_kafka)->Stop();
+  second_kafka->Stop();
 }
 
 }  // namespace
