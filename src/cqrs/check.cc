@@ -76,7 +76,9 @@ Status CompareTable(Store* store, const std::string& projection, const std::stri
             ++i;
           }
           if (i < want.size() && want[i].first == key) {
-            if (want[i].second != value) differ(std::string(key), want[i].second, std::string(value));
+            if (want[i].second != value) {
+              differ(std::string(key), want[i].second, std::string(value));
+            }
             ++i;
           } else {
             differ(std::string(key), std::nullopt, std::string(value));

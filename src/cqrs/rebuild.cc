@@ -143,8 +143,9 @@ Status Engine::Rep::SwitchTo(const Targets& targets, std::vector<Sink>& sinks, L
   CAIRN_ASSIGN_OR_RETURN(const uint64_t caught_up, ApplyToHead(cursor, SinkPointers(sinks)));
   *done += caught_up;
   // This write is fsynced: the new tables, ingested files and WAL writes before it, are durable
-  // once it is, and it makes them live. It also stores each new generation's checkpoint (the build kept it in memory), so the
-  // checkpoint a generation goes live with is the one it was built to.
+  // once it is, and it makes them live. It also stores each new generation's checkpoint (the
+  // build kept it in memory), so the checkpoint a generation goes live with is the one it was
+  // built to.
   WriteBatch batch;
   for (size_t i = 0; i < targets.size(); ++i) {
     const std::string& name = targets[i]->spec.name;

@@ -162,8 +162,6 @@ class TouchedOrders {
   std::vector<const std::pair<const std::string, State>*> order_;
 };
 
-Result<OrderView> DecodeView(std::string_view json) { return ParseOrderView(json); }
-
 struct ViewState {
   std::optional<OrderView> view;
   std::optional<IndexEntry> first;  // the index entry before the batch
@@ -175,7 +173,7 @@ std::optional<BatchFailure> ApplyOrders(const std::vector<const EventView*>& eve
   std::map<std::string, int64_t> counts;
   const auto load = [&out](const std::string& order_id) -> Result<ViewState> {
     CAIRN_ASSIGN_OR_RETURN(std::optional<OrderView> view,
-                           LoadRecord(out, kViews, order_id, "the stored view", &DecodeView));
+                           LoadRecord(out, kViews, order_id, "the stored view", &ParseOrderView));
     ViewState state{std::move(view), std::nullopt};
     if (state.view) state.first = EntryOf(*state.view);
     return state;
@@ -258,7 +256,8 @@ std::map<std::string, int64_t> Contribution(const StatsRecord& r) {
 // does to them: `after`'s contribution added, `before`'s removed, only counters that change. As
 // with CountMove, a counter touched keeps its entry even when a batch's events cancel out.
 void MoveContribution(const std::optional<StatsRecord>& before, const StatsRecord& after,
-                      std::map<std::string, int64_t>& totals, std::map<std::string, int64_t>& days) {
+                      std::map<std::string, int64_t>& totals,
+                      std::map<std::string, int64_t>& days) {
   std::map<std::pair<int64_t, std::string>, int64_t> delta;
   if (before) {
     for (const auto& [name, value] : Contribution(*before)) delta[{before->day, name}] -= value;

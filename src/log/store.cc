@@ -350,10 +350,11 @@ namespace {
 // empties it (what a crash left there was never ingested).
 std::string IngestDir(const Store& store) { return store.dir() + "/ingest"; }
 
+using TableFill = std::function<rocksdb::Status(rocksdb::SstFileWriter&)>;
+
 // Writes one sorted table file for `family` with `fill` (keys in order, each once) and returns
 // its path. Nothing is left behind on failure.
-Result<std::string> WriteTableFile(Store* store, Family* family,
-                                   const std::function<rocksdb::Status(rocksdb::SstFileWriter&)>& fill) {
+Result<std::string> WriteTableFile(Store* store, Family* family, const TableFill& fill) {
   static std::atomic<uint64_t> next_file{0};
   std::error_code error;
   std::filesystem::create_directories(IngestDir(*store), error);
@@ -404,7 +405,7 @@ Status IndexedBatch::Ingest() {
     rocksdb::IngestExternalFileArg& arg = files.emplace_back();
     arg.column_family = family->handle;
     arg.external_files = {std::move(file).value()};
-    arg.options.move_files = true;            // hard-linked in, not copied
+    arg.options.move_files = true;                       // hard-linked in, not copied
     arg.options.verify_checksums_before_ingest = false;  // written just now by this process
     begin = end;
   }
