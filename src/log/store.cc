@@ -552,6 +552,13 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOp
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.info_log = std::make_shared<RocksLogToSpdlog>(rocksdb::InfoLogLevel::WARN_LEVEL);
 
+  if (options.create_if_missing && !options.read_only) {
+    // RocksDB creates only the last component (and first logs an error about the missing dir):
+    // `--data ./var/cairn` on a fresh machine should work like `mkdir -p`.
+    std::error_code error;
+    std::filesystem::create_directories(dir, error);
+    if (error) return Status::IOError("creating data dir " + dir + ": " + error.message());
+  }
   std::vector<std::string> names;
   rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
   if (!s.ok() || names.empty()) names = {rocksdb::kDefaultColumnFamilyName};

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,24 @@ TEST_CASE("a second Store::Open on an open data dir is busy and names the direct
   REQUIRE_FALSE(second.ok());
   CHECK_FAILS_WITH(second, ErrorCode::kBusy);
   CHECK_MESSAGE(Contains(second.status().message(), dir.path()), second.status().message());
+}
+
+TEST_CASE("Store::Open creates a missing data dir with its parents, and refuses a file") {
+  TempDir dir;
+  const std::string nested = dir.path() + "/var/lib/cairn";
+  {
+    auto store = Store::Open(nested, FastStoreOptions());
+    REQUIRE_MESSAGE(store.ok(), store.status().ToString());
+  }
+  CHECK(std::filesystem::is_directory(nested));
+  auto reopened = Store::Open(nested, FastStoreOptions());
+  CHECK_MESSAGE(reopened.ok(), reopened.status().ToString());
+
+  const std::string file = dir.path() + "/a-file";
+  { std::ofstream(file) << "not a dir"; }
+  auto refused = Store::Open(file + "/data", FastStoreOptions());
+  REQUIRE_FALSE(refused.ok());
+  CHECK_MESSAGE(Contains(refused.status().message(), file), refused.status().message());
 }
 
 TEST_CASE("ParseSyncMode accepts always, batch and none and refuses anything else") {
