@@ -124,9 +124,14 @@ struct ImportCounts {
   uint64_t skipped = 0;  // found stored while appending (another writer got there first)
 };
 
-// Step 3, into `db` (opened with any SyncMode: the WAL is synced once at the end). A failed
-// append ends the import with a message that says how many events went in before it; running
-// the import again skips those.
+// Step 3, into `db` (opened with any SyncMode: the WAL is synced once at the end), the dir the
+// plan was made against. The appends are queued many at once (the log writes hundreds per
+// group), so nothing else may append to the plan's streams between PlanImport and the end of
+// ApplyImport: `cairn import` holds the dir's lock all along. (Should another writer take a
+// stream's next versions anyway, that run fails with kConflict, but a later run of the stream
+// already queued would be stacked on the other writer's events.) A failed append stops the
+// queueing; the message names its line and says how many events were imported, and running the
+// import again skips those.
 Result<ImportCounts> ApplyImport(Db& db, const ImportPlan& plan, const ApplyCallbacks& callbacks);
 
 }  // namespace cairn::interop

@@ -366,6 +366,41 @@ TEST_CASE("a plan applied to a dir, then planned again, finds everything stored"
   CHECK(again.new_topics.empty());
 }
 
+TEST_CASE("a failed append stops the import: its line is named and what went in is counted") {
+  testing::TempDir dir;
+  std::unique_ptr<Db> db = OpenDb(dir.path());
+  ImportTarget target;
+  target.log = &db->log();
+  std::vector<std::string> lines = {CairnLine({.id = "b1", .stream = "s-b"})};
+  for (int n = 0; n < 50; ++n) {
+    lines.push_back(CairnLine({.id = "c" + std::to_string(n), .stream = "s-c" + std::to_string(n)}));
+  }
+  ImportPlan plan = Plan(lines, target);
+  REQUIRE(plan.appends.size() == 51);
+  // Against the contract (import.h): another writer takes s-b's first version after planning.
+  AppendRequest other;
+  other.topic = "notes";
+  other.stream = "s-b";
+  other.events.push_back(NewEvent{.id = "foreign", .type = "NOTE_ADDED", .data = "{}"});
+  REQUIRE(db->log().CreateTopic("notes", 8).ok());
+  REQUIRE(db->log().Append(std::move(other)).ok());
+  plan.new_topics.clear();
+
+  Result<ImportCounts> counts = ApplyImport(*db, plan, {});
+  REQUIRE_FALSE(counts.ok());
+  CHECK(counts.status().code() == ErrorCode::kConflict);
+  const std::string& message = counts.status().message();
+  CHECK_MESSAGE(message.find("appending line 1 (stream s-b) failed") != std::string::npos, message);
+  // The count it gives is what the log holds of the plan.
+  size_t stored = 0;
+  for (const ImportEvent& e : plan.appends) stored += db->log().ReadEvent(e.event.id).ok() ? 1 : 0;
+  CHECK_MESSAGE(message.find("; " + std::to_string(stored) + " events were imported") !=
+                    std::string::npos,
+                message);
+  CHECK_FALSE(db->log().ReadEvent("b1").ok());
+  CHECK(db->log().ReadEvent("foreign").ok());
+}
+
 TEST_CASE("a stream the dir holds is continued from its head, its history loaded into the checker") {
   testing::TempDir dir;
   std::unique_ptr<Db> db = OpenDb(dir.path());
