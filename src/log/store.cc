@@ -173,7 +173,8 @@ rocksdb::WriteBatch BatchConcatenation::Finish() {
 //
 // Layout, for speed (a rebuild makes ~10 writes per event, and a node-based hash map with a
 // heap key per write spent a third of a rebuild in malloc, free and cache misses): the keys
-// back to back in one arena string, the entries in a vector, and an open-addressing table of
+// back to back in one arena string and the values in another (a value rewritten is appended
+// again: a batch is short-lived), the entries in a vector, and an open-addressing table of
 // entry numbers (linear probing, at most half full).
 
 namespace {
@@ -184,8 +185,9 @@ struct PendingWrite {
   size_t key_offset = 0;  // into Rep::keys
   uint32_t key_size = 0;
   Kind kind = Kind::kAdd;
+  uint32_t value_size = 0;  // kPut: the value, at value_offset in Rep::values
+  size_t value_offset = 0;
   uint64_t hash = 0;
-  std::string value;  // kPut: the value
   int64_t delta = 0;  // kAdd: the sum of the counter deltas (applied to the stored value)
 };
 
@@ -193,11 +195,23 @@ struct PendingWrite {
 
 struct IndexedBatch::Rep {
   std::string keys;
+  std::string values;
   std::vector<PendingWrite> writes;  // in the order of their first write
   std::vector<uint32_t> slots;       // 1 + an index into `writes`, 0 when free; size 2^k
 
   std::string_view KeyOf(const PendingWrite& w) const {
     return std::string_view(keys).substr(w.key_offset, w.key_size);
+  }
+  std::string_view ValueOf(const PendingWrite& w) const {
+    return std::string_view(values).substr(w.value_offset, w.value_size);
+  }
+  // Makes `w` a Put of `value`.
+  void SetValue(PendingWrite& w, std::string_view value) {
+    w.kind = PendingWrite::Kind::kPut;
+    w.value_offset = values.size();
+    w.value_size = static_cast<uint32_t>(value.size());
+    w.delta = 0;
+    values.append(value);
   }
   static uint64_t Hash(const Family* family, std::string_view key) {
     return std::hash<std::string_view>()(key) ^
@@ -246,6 +260,7 @@ struct IndexedBatch::Rep {
   std::vector<uint32_t> InKeyOrder() const;
   void Clear() {
     keys.clear();
+    values.clear();
     writes.clear();
     std::fill(slots.begin(), slots.end(), 0);
   }
@@ -255,16 +270,13 @@ IndexedBatch::IndexedBatch(Store* store) : store_(store), rep_(std::make_unique<
 IndexedBatch::~IndexedBatch() = default;
 
 void IndexedBatch::Put(Family* family, std::string_view key, std::string_view value) {
-  PendingWrite& w = rep_->Entry(family, key);
-  w.kind = PendingWrite::Kind::kPut;
-  w.value.assign(value);
-  w.delta = 0;
+  rep_->SetValue(rep_->Entry(family, key), value);
 }
 
 void IndexedBatch::Delete(Family* family, std::string_view key) {
   PendingWrite& w = rep_->Entry(family, key);
   w.kind = PendingWrite::Kind::kDelete;
-  w.value.clear();
+  w.value_size = 0;
   w.delta = 0;
 }
 
@@ -273,17 +285,18 @@ void IndexedBatch::AddCounter(Family* family, std::string_view key, int64_t delt
   switch (w.kind) {
     case PendingWrite::Kind::kAdd: w.delta += delta; break;
     // The merge operator's rules: a value that is not 8 bytes counts as 0, nothing as 0.
-    case PendingWrite::Kind::kPut: w.value = EncodeCounter(DecodeCounter(w.value) + delta); break;
-    case PendingWrite::Kind::kDelete:
-      w.kind = PendingWrite::Kind::kPut;
-      w.value = EncodeCounter(delta);
+    case PendingWrite::Kind::kPut:
+      rep_->SetValue(w, EncodeCounter(DecodeCounter(rep_->ValueOf(w)) + delta));
       break;
+    case PendingWrite::Kind::kDelete: rep_->SetValue(w, EncodeCounter(delta)); break;
   }
 }
 
 Result<std::optional<std::string>> IndexedBatch::Get(Family* family, std::string_view key) const {
   const PendingWrite* w = rep_->Find(family, key);
-  if (w && w->kind == PendingWrite::Kind::kPut) return std::optional<std::string>(w->value);
+  if (w && w->kind == PendingWrite::Kind::kPut) {
+    return std::optional<std::string>(std::string(rep_->ValueOf(*w)));
+  }
   if (w && w->kind == PendingWrite::Kind::kDelete) return std::optional<std::string>();
   Result<std::optional<std::string>> stored = store_->Get(family, key);
   if (!stored.ok() || !w) return stored;
@@ -294,26 +307,31 @@ Result<std::optional<std::string>> IndexedBatch::Get(Family* family, std::string
 size_t IndexedBatch::Count() const { return rep_->writes.size(); }
 
 std::vector<uint32_t> IndexedBatch::Rep::InKeyOrder() const {
-  // Sorted by the keys' first 8 bytes, held next to the index, and only on a tie by the whole
+  // Sorted by the keys' first 16 bytes, held next to the index, and only on a tie by the whole
   // keys: most comparisons then touch neither `writes` nor `keys` (a batch of a rebuild holds
-  // hundreds of thousands of keys, and comparing through the indexes was a third of its time).
+  // hundreds of thousands of keys, and comparing through the indexes was a third of its time;
+  // 8 bytes left the search index's keys, which start with common terms, mostly tied).
   struct Sortable {
     const Family* family;
-    uint64_t prefix;  // the key's first 8 bytes, big-endian, zero-padded
+    uint64_t high, low;  // the key's first 16 bytes, big-endian, zero-padded
     uint32_t index;
+  };
+  const auto big_endian = [](const unsigned char* bytes) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = v << 8 | bytes[i];
+    return v;
   };
   std::vector<Sortable> sortable(writes.size());
   for (uint32_t i = 0; i < sortable.size(); ++i) {
     const std::string_view key = KeyOf(writes[i]);
-    unsigned char bytes[8] = {};
-    std::memcpy(bytes, key.data(), std::min<size_t>(key.size(), 8));
-    uint64_t prefix = 0;
-    for (unsigned char b : bytes) prefix = prefix << 8 | b;
-    sortable[i] = {writes[i].family, prefix, i};
+    unsigned char bytes[16] = {};
+    std::memcpy(bytes, key.data(), std::min<size_t>(key.size(), 16));
+    sortable[i] = {writes[i].family, big_endian(bytes), big_endian(bytes + 8), i};
   }
   std::sort(sortable.begin(), sortable.end(), [this](const Sortable& x, const Sortable& y) {
     if (x.family != y.family) return std::less<const Family*>()(x.family, y.family);
-    if (x.prefix != y.prefix) return x.prefix < y.prefix;
+    if (x.high != y.high) return x.high < y.high;
+    if (x.low != y.low) return x.low < y.low;
     return KeyOf(writes[x.index]) < KeyOf(writes[y.index]);
   });
   std::vector<uint32_t> ordered(sortable.size());
@@ -332,7 +350,7 @@ Status IndexedBatch::Commit(bool durable) {
     const std::string_view k = rep.KeyOf(w);
     const rocksdb::Slice key(k.data(), k.size());
     switch (w.kind) {
-      case PendingWrite::Kind::kPut: batch.Put(w.family->handle, key, w.value); break;
+      case PendingWrite::Kind::kPut: batch.Put(w.family->handle, key, ToSlice(rep.ValueOf(w))); break;
       case PendingWrite::Kind::kDelete: batch.Delete(w.family->handle, key); break;
       case PendingWrite::Kind::kAdd:
         batch.Merge(w.family->handle, key, EncodeCounter(w.delta));
@@ -391,7 +409,7 @@ Status IndexedBatch::Ingest() {
         const std::string_view k = rep.KeyOf(w);
         const rocksdb::Slice key(k.data(), k.size());
         switch (w.kind) {
-          case PendingWrite::Kind::kPut: s = out.Put(key, w.value); break;
+          case PendingWrite::Kind::kPut: s = out.Put(key, ToSlice(rep.ValueOf(w))); break;
           case PendingWrite::Kind::kDelete: s = out.Delete(key); break;
           case PendingWrite::Kind::kAdd: s = out.Merge(key, EncodeCounter(w.delta)); break;
         }
