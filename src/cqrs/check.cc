@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cairn/engine.h"
+#include "cqrs/apply.h"
 #include "cqrs/engine_rep.h"
 
 namespace cairn {
@@ -92,18 +93,46 @@ Status CompareTable(Store* store, const std::string& projection, const std::stri
   return Status::Ok();
 }
 
-// Compares every table of each target's replay with its live generation; a target with a
-// difference is listed in report->drifted.
+// Compares every table of each target's replay with its live generation, up to `threads`
+// tables at once; a target with a difference is listed in report->drifted. The report is the
+// same however many threads: the tables' findings are merged in the targets' and tables' order.
 Status CompareWithLive(Store* store, const Targets& targets, const std::vector<Sink>& replayed,
-                       const LiveState& live, const CheckOptions& options, CheckReport* report) {
+                       const LiveState& live, const CheckOptions& options, size_t threads,
+                       CheckReport* report) {
+  struct TableJob {
+    size_t target;
+    const std::string* table;
+    Family* expected;
+    CheckReport found;
+    Status status;
+  };
+  std::vector<TableJob> jobs;
   for (size_t i = 0; i < targets.size(); ++i) {
-    const uint64_t before = report->differences_total;
     for (const auto& [table, family] : replayed[i].generation->tables()) {
-      CAIRN_RETURN_IF_ERROR(CompareTable(store, targets[i]->spec.name, table, family,
-                                         live.generations[i]->Table(table), live.snapshot.get(),
-                                         options, report));
+      jobs.push_back(TableJob{i, &table, family, {}, Status::Ok()});
     }
-    if (report->differences_total > before) report->drifted.push_back(targets[i]->spec.name);
+  }
+  cqrs::ForEachInParallel(jobs.size(), threads, [&](size_t j) {
+    TableJob& job = jobs[j];
+    job.status = CompareTable(store, targets[job.target]->spec.name, *job.table, job.expected,
+                              live.generations[job.target]->Table(*job.table),
+                              live.snapshot.get(), options, &job.found);
+  });
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    TableJob& job = jobs[j];
+    CAIRN_RETURN_IF_ERROR(job.status);
+    report->keys_compared += job.found.keys_compared;
+    report->differences_total += job.found.differences_total;
+    for (Difference& d : job.found.differences) {
+      if (report->differences.size() < options.max_reported) {
+        report->differences.push_back(std::move(d));
+      }
+    }
+    const std::string& name = targets[job.target]->spec.name;
+    if (job.found.differences_total > 0 &&
+        (report->drifted.empty() || report->drifted.back() != name)) {
+      report->drifted.push_back(name);
+    }
   }
   return Status::Ok();
 }
@@ -132,7 +161,8 @@ Result<CheckReport> Engine::Check(const CheckOptions& options) {
   CheckReport report;
   Status compared = rep_->ApplyToHead(*cursor, SinkPointers(replayed)).status();
   if (compared.ok()) {
-    compared = CompareWithLive(rep_->store, targets, replayed, live, options, &report);
+    compared = CompareWithLive(rep_->store, targets, replayed, live, options,
+                               rep_->options.apply_threads, &report);
   }
   // The scratch generations are dropped when `replayed` goes; their checkpoints are deleted
   // here. One left behind is harmless (a generation's checkpoint is rewritten when a switch
