@@ -170,6 +170,24 @@ TEST_CASE("FormatIsoTime prints UTC with microseconds") {
   CHECK(FormatIsoTime(1'793'543'580'000'000) == "2026-11-01T14:33:00.000000Z");
   CHECK(FormatIsoTime(951'782'400'000'001) == "2000-02-29T00:00:00.000001Z");
   CHECK(FormatIsoTime(-1) == "1969-12-31T23:59:59.999999Z");
+  // The edges of four-digit years, and past them.
+  CHECK(FormatIsoTime(-62'167'219'200'000'000) == "0000-01-01T00:00:00.000000Z");
+  CHECK(FormatIsoTime(253'402'300'799'999'999) == "9999-12-31T23:59:59.999999Z");
+  CHECK(FormatIsoTime(253'402'300'800'000'000) == "10000-01-01T00:00:00.000000Z");
+  CHECK(FormatIsoTime(-62'167'219'200'000'001) == "-001-12-31T23:59:59.999999Z");
+  // What it prints parses back to the same instant, all over the four-digit years.
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 10000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    const int64_t micros = -62'167'219'200'000'000 +
+                           static_cast<int64_t>(x % 315'569'520'000'000'000ull);
+    const std::string text = FormatIsoTime(micros);
+    Result<ParsedTime> parsed = ParseIsoTime(text, "at");
+    REQUIRE_MESSAGE(parsed.ok(), text);
+    REQUIRE_MESSAGE(parsed->micros == micros, text);
+  }
 }
 
 TEST_CASE("ParseIsoTime reads dates, times, fractions and offsets") {
