@@ -59,6 +59,18 @@ void AppendQuoted(std::string* out, std::string_view text) {
   out->push_back('"');
   size_t i = 0;
   while (i < text.size()) {
+    // The run of printable ASCII that needs no escape, appended at once.
+    size_t plain = i;
+    while (plain < text.size()) {
+      const unsigned char p = static_cast<unsigned char>(text[plain]);
+      if (p < 0x20 || p >= 0x7F || p == '"' || p == '\\') break;
+      ++plain;
+    }
+    if (plain > i) {
+      out->append(text.data() + i, plain - i);
+      i = plain;
+      continue;
+    }
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
       if (c == '"' || c == '\\') {
