@@ -7,7 +7,8 @@
 //                                                           (16) | event count (4); one per append
 //                                                           (a bare log key, from older data
 //                                                           dirs, is a run of one event)
-//   heads    stream id                                   -> last version (8)
+//   (heads   stream id -> last version: written up to format 3, never read since; a stream's
+//            head is its last run in `streams`)
 //   ids      event id                                    -> log key (16); only ids a caller
 //                                                           chose (and NewUuid fallbacks): a
 //                                                           generated id holds its position

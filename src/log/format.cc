@@ -13,11 +13,13 @@ namespace {
 // (which no Cairn code reads otherwise, so builds from before the marker still open the dir).
 // 1: data dirs from before the marker existed; 2: generated event ids hold their position and
 // have no `ids` entry; 3: new envelopes are format 3 (envelope.h: no topic, partition or
-// offset in the value, ids as 16 bytes). Envelopes are never rewritten: a dir raised from 2 to
-// 3 keeps its older envelopes, which every read decodes by their first byte. A build refuses a
+// offset in the value, ids as 16 bytes); 4: a stream's head is read from its last run in the
+// stream index, and the `heads` family is no longer written (an older build would read stale
+// heads there, so it must refuse the dir). Envelopes are never rewritten: a dir raised from 2
+// to 3 keeps its older envelopes, which every read decodes by their first byte. A build refuses a
 // data dir of a newer format, and raises an older one to its own when it opens it writable
 // (upgrades are one-way: a format 2 build refuses the raised dir with "upgrade cairn").
-constexpr uint32_t kLogFormat = 3;
+constexpr uint32_t kLogFormat = 4;
 constexpr std::string_view kFormatKey = "cairn.log.format";
 
 }  // namespace

@@ -38,10 +38,26 @@ EventView Log::Rep::ViewOf(const StoredEvent& stored) const {
 }
 
 Result<uint64_t> Log::Rep::ReadHead(std::string_view stream) const {
-  CAIRN_ASSIGN_OR_RETURN(std::optional<std::string> stored, store->Get(heads_cf, stream));
-  if (!stored.has_value()) return uint64_t{0};
-  if (stored->size() != 8) return Status::Corruption("bad head of stream " + std::string(stream));
-  return bytes::GetBigEndian64(*stored);
+  // The stream's last run in the stream index: its first version plus its events, minus one.
+  const std::string lower = env::StreamKeyPrefix(stream);
+  const std::string upper = env::StreamKeyPrefixEnd(stream);
+  const rocksdb::Slice lower_slice(lower), upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, HandleOf(streams_cf)));
+  it->SeekToLast();
+  if (!it->Valid()) {
+    CAIRN_RETURN_IF_ERROR(
+        FromRocks(it->status(), "reading the head of stream " + std::string(stream)));
+    return uint64_t{0};
+  }
+  const uint64_t first = env::StreamIndexVersion(ToView(it->key())).value();
+  CAIRN_ASSIGN_OR_RETURN(const env::Run run, env::ParseStreamRun(ToView(it->value())));
+  if (run.count == 0) {
+    return Status::Corruption("empty run in the index of stream " + std::string(stream));
+  }
+  return first + run.count - 1;
 }
 
 // A binary search: seq grows with offset inside a partition.

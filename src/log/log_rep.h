@@ -84,7 +84,6 @@ struct Log::Rep {
   rocksdb::DB* db = nullptr;
   Family* log_cf = nullptr;
   Family* streams_cf = nullptr;
-  Family* heads_cf = nullptr;  // stream id -> its last version (8 bytes): one Get, no scan
   Family* ids_cf = nullptr;
   Family* topics_cf = nullptr;
 
@@ -165,7 +164,8 @@ struct Log::Rep {
   Result<std::optional<StoredEvent>> FindEventById(std::string_view id) const;
   // A view of a stored event, its topic named from the key. REQUIRES: the key's topic exists.
   EventView ViewOf(const StoredEvent& stored) const;
-  // The stream's last committed version, 0 when it has no events.
+  // The stream's last committed version (its last run in the stream index), 0 when it has no
+  // events.
   Result<uint64_t> ReadHead(std::string_view stream) const;
   // The first offset in [0, hwm) of the partition whose event has seq > after.
   Result<Offset> FirstOffsetAfter(const TopicState& topic, PartitionId partition,

@@ -93,7 +93,6 @@ Status Log::Rep::OpenFamilies() {
     Family** slot;
   } families[] = {{"log", FamilyKind::kOrdered, &log_cf},
                   {"streams", FamilyKind::kOrdered, &streams_cf},
-                  {"heads", FamilyKind::kPointLookup, &heads_cf},
                   {"ids", FamilyKind::kPointLookup, &ids_cf},
                   {"topics", FamilyKind::kOrdered, &topics_cf}};
   for (auto& f : families) {

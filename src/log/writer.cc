@@ -38,7 +38,7 @@ void Log::Writer::CommitGroup(const std::vector<PendingAppend*>& group) {
     for (PendingAppend* p : group) p->result = refused;
     return;
   }
-  // The cache of stream heads is bounded: every earlier group is committed, so the `heads`
+  // The cache of stream heads is bounded: every earlier group is committed, so the stream index
   // family holds what the cache would, and it refills from there.
   if (rep_->stream_heads.size() > rep_->max_cached_heads) rep_->stream_heads.clear();
   BatchConcatenation joined;
@@ -231,9 +231,6 @@ uint64_t Log::Writer::StageEvents(PendingAppend* p, uint64_t head, AppendResult*
 }
 
 void Log::Writer::StageHead(const std::string& stream, uint64_t version, GroupUndo* undo) {
-  std::string head_value;
-  bytes::PutBigEndian64(&head_value, version);
-  append_batch_.Put(HandleOf(rep_->heads_cf), stream, head_value);
   undo->stream_heads.emplace_back(stream, CachedHead(stream));
   rep_->stream_heads[stream] = version;
 }

@@ -55,7 +55,7 @@ class Log::Writer {
   // whether it set the result (if not, none of the ids is stored).
   bool SettledByStoredIds(PendingAppend* p);
   std::optional<uint64_t> CachedHead(const std::string& stream) const;
-  // The stream's last committed (or staged) version, from the cache or the heads family.
+  // The stream's last committed (or staged) version, from the cache or the stream index.
   Result<uint64_t> StreamHead(const std::string& stream);
   uint64_t& NextOffset(TopicState* topic, PartitionId partition);
   void Undo(const GroupUndo& undo);

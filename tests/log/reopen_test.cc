@@ -49,6 +49,34 @@ TEST_CASE("reopening restores topics, high-water marks, the last seq and stream 
   CHECK(TopicProblem(*t.log, "orders") == "");
 }
 
+TEST_CASE("a stream's head is its last run in the stream index, never a stale `heads` entry") {
+  TestLog t;
+  MustAppend(*t.log, Req("orders", "order-1", 3));
+  MustAppend(*t.log, Req("orders", "order-1", 2));
+  MustAppend(*t.log, Req("orders", "order-2", 1));
+  // This build keeps no `heads` family; format 3 builds wrote one, which is stale once a format 4
+  // build has appended. A wrong entry there changes nothing.
+  CHECK(t.store->FindFamily("heads") == nullptr);
+  auto heads = t.store->OpenFamily("heads", FamilyKind::kPointLookup);
+  REQUIRE(heads.ok());
+  WriteBatch stale;
+  std::string wrong;
+  bytes::PutBigEndian64(&wrong, 99);
+  stale.Put(*heads, "order-1", wrong);
+  REQUIRE(t.store->Write(stale, true).ok());
+
+  t.Reopen();  // an empty cache: every head is read from the stream index
+  CHECK(t.log->StreamHead("order-1").value() == StreamVersion(5));
+  CHECK(t.log->StreamHead("order-2").value() == StreamVersion(1));
+  CHECK(t.log->StreamHead("order-3").value() == StreamVersion(0));
+  auto conflict = t.log->Append(Req("orders", "order-1", 1, ExpectedVersion::Exact(99)));
+  CHECK(conflict.status().code() == ErrorCode::kConflict);
+  AppendResult next = MustAppend(*t.log, Req("orders", "order-1", 1, ExpectedVersion::Exact(5)));
+  CHECK(next.version == StreamVersion(6));
+  MustAppend(*t.log, Req("orders", "order-3", 1, ExpectedVersion::NoStream()));
+  CHECK(StreamProblem(*t.log, "order-1", 6) == "");
+}
+
 TEST_CASE("after reopening, appends continue offsets, seqs and versions without gaps") {
   TestLog t;
   REQUIRE(t.log->CreateTopic("orders", 4).ok());
@@ -114,25 +142,25 @@ TEST_CASE("the log records its format, raises an older data dir's and refuses a 
 
   TestLog t;
   MustAppend(*t.log, Req("orders", "order-1", 1));
-  CHECK(format_of(t) == std::optional<uint32_t>(3));
+  CHECK(format_of(t) == std::optional<uint32_t>(4));
   REQUIRE(t.log->Topics().size() == 1);
 
   // A dir from before the marker (format 1) opens and is raised to this build's format.
   set_format(t, std::nullopt);
   t.Reopen();
-  CHECK(format_of(t) == std::optional<uint32_t>(3));
+  CHECK(format_of(t) == std::optional<uint32_t>(4));
   CHECK(t.log->Topics().size() == 1);
   CHECK(t.log->HighWaterMark("orders", PartitionForKey("1", 8)).value() == 1);
 
   // A dir written by a newer build is refused with a message that says so.
-  set_format(t, 4);
+  set_format(t, 5);
   t.Close();
   auto store = Store::Open(t.dir.path(), t.store_options);
   REQUIRE(store.ok());
   auto log = Log::Open(store->get(), t.log_options);
   REQUIRE_FALSE(log.ok());
   CHECK(log.status().code() == ErrorCode::kInvalidArgument);
-  CHECK(log.status().message().find("newer Cairn (log format 4") != std::string::npos);
+  CHECK(log.status().message().find("newer Cairn (log format 5") != std::string::npos);
   CHECK(log.status().message().find(t.dir.path()) != std::string::npos);
 }
 
