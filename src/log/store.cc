@@ -139,7 +139,7 @@ rocksdb::WriteBatch* RocksBatchOf(WriteBatch& batch) { return &batch.rep_->batch
 // sequence, 4-byte little-endian count) followed by the records. RocksDB keeps
 // WriteBatchInternal::Append private, so we concatenate records and add the counts the same way.
 void AppendRocksBatch(rocksdb::WriteBatch* dst, const rocksdb::WriteBatch& src) {
-  constexpr size_t kHeader = 12;
+  constexpr size_t kHeader = BatchConcatenation::kHeader;
   if (src.Count() == 0) return;
   std::string rep = dst->Data();
   const uint32_t count = dst->Count() + src.Count();
@@ -160,6 +160,83 @@ rocksdb::WriteBatch BatchConcatenation::Finish() {
   rep_.assign(kHeader, '\0');
   count_ = 0;
   return batch;
+}
+
+namespace {
+
+// RocksDB's record types in a WriteBatch (its WAL format, stable across versions), for a
+// non-default family; the default family's are 4 less and carry no family id.
+constexpr char kFamilyDelete = 0x4;
+constexpr char kFamilyPut = 0x5;
+constexpr char kFamilyMerge = 0x6;
+
+// A batch's puts, deletes and merges, as slices into its bytes. Any other record (a range
+// delete, a single delete, a log blob) fails the iteration.
+class BatchRecords : public rocksdb::WriteBatch::Handler {
+ public:
+  struct Record {
+    char type;
+    uint32_t family;
+    rocksdb::Slice key;
+    rocksdb::Slice value;
+  };
+  explicit BatchRecords(size_t count) { records.reserve(count); }
+
+  rocksdb::Status PutCF(uint32_t family, const rocksdb::Slice& key,
+                        const rocksdb::Slice& value) override {
+    records.push_back({kFamilyPut, family, key, value});
+    return rocksdb::Status::OK();
+  }
+  rocksdb::Status DeleteCF(uint32_t family, const rocksdb::Slice& key) override {
+    records.push_back({kFamilyDelete, family, key, {}});
+    return rocksdb::Status::OK();
+  }
+  rocksdb::Status MergeCF(uint32_t family, const rocksdb::Slice& key,
+                          const rocksdb::Slice& value) override {
+    records.push_back({kFamilyMerge, family, key, value});
+    return rocksdb::Status::OK();
+  }
+  void LogData(const rocksdb::Slice&) override { other = true; }
+  bool Continue() override { return !other; }
+
+  std::vector<Record> records;
+  bool other = false;
+};
+
+void PutVarint32(std::string* out, uint32_t v) {
+  for (; v >= 0x80; v >>= 7) out->push_back(static_cast<char>(v | 0x80));
+  out->push_back(static_cast<char>(v));
+}
+
+void PutLengthPrefixed(std::string* out, const rocksdb::Slice& s) {
+  PutVarint32(out, static_cast<uint32_t>(s.size()));
+  out->append(s.data(), s.size());
+}
+
+}  // namespace
+
+bool SortInKeyOrder(rocksdb::WriteBatch* batch) {
+  BatchRecords parsed(batch->Count());
+  if (!batch->Iterate(&parsed).ok() || parsed.other) return false;
+  std::vector<BatchRecords::Record>& records = parsed.records;
+  std::stable_sort(records.begin(), records.end(), [](const auto& x, const auto& y) {
+    if (x.family != y.family) return x.family < y.family;
+    return x.key.compare(y.key) < 0;
+  });
+  std::string rep(batch->Data(), 0, BatchConcatenation::kHeader);  // seq and count stay
+  rep.reserve(batch->GetDataSize() + 5 * records.size());
+  for (const BatchRecords::Record& r : records) {
+    if (r.family == 0) {
+      rep.push_back(static_cast<char>(r.type - kFamilyDelete));
+    } else {
+      rep.push_back(r.type);
+      PutVarint32(&rep, r.family);
+    }
+    PutLengthPrefixed(&rep, r.key);
+    if (r.type != kFamilyDelete) PutLengthPrefixed(&rep, r.value);
+  }
+  *batch = rocksdb::WriteBatch(std::move(rep));
+  return true;
 }
 
 // ---- IndexedBatch -----------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include "cairn/status.h"
 #include "cairn/store.h"
 #include "cairn/types.h"
+#include "log/rocks.h"
 #include "log_test_util.h"
 
 namespace cairn {
@@ -45,6 +47,68 @@ TEST_CASE("Store::Open creates a missing data dir with its parents, and refuses 
   auto refused = Store::Open(file + "/data", FastStoreOptions());
   REQUIRE_FALSE(refused.ok());
   CHECK_MESSAGE(Contains(refused.status().message(), file), refused.status().message());
+}
+
+// The families the SortInKeyOrder test writes to, by name.
+using Families = std::map<std::string, Family*>;
+
+// Every key of every family, with its value.
+std::map<std::string, std::string> Dump(Store& store, const Families& families) {
+  std::map<std::string, std::string> all;
+  for (const auto& [name, family] : families) {
+    REQUIRE(store.Scan(family, "", "", [&](std::string_view k, std::string_view v) {
+      all[name + "/" + std::string(k)] = std::string(v);
+      return true;
+    }).ok());
+  }
+  return all;
+}
+
+TEST_CASE("SortInKeyOrder puts a batch's records in key order with the same effect") {
+  TempDir unsorted_dir, sorted_dir;
+  auto unsorted = Store::Open(unsorted_dir.path(), FastStoreOptions());
+  auto sorted = Store::Open(sorted_dir.path(), FastStoreOptions());
+  REQUIRE(unsorted.ok());
+  REQUIRE(sorted.ok());
+  // The same writes to both stores' families: the default one, an ordered one and counters.
+  const auto make = [](Store& store, WriteBatch& batch) {
+    Family* meta = store.FindFamily("default");
+    Family* ordered = store.OpenFamily("ordered", FamilyKind::kOrdered).value();
+    Family* counters = store.OpenFamily("counters", FamilyKind::kCounters).value();
+    batch.Put(ordered, "k3", "a");
+    batch.AddCounter(counters, "c", 5);
+    batch.Put(meta, "m2", "x");
+    batch.Put(ordered, "k1", "first");
+    batch.Delete(ordered, "k3");           // k3: put, delete, put again
+    batch.AddCounter(counters, "c", -2);
+    batch.Put(ordered, "k3", "b");
+    batch.Put(meta, "m1", std::string(300, 'v'));  // a length that takes two varint bytes
+    batch.Put(ordered, "k1", "second");    // last write wins
+    batch.Delete(meta, "m2");
+    batch.Put(ordered, "k2", "");
+    return Families{{"default", meta}, {"ordered", ordered}, {"counters", counters}};
+  };
+  WriteBatch plain, reordered;
+  const Families families = make(**unsorted, plain);
+  const Families same_families = make(**sorted, reordered);
+  REQUIRE(SortInKeyOrder(RocksBatchOf(reordered)));
+  CHECK(RocksBatchOf(reordered)->Count() == RocksBatchOf(plain)->Count());
+  REQUIRE((*unsorted)->Write(plain, true).ok());
+  REQUIRE((*sorted)->Write(reordered, true).ok());
+  const auto want = Dump(**unsorted, families);
+  CHECK(Dump(**sorted, same_families) == want);
+  CHECK(want.at("ordered/k1") == "second");
+  CHECK(want.at("ordered/k3") == "b");
+  CHECK(want.count("default/m2") == 0);
+  CHECK(DecodeCounter(want.at("counters/c")) == 3);
+
+  // A batch with a record it does not reorder (a range delete) is left as it was.
+  WriteBatch ranged;
+  ranged.Put(same_families.at("ordered"), "z", "1");
+  ranged.DeleteRange(same_families.at("ordered"), "a", "b");
+  const std::string before = RocksBatchOf(ranged)->Data();
+  CHECK_FALSE(SortInKeyOrder(RocksBatchOf(ranged)));
+  CHECK(RocksBatchOf(ranged)->Data() == before);
 }
 
 TEST_CASE("ParseSyncMode accepts always, batch and none and refuses anything else") {
