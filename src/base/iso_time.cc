@@ -115,7 +115,9 @@ std::string FormatIsoTime(int64_t micros) {
   // The common case without snprintf, which was a visible share of rendering order views.
   std::string out = "0000-00-00T00:00:00.000000Z";
   const auto digits = [&out](size_t end, int64_t value, int count) {
-    for (int i = 1; i <= count; ++i, value /= 10) out[end - i] = static_cast<char>('0' + value % 10);
+    for (int i = 1; i <= count; ++i, value /= 10) {
+      out[end - i] = static_cast<char>('0' + value % 10);
+    }
   };
   digits(4, date.year, 4);
   digits(7, date.month, 2);

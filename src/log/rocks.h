@@ -40,8 +40,9 @@ class BatchConcatenation {
 // Rewrites `batch` with its records ordered by family and key, those of one key in their order,
 // so its effect is the same; RocksDB then inserts each family's keys into the memtable in order,
 // each next to the one before (its skiplist reuses the previous search), instead of searching
-// from the top for each. Returns false, and leaves the batch as it was, when the batch holds a
-// record other than a put, a delete or a merge.
+// from the top for each. A batch whose families each come in key order already is left as it
+// is. Returns false, and leaves the batch as it was, when the batch holds a record other than a
+// put, a delete or a merge.
 bool SortInKeyOrder(rocksdb::WriteBatch* batch);
 
 inline std::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }

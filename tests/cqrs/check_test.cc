@@ -100,7 +100,8 @@ TEST_CASE("a corrupted read model is found by the check, precisely, and fixed by
   for (const Difference& d : report->differences) {
     in_order.push_back(d.projection + "/" + d.table + "/" + d.key);
   }
-  CHECK(in_order == std::vector<std::string>{"counts/by_type/ORDER_CREATED", "latest/latest/order-3",
+  CHECK(in_order == std::vector<std::string>{"counts/by_type/ORDER_CREATED",
+                                             "latest/latest/order-3",
                                              "latest/latest/order-zz-stray"});
   CHECK(report->drifted == std::vector<std::string>{"counts", "latest"});
   CHECK(report->repaired.empty());

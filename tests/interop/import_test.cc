@@ -373,7 +373,8 @@ TEST_CASE("a failed append stops the import: its line is named and what went in 
   target.log = &db->log();
   std::vector<std::string> lines = {CairnLine({.id = "b1", .stream = "s-b"})};
   for (int n = 0; n < 50; ++n) {
-    lines.push_back(CairnLine({.id = "c" + std::to_string(n), .stream = "s-c" + std::to_string(n)}));
+    const std::string n_text = std::to_string(n);
+    lines.push_back(CairnLine({.id = "c" + n_text, .stream = "s-c" + n_text}));
   }
   ImportPlan plan = Plan(lines, target);
   REQUIRE(plan.appends.size() == 51);

@@ -102,6 +102,15 @@ TEST_CASE("SortInKeyOrder puts a batch's records in key order with the same effe
   CHECK(want.count("default/m2") == 0);
   CHECK(DecodeCounter(want.at("counters/c")) == 3);
 
+  // A batch whose families are each in key order already is left as it is.
+  WriteBatch in_order;
+  in_order.Put(same_families.at("ordered"), "a", "1");
+  in_order.Put(same_families.at("default"), "z", "2");
+  in_order.Put(same_families.at("ordered"), "b", "3");
+  const std::string as_written = RocksBatchOf(in_order)->Data();
+  CHECK(SortInKeyOrder(RocksBatchOf(in_order)));
+  CHECK(RocksBatchOf(in_order)->Data() == as_written);
+
   // A batch with a record it does not reorder (a range delete) is left as it was.
   WriteBatch ranged;
   ranged.Put(same_families.at("ordered"), "z", "1");
