@@ -109,6 +109,7 @@ Status CommitWithCheckpoints(IndexedBatch& batch, Family* checkpoints,
     batch.Put(checkpoints, CheckpointKey(sink->spec->name, sink->generation->generation()),
               sink->checkpoint.Encode());
   }
+  if (mode == CommitMode::kIngest && batch.Count() >= kMinIngestWrites) return batch.Ingest();
   return batch.Commit(mode == CommitMode::kDurable);
 }
 

@@ -48,6 +48,12 @@ enum class CommitMode {
   // (Sink::checkpoint) and stores them, fsynced, when it adopts the generation: that write
   // makes the WAL writes before it durable too.
   kBulk,
+  // With the sinks' checkpoints, like kBuffered, but a large batch (as kBulk's) is ingested
+  // together with its checkpoints: IngestExternalFiles makes the tables' files and the
+  // checkpoints' visible at once, durably. For Engine::CatchUp (tools, with no appends or live
+  // threads beside it), not for the live threads: every ingest adds files to level 0, and
+  // under a steady load their compactions would slow the log's appends.
+  kIngest,
 };
 
 // Calls work(i) for every i in [0, n) on up to `threads` threads (the caller's included), each

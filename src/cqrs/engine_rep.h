@@ -121,8 +121,14 @@ struct Engine::Rep {
   Status DeleteCheckpoints(const std::vector<cqrs::Sink>& sinks);
 
   // runner.cc: the live threads.
+  // One batch of up to `limit` events applied to the live generation and committed as `mode`
+  // says; returns the events consumed.
+  Result<size_t> ApplyLive(ProjectionRuntime& p, cqrs::CommitMode mode, size_t limit);
+  // The live threads' ApplyLive: batches of options.batch_events, committed as
+  // options.durable_batches says.
   Result<size_t> ApplyLive(ProjectionRuntime& p);
-  // ApplyLive until `p` is at the head; its failure (also an earlier one), if any.
+  // ApplyLive until `p` is at the head, in rebuild-sized batches committed as kIngest; its
+  // failure (also an earlier one), if any.
   Status CatchUpOne(ProjectionRuntime& p);
   void RunProjection(ProjectionRuntime& p);
   void MarkFailed(ProjectionRuntime& p, const Status& error, std::optional<Position> at);

@@ -25,13 +25,18 @@ void Engine::Rep::MarkFailed(ProjectionRuntime& p, const Status& error,
   p.state_cv.notify_all();
 }
 
-// Applies one batch to the live generation. Returns the number of events consumed.
 Result<size_t> Engine::Rep::ApplyLive(ProjectionRuntime& p) {
+  return ApplyLive(p,
+                   options.durable_batches ? cqrs::CommitMode::kDurable
+                                           : cqrs::CommitMode::kBuffered,
+                   options.batch_events);
+}
+
+// Applies one batch to the live generation. Returns the number of events consumed.
+Result<size_t> Engine::Rep::ApplyLive(ProjectionRuntime& p, cqrs::CommitMode mode, size_t limit) {
   std::lock_guard apply_lock(p.apply_mu);
-  const cqrs::CommitMode mode =
-      options.durable_batches ? cqrs::CommitMode::kDurable : cqrs::CommitMode::kBuffered;
-  Result<BatchOutcome> outcome = ApplyBatch(store, checkpoints_cf, *p.cursor, {&p.live},
-                                            options.batch_events, mode);
+  Result<BatchOutcome> outcome =
+      ApplyBatch(store, checkpoints_cf, *p.cursor, {&p.live}, limit, mode);
   // A handler failed and the batch was discarded: go back to the checkpoint and commit the
   // events before the failing one, so the projection stops exactly there. (Handlers are
   // deterministic; if one fails earlier this time, stop there instead.)
@@ -62,8 +67,8 @@ Result<size_t> Engine::Rep::ApplyLive(ProjectionRuntime& p) {
     p.published = p.live.checkpoint;
     p.applied_through = std::max(p.applied_through, p.cursor->caught_up_to());
     if (p.state != ProjectionState::kFailed) {
-      p.state = outcome->consumed == options.batch_events ? ProjectionState::kCatchingUp
-                                                          : ProjectionState::kRunning;
+      p.state = outcome->consumed == limit ? ProjectionState::kCatchingUp
+                                           : ProjectionState::kRunning;
     }
     p.state_cv.notify_all();
   }
@@ -101,7 +106,8 @@ Status Engine::Rep::CatchUpOne(ProjectionRuntime& p) {
   };
   for (;;) {
     CAIRN_RETURN_IF_ERROR(failure());
-    CAIRN_ASSIGN_OR_RETURN(const size_t applied, ApplyLive(p));
+    CAIRN_ASSIGN_OR_RETURN(const size_t applied,
+                           ApplyLive(p, cqrs::CommitMode::kIngest, options.rebuild_batch_events));
     if (applied == 0) return failure();  // a batch may have failed at its first event
   }
 }

@@ -63,6 +63,44 @@ TEST_CASE("restart resumes from the checkpoint without re-applying any event") {
   CHECK(hooks->total_calls.load() == 40);
 }
 
+TEST_CASE("CatchUp ingests a large batch with its checkpoint: a restart resumes there, once") {
+  TempDir dir;
+  Harness h(dir.path());
+  auto hooks = std::make_shared<Hooks>();
+  auto specs = AllSpecs(std::make_shared<Hooks>());  // for replays
+  EngineOptions options = NoThreads();
+  options.rebuild_batch_events = 6000;  // CatchUp's batches; ingested from 4,096 writes
+  h.OpenEngine(AllSpecs(hooks), options);
+  Populate(*h.log, 0, 12000);
+  const uint64_t ingested_before = h.store->IngestedFiles();
+  h.MustCatchUp();
+  CHECK(h.store->IngestedFiles() - ingested_before >= 2);  // a table's file and the checkpoint's
+  for (const ProjectionSpec& spec : specs) {
+    CAPTURE(spec.name);
+    CHECK(h.StatusOf(spec.name).lag_events == 0);
+  }
+  CheckEqualsFreshReplay(h, specs);
+
+  // More events, caught up in a batch too small to ingest; then a restart applies nothing again.
+  Populate(*h.log, 12000, 100);
+  h.MustCatchUp();
+  h.Reopen(AllSpecs(hooks), options);
+  for (const ProjectionSpec& spec : specs) {
+    CAPTURE(spec.name);
+    CHECK(h.StatusOf(spec.name).lag_events == 0);  // resumed at the checkpoint, not before
+  }
+  h.MustCatchUp();
+  for (const auto& [seq, n] : hooks->Calls()) {
+    CAPTURE(seq);
+    CHECK(n == 1);
+  }
+  CHECK(hooks->total_calls.load() == 12100);
+  CheckEqualsFreshReplay(h, specs);
+  auto report = h.engine->Check(CheckOptions{});
+  REQUIRE(report.ok());
+  CHECK(report->consistent);
+}
+
 TEST_CASE("closing an engine while its threads apply, then reopening, applies each event exactly once") {
   TempDir dir;
   Harness h(dir.path());
