@@ -39,13 +39,7 @@ EventView Log::Rep::ViewOf(const StoredEvent& stored) const {
 
 Result<uint64_t> Log::Rep::ReadHead(std::string_view stream) const {
   // The stream's last run in the stream index: its first version plus its events, minus one.
-  const std::string lower = env::StreamKeyPrefix(stream);
-  const std::string upper = env::StreamKeyPrefixEnd(stream);
-  const rocksdb::Slice lower_slice(lower), upper_slice(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lower_slice;
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, HandleOf(streams_cf)));
+  StreamRunIterator it(db, streams_cf, stream);
   it->SeekToLast();
   if (!it->Valid()) {
     CAIRN_RETURN_IF_ERROR(
@@ -77,6 +71,17 @@ Result<Offset> Log::Rep::FirstOffsetAfter(const TopicState& topic, PartitionId p
     }
   }
   return Offset(lo);
+}
+
+StreamRunIterator::StreamRunIterator(rocksdb::DB* db, Family* streams, std::string_view stream)
+    : lower_(env::StreamKeyPrefix(stream)),
+      upper_(env::StreamKeyPrefixEnd(stream)),
+      lower_slice_(lower_),
+      upper_slice_(upper_) {
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_slice_;
+  ro.iterate_upper_bound = &upper_slice_;
+  it_.reset(db->NewIterator(ro, HandleOf(streams)));
 }
 
 rocksdb::ReadOptions LogScanOptions() {

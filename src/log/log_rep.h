@@ -240,4 +240,19 @@ struct Log::Rep {
 // it would evict the read models' hot blocks. Blocks come from the OS page cache instead.
 rocksdb::ReadOptions LogScanOptions();
 
+// An iterator over one stream's entries in `streams`, the stream index (its runs, by first
+// version), with the bounds it needs kept alive beside it.
+class StreamRunIterator {
+ public:
+  StreamRunIterator(rocksdb::DB* db, Family* streams, std::string_view stream);
+  rocksdb::Iterator& operator*() { return *it_; }
+  rocksdb::Iterator* operator->() { return it_.get(); }
+  const rocksdb::Slice& lower() const { return lower_slice_; }
+
+ private:
+  const std::string lower_, upper_;
+  const rocksdb::Slice lower_slice_, upper_slice_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
 }  // namespace cairn

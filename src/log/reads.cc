@@ -61,15 +61,9 @@ Result<std::vector<Event>> Log::ReadStream(std::string_view stream, StreamVersio
   CAIRN_RETURN_IF_ERROR(ValidateStreamId(stream));
   from = StreamVersion(std::max<uint64_t>(from.value(), 1));
   // The stream's runs (one per append) from the one holding `from`.
-  const std::string lower = env::StreamKeyPrefix(stream);
-  const std::string upper = env::StreamKeyPrefixEnd(stream);
-  const rocksdb::Slice lower_slice(lower), upper_slice(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lower_slice;
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(ro, HandleOf(rep_->streams_cf)));
+  StreamRunIterator it(rep_->db, rep_->streams_cf, stream);
   it->SeekForPrev(env::StreamIndexKey(stream, from));
-  if (!it->Valid()) it->Seek(lower_slice);
+  if (!it->Valid()) it->Seek(it.lower());
   std::vector<Event> out;
   for (; it->Valid() && out.size() < max_events; it->Next()) {
     const uint64_t first = env::StreamIndexVersion(ToView(it->key())).value();
