@@ -126,8 +126,11 @@ class Engine {
   // projection is failed.
   Status WaitForSeq(const std::string& projection, Seq seq, std::chrono::milliseconds timeout) const;
 
-  // Applies every event committed so far to every projection on the calling thread (the
-  // projections' threads must not be running). For tools and tests.
+  // Applies every event committed so far to every projection, up to apply_threads projections
+  // at once. For tools and tests: it works in rebuild-sized batches (rebuild_batch_events) and
+  // ingests a large one as table files with its checkpoint, which is right for a tool that
+  // owns the dir; beside running projection threads it is correct (each batch holds the
+  // projection's apply lock) but its ingests compete with the live appends.
   Status CatchUp();
 
   // Restarts a failed or stopped projection from its checkpoint.

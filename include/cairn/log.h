@@ -73,7 +73,7 @@ struct LogOptions {
   // callback); past it AppendAsync refuses with kBusy at once. Default: 16,384.
   size_t max_pending_async = 16'384;
   // Streams whose last version the writer keeps in memory for the expected-version check (about
-  // 100 bytes each); past that the cache starts over from the `heads` family. Default: 1,000,000.
+  // 100 bytes each); past that the cache starts over from the stream index. Default: 1,000,000.
   size_t max_cached_stream_heads = 1'000'000;
   // Where events are published before they are acknowledged (see LogUpstream). Default: none.
   std::shared_ptr<LogUpstream> upstream;

@@ -50,9 +50,10 @@ enum class CommitMode {
   kBulk,
   // With the sinks' checkpoints, like kBuffered, but a large batch (as kBulk's) is ingested
   // together with its checkpoints: IngestExternalFiles makes the tables' files and the
-  // checkpoints' visible at once, durably. For Engine::CatchUp (tools, with no appends or live
-  // threads beside it), not for the live threads: every ingest adds files to level 0, and
-  // under a steady load their compactions would slow the log's appends.
+  // checkpoints' visible at once, durably (after syncing the WAL, so that no earlier unsynced
+  // batch can be lost behind it). For Engine::CatchUp (tools), not for the live threads: every
+  // ingest adds files to level 0, and under a steady load their compactions would slow the
+  // log's appends.
   kIngest,
 };
 

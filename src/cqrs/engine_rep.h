@@ -127,8 +127,8 @@ struct Engine::Rep {
   // The live threads' ApplyLive: batches of options.batch_events, committed as
   // options.durable_batches says.
   Result<size_t> ApplyLive(ProjectionRuntime& p);
-  // ApplyLive until `p` is at the head, in rebuild-sized batches committed as kIngest; its
-  // failure (also an earlier one), if any.
+  // ApplyLive until `p` is at the head, in rebuild-sized batches committed as kIngest (kDurable
+  // with options.durable_batches); its failure (also an earlier one), if any.
   Status CatchUpOne(ProjectionRuntime& p);
   void RunProjection(ProjectionRuntime& p);
   void MarkFailed(ProjectionRuntime& p, const Status& error, std::optional<Position> at);

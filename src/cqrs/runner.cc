@@ -106,8 +106,11 @@ Status Engine::Rep::CatchUpOne(ProjectionRuntime& p) {
   };
   for (;;) {
     CAIRN_RETURN_IF_ERROR(failure());
-    CAIRN_ASSIGN_OR_RETURN(const size_t applied,
-                           ApplyLive(p, cqrs::CommitMode::kIngest, options.rebuild_batch_events));
+    CAIRN_ASSIGN_OR_RETURN(
+        const size_t applied,
+        options.durable_batches
+            ? ApplyLive(p)
+            : ApplyLive(p, cqrs::CommitMode::kIngest, options.rebuild_batch_events));
     if (applied == 0) return failure();  // a batch may have failed at its first event
   }
 }

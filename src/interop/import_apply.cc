@@ -30,19 +30,22 @@ AppendRequest NextRun(const std::vector<ImportEvent>& appends, size_t first) {
   return req;
 }
 
-// Runs in flight at once: enough for the log's group commit to write hundreds of runs per
-// write (one WAL record, one pass over the memtables) instead of one write per run.
+// Runs in flight at once, and their data: enough for the log's group commit to write hundreds of
+// runs per write (one WAL record, one pass over the memtables) instead of one write per run,
+// without copying much of a large input at once.
 constexpr size_t kRunsInFlight = 4096;
+constexpr size_t kBytesInFlight = 64u << 20;
 
-// Appends the runs of `appends` in order, up to kRunsInFlight in flight; the log commits
-// appends in the order they were queued, so the runs of a stream land one after the other.
-// After the first failure nothing more is queued; the runs in flight end, and every one that
-// committed is counted.
+// Appends the runs of `appends` in order, up to kRunsInFlight (and about kBytesInFlight) in
+// flight; the log commits appends in the order they were queued, so the runs of a stream land one
+// after the other. After the first failure nothing more is queued; the runs in flight end, and
+// every one that committed is counted.
 Status AppendAll(Log& log, const std::vector<ImportEvent>& appends, const ProgressFn& progress,
                  ImportCounts* counts) {
   std::mutex mu;
   std::condition_variable changed;
   size_t in_flight = 0;  // GUARDED_BY(mu)
+  size_t bytes = 0;      // data of the runs in flight, GUARDED_BY(mu)
   size_t settled = 0;    // events of runs that ended, GUARDED_BY(mu)
   Status failure;        // the first failed run's, GUARDED_BY(mu)
   const auto fail = [&](size_t first, const Status& why) {
@@ -53,13 +56,19 @@ Status AppendAll(Log& log, const std::vector<ImportEvent>& appends, const Progre
   };
   std::unique_lock lock(mu);
   for (size_t i = 0; i < appends.size();) {
-    changed.wait(lock, [&] { return !failure.ok() || in_flight < kRunsInFlight; });
+    changed.wait(lock, [&] {
+      return !failure.ok() ||
+             (in_flight < kRunsInFlight && (in_flight == 0 || bytes < kBytesInFlight));
+    });
     if (!failure.ok()) break;
     AppendRequest req = NextRun(appends, i);
     const size_t n = req.events.size();
+    size_t run_bytes = 0;
+    for (const NewEvent& e : req.events) run_bytes += e.data.size();
     ++in_flight;
+    bytes += run_bytes;
     lock.unlock();
-    Status queued = log.AppendAsync(std::move(req), [&, i, n](Result<AppendResult> r) {
+    Status queued = log.AppendAsync(std::move(req), [&, i, n, run_bytes](Result<AppendResult> r) {
       std::lock_guard done(mu);
       if (!r.ok()) {
         fail(i, r.status());
@@ -68,17 +77,23 @@ Status AppendAll(Log& log, const std::vector<ImportEvent>& appends, const Progre
       }
       settled += n;
       --in_flight;
+      bytes -= run_bytes;
       changed.notify_all();
     });
     lock.lock();
     if (!queued.ok()) {
       --in_flight;
+      bytes -= run_bytes;
       fail(i, queued);
     }
     i += n;
-    Report(progress, settled, appends.size());
+    const size_t done = settled;
+    lock.unlock();  // the progress callback may take its time: not while callbacks wait for mu
+    Report(progress, done, appends.size());
+    lock.lock();
   }
   changed.wait(lock, [&] { return in_flight == 0; });
+  lock.unlock();
   Report(progress, settled, appends.size());
   if (failure.ok()) return Status::Ok();
   return Status(failure.code(), failure.message() + "; " + std::to_string(counts->imported) +

@@ -46,6 +46,9 @@ Result<uint64_t> Log::Rep::ReadHead(std::string_view stream) const {
         FromRocks(it->status(), "reading the head of stream " + std::string(stream)));
     return uint64_t{0};
   }
+  if (it->key().size() < env::StreamKeyPrefix(stream).size() + 8) {
+    return Status::Corruption("malformed index entry of stream " + std::string(stream));
+  }
   const uint64_t first = env::StreamIndexVersion(ToView(it->key())).value();
   CAIRN_ASSIGN_OR_RETURN(const env::Run run, env::ParseStreamRun(ToView(it->value())));
   if (run.count == 0) {

@@ -245,6 +245,8 @@ rocksdb::ReadOptions LogScanOptions();
 class StreamRunIterator {
  public:
   StreamRunIterator(rocksdb::DB* db, Family* streams, std::string_view stream);
+  StreamRunIterator(const StreamRunIterator&) = delete;  // the iterator points at the bounds
+  StreamRunIterator& operator=(const StreamRunIterator&) = delete;
   rocksdb::Iterator& operator*() { return *it_; }
   rocksdb::Iterator* operator->() { return it_.get(); }
   const rocksdb::Slice& lower() const { return lower_slice_; }

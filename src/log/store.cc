@@ -170,8 +170,9 @@ constexpr char kFamilyDelete = 0x4;
 constexpr char kFamilyPut = 0x5;
 constexpr char kFamilyMerge = 0x6;
 
-// A batch's puts, deletes and merges, as slices into its bytes. Any other record (a range
-// delete, a single delete, a log blob) fails the iteration.
+// A batch's puts, deletes and merges, as slices into its bytes. Any other record either fails
+// the iteration (RocksDB's default for most kinds) or sets `other`; SortInKeyOrder also checks
+// that every record was collected.
 class BatchRecords : public rocksdb::WriteBatch::Handler {
  public:
   struct Record {
@@ -194,6 +195,11 @@ class BatchRecords : public rocksdb::WriteBatch::Handler {
   rocksdb::Status MergeCF(uint32_t family, const rocksdb::Slice& key,
                           const rocksdb::Slice& value) override {
     records.push_back({kFamilyMerge, family, key, value});
+    return rocksdb::Status::OK();
+  }
+  // RocksDB's default for a single delete in the default family succeeds silently: refuse it.
+  rocksdb::Status SingleDeleteCF(uint32_t, const rocksdb::Slice&) override {
+    other = true;
     return rocksdb::Status::OK();
   }
   void LogData(const rocksdb::Slice&) override { other = true; }
@@ -235,7 +241,10 @@ bool EachFamilyInKeyOrder(const std::vector<BatchRecords::Record>& records) {
 
 bool SortInKeyOrder(rocksdb::WriteBatch* batch) {
   BatchRecords parsed(batch->Count());
-  if (!batch->Iterate(&parsed).ok() || parsed.other) return false;
+  // Any record not collected (whatever a handler default did with it) leaves the batch as it is.
+  if (!batch->Iterate(&parsed).ok() || parsed.other || parsed.records.size() != batch->Count()) {
+    return false;
+  }
   std::vector<BatchRecords::Record>& records = parsed.records;
   if (EachFamilyInKeyOrder(records)) return true;  // what the memtables care about already holds
   std::stable_sort(records.begin(), records.end(), [](const auto& x, const auto& y) {
@@ -301,13 +310,18 @@ struct IndexedBatch::Rep {
   std::string_view ValueOf(const PendingWrite& w) const {
     return std::string_view(values).substr(w.value_offset, w.value_size);
   }
-  // Makes `w` a Put of `value`.
+  // Makes `w` a Put of `value`: in the place of its previous value when that was a Put at least
+  // as long (a key rewritten per event keeps one copy, not one per write), else appended.
   void SetValue(PendingWrite& w, std::string_view value) {
-    w.kind = PendingWrite::Kind::kPut;
-    w.value_offset = values.size();
+    if (w.kind == PendingWrite::Kind::kPut && value.size() <= w.value_size) {
+      std::memmove(values.data() + w.value_offset, value.data(), value.size());
+    } else {
+      w.kind = PendingWrite::Kind::kPut;
+      w.value_offset = values.size();
+      values.append(value);
+    }
     w.value_size = static_cast<uint32_t>(value.size());
     w.delta = 0;
-    values.append(value);
   }
   static uint64_t Hash(const Family* family, std::string_view key) {
     return std::hash<std::string_view>()(key) ^
@@ -525,6 +539,9 @@ Status IndexedBatch::Ingest() {
     arg.options.verify_checksums_before_ingest = false;  // written just now by this process
     begin = end;
   }
+  // Writes made before the ingest (a small batch written unsynced, say) are made durable first:
+  // an ingest is durable when it returns, and must not outlive what came before it in a crash.
+  if (status.ok() && !files.empty()) status = store_->SyncWal();
   if (status.ok() && !files.empty()) {
     status = FromRocks(store_->db()->IngestExternalFiles(files), "ingesting a batch");
     if (status.ok()) store_->CountIngestedFiles(files.size());

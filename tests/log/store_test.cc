@@ -165,6 +165,14 @@ TEST_CASE("an IndexedBatch reads its own writes and commits or ingests the same 
   IndexedBatch batch(t.store.get());
   batch.Put(*views, "new", "v1");
   batch.Put(*views, "new", "v2");  // the last Put wins
+  batch.Put(*views, "shrunk", "a longer value");
+  batch.Put(*views, "shrunk", "short");  // written in the old value's place
+  batch.Put(*views, "grown", "short");
+  batch.Put(*views, "grown", "a longer value");
+  batch.Put(*views, "grown", "mid value");
+  batch.Put(*views, "back", "first");
+  batch.Delete(*views, "back");
+  batch.Put(*views, "back", "again");
   batch.Delete(*views, "deleted");
   batch.AddCounter(*counters, "stored", 1);
   batch.AddCounter(*counters, "stored", 1);  // adds to the stored 40
@@ -175,6 +183,9 @@ TEST_CASE("an IndexedBatch reads its own writes and commits or ingests the same 
   batch.AddCounter(*counters, "gone", 7);  // after a Delete, counts from 0
 
   CHECK(*batch.Get(*views, "new") == std::optional<std::string>("v2"));
+  CHECK(*batch.Get(*views, "shrunk") == std::optional<std::string>("short"));
+  CHECK(*batch.Get(*views, "grown") == std::optional<std::string>("mid value"));
+  CHECK(*batch.Get(*views, "back") == std::optional<std::string>("again"));
   CHECK(*batch.Get(*views, "kept") == std::optional<std::string>("old"));  // from the database
   CHECK(!batch.Get(*views, "deleted")->has_value());
   CHECK(counter(batch, "stored") == 42);
@@ -191,6 +202,9 @@ TEST_CASE("an IndexedBatch reads its own writes and commits or ingests the same 
   CHECK(batch.Count() == 0);
   CHECK(t.store->IngestedFiles() - ingested_before == (ingest ? 2 : 0));  // one per family
   CHECK(*t.store->Get(*views, "new") == std::optional<std::string>("v2"));
+  CHECK(*t.store->Get(*views, "shrunk") == std::optional<std::string>("short"));
+  CHECK(*t.store->Get(*views, "grown") == std::optional<std::string>("mid value"));
+  CHECK(*t.store->Get(*views, "back") == std::optional<std::string>("again"));
   CHECK(!t.store->Get(*views, "deleted")->has_value());
   CHECK(*t.store->Get(*views, "kept") == std::optional<std::string>("old"));
   auto stored = [&](std::string_view key) { return DecodeCounter(**t.store->Get(*counters, key)); };
