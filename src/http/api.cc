@@ -155,10 +155,14 @@ std::optional<Actor> Authenticate(const Api& api, const httplib::Request& req,
 
 bool RequireJsonBody(const httplib::Request& req, httplib::Response& res, bool required) {
   const std::string type = req.get_header_value("Content-Type");
-  // No body and no content type is an empty command; any declared type must be JSON (httplib
-  // moves a multipart body out of req.body, so the type is what tells).
-  if (req.body.empty() && type.empty() && !required) return true;
+  // No body is an empty command, with no content type or the form type `curl -d ''` declares;
+  // any other declared type must be JSON (httplib moves a multipart body out of req.body, so
+  // the type is what tells).
   const std::string_view media = std::string_view(type).substr(0, type.find(';'));
+  if (req.body.empty() && !required &&
+      (type.empty() || media == "application/x-www-form-urlencoded")) {
+    return true;
+  }
   if (media != "application/json" || req.is_multipart_form_data()) {
     SendError(res, 415, "unsupported_media_type", "the body must be application/json");
     return false;

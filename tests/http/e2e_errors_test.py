@@ -232,6 +232,24 @@ class ClientErrorTest(ApiTestCase):
                               content_type="application/json; charset=utf-8")
             self.assertError(r, 400, field="items")
 
+    def test_an_empty_curl_body_is_no_body(self):
+        oid = self.create(ALICE)["orderId"]
+        # `curl -X POST URL -d ''` declares a form body of length 0: that is no body, accepted
+        # where a command takes none; a non-empty form body is still refused. (`curl -X POST
+        # URL` alone sends no Content-Length, and httplib 0.11 then reads the body until the
+        # connection's 30 s I/O timeout: README says to pass -d ''.)
+        r = self.srv.post(f"/api/orders/{oid}/approve", "", ADMIN,
+                          content_type="application/x-www-form-urlencoded")
+        self.assertEqual(r.status, 200, r.body)
+        with self.nothing_written():
+            r = self.srv.post(f"/api/orders/{oid}/ship", "a=1", ADMIN,
+                              content_type="application/x-www-form-urlencoded")
+            self.assertError(r, 415, code="unsupported_media_type")
+            # A command that needs a body says so.
+            r = self.srv.post("/api/orders", "", ALICE,
+                              content_type="application/x-www-form-urlencoded")
+            self.assertError(r, 400, code="validation_failed")
+
     def test_a_multipart_body_is_415_too(self):
         # cpp-httplib parses multipart/form-data bodies itself, before any route sees them: a
         # route must not take the emptied body for "no body" and run the command.
