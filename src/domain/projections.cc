@@ -151,6 +151,25 @@ class TouchedOrders {
     order_.push_back(&*it);
     return &it->second;
   }
+  // Applies each order event of `events` to its order's state with `apply` (a
+  // Status(State&, const OrderEvent&, const EventView&)), loading the state with `load` when the
+  // batch first touches the order; events of other types are skipped. Fails at the first event
+  // that cannot be read, loaded or applied.
+  template <typename Load, typename Apply>
+  std::optional<BatchFailure> ApplyEach(const std::vector<const EventView*>& events,
+                                        const Load& load, const Apply& apply) {
+    for (size_t i = 0; i < events.size(); ++i) {
+      const EventView& e = *events[i];
+      Result<std::optional<OrderEvent>> event = ReadOrderEvent(e);
+      if (!event.ok()) return BatchFailure{i, event.status()};
+      if (!event->has_value()) continue;
+      Result<State*> state = Touch(OrderIdOf(**event), load);
+      if (!state.ok()) return BatchFailure{i, state.status()};
+      Status applied = apply(**state, **event, e);
+      if (!applied.ok()) return BatchFailure{i, EventError(e, applied)};
+    }
+    return std::nullopt;
+  }
   // Every touched order in the order it was first touched.
   template <typename Visit>
   void ForEach(const Visit& visit) const {
@@ -178,20 +197,16 @@ std::optional<BatchFailure> ApplyOrders(const std::vector<const EventView*>& eve
     if (state.view) state.first = EntryOf(*state.view);
     return state;
   };
-  for (size_t i = 0; i < events.size(); ++i) {
-    const EventView& e = *events[i];
-    Result<std::optional<OrderEvent>> event = ReadOrderEvent(e);
-    if (!event.ok()) return BatchFailure{i, event.status()};
-    if (!event->has_value()) continue;
-    Result<ViewState*> state = orders.Touch(OrderIdOf(**event), load);
-    if (!state.ok()) return BatchFailure{i, state.status()};
-    std::optional<OrderView>& view = (*state)->view;
-    std::optional<IndexEntry> before;
-    if (view) before = EntryOf(*view);
-    Status applied = ApplyToView(view, **event, e.timestamp_us(), e.version().value());
-    if (!applied.ok()) return BatchFailure{i, EventError(e, applied)};
-    CountMove(before, EntryOf(*view), counts);
-  }
+  std::optional<BatchFailure> failure = orders.ApplyEach(
+      events, load, [&](ViewState& state, const OrderEvent& event, const EventView& e) {
+        std::optional<IndexEntry> before;
+        if (state.view) before = EntryOf(*state.view);
+        CAIRN_RETURN_IF_ERROR(
+            ApplyToView(state.view, event, e.timestamp_us(), e.version().value()));
+        CountMove(before, EntryOf(*state.view), counts);
+        return Status::Ok();
+      });
+  if (failure) return failure;
   orders.ForEach([&](const std::string& order_id, const ViewState& state) {
     out.Put(kViews, order_id, state.view->ToJson());
     MoveIndexKeys(state.first, EntryOf(*state.view), out);
@@ -301,18 +316,15 @@ std::optional<BatchFailure> ApplyStats(const std::vector<const EventView*>& even
   const auto load = [&out](const std::string& order_id) {
     return LoadRecord(out, kStatsOrders, order_id, "the stats record", &DecodeStats);
   };
-  for (size_t i = 0; i < events.size(); ++i) {
-    const EventView& e = *events[i];
-    Result<std::optional<OrderEvent>> event = ReadOrderEvent(e);
-    if (!event.ok()) return BatchFailure{i, event.status()};
-    if (!event->has_value()) continue;
-    Result<std::optional<StatsRecord>*> record = orders.Touch(OrderIdOf(**event), load);
-    if (!record.ok()) return BatchFailure{i, record.status()};
-    const std::optional<StatsRecord> before = **record;
-    Status evolved = EvolveStats(**record, **event, e.timestamp_us());
-    if (!evolved.ok()) return BatchFailure{i, EventError(e, evolved)};
-    MoveContribution(before, ***record, totals, days);
-  }
+  std::optional<BatchFailure> failure = orders.ApplyEach(
+      events, load,
+      [&](std::optional<StatsRecord>& record, const OrderEvent& event, const EventView& e) {
+        const std::optional<StatsRecord> before = record;
+        CAIRN_RETURN_IF_ERROR(EvolveStats(record, event, e.timestamp_us()));
+        MoveContribution(before, *record, totals, days);
+        return Status::Ok();
+      });
+  if (failure) return failure;
   orders.ForEach([&](const std::string& order_id, const std::optional<StatsRecord>& record) {
     out.Put(kStatsOrders, order_id, EncodeStats(*record));
   });

@@ -12,20 +12,21 @@ namespace {
 constexpr size_t kMaxRunEvents = 500;
 constexpr size_t kMaxRunBytes = 4u << 20;
 
-// The append of appends[first, …): the consecutive events of one stream (and topic), bounded.
-AppendRequest NextRun(const std::vector<ImportEvent>& appends, size_t first) {
+// The append of appends[first, …): the consecutive events of one stream (and topic), bounded;
+// *bytes is the size of their data.
+AppendRequest NextRun(const std::vector<ImportEvent>& appends, size_t first, size_t* bytes) {
   const ImportEvent& head = appends[first];
   AppendRequest req;
   req.topic = head.topic;
   req.stream = head.stream;
   req.expected = ExpectedVersion::Exact(head.version - 1);
-  size_t bytes = 0;
+  *bytes = 0;
   for (size_t i = first; i < appends.size() && appends[i].stream == head.stream &&
                          appends[i].topic == head.topic && req.events.size() < kMaxRunEvents &&
-                         bytes < kMaxRunBytes;
+                         *bytes < kMaxRunBytes;
        ++i) {
     req.events.push_back(appends[i].event);
-    bytes += appends[i].event.data.size();
+    *bytes += appends[i].event.data.size();
   }
   return req;
 }
@@ -61,10 +62,9 @@ Status AppendAll(Log& log, const std::vector<ImportEvent>& appends, const Progre
              (in_flight < kRunsInFlight && (in_flight == 0 || bytes < kBytesInFlight));
     });
     if (!failure.ok()) break;
-    AppendRequest req = NextRun(appends, i);
-    const size_t n = req.events.size();
     size_t run_bytes = 0;
-    for (const NewEvent& e : req.events) run_bytes += e.data.size();
+    AppendRequest req = NextRun(appends, i, &run_bytes);
+    const size_t n = req.events.size();
     ++in_flight;
     bytes += run_bytes;
     lock.unlock();

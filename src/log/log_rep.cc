@@ -46,7 +46,7 @@ Result<uint64_t> Log::Rep::ReadHead(std::string_view stream) const {
         FromRocks(it->status(), "reading the head of stream " + std::string(stream)));
     return uint64_t{0};
   }
-  if (it->key().size() < env::StreamKeyPrefix(stream).size() + 8) {
+  if (it->key().size() < it.lower().size() + 8) {
     return Status::Corruption("malformed index entry of stream " + std::string(stream));
   }
   const uint64_t first = env::StreamIndexVersion(ToView(it->key())).value();

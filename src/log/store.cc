@@ -28,6 +28,7 @@
 #include <shared_mutex>
 #include <thread>
 
+#include "base/bytes.h"
 #include "log/rocks.h"
 
 namespace cairn {
@@ -209,13 +210,9 @@ class BatchRecords : public rocksdb::WriteBatch::Handler {
   bool other = false;
 };
 
-void PutVarint32(std::string* out, uint32_t v) {
-  for (; v >= 0x80; v >>= 7) out->push_back(static_cast<char>(v | 0x80));
-  out->push_back(static_cast<char>(v));
-}
-
+// RocksDB's varint32 is the same LEB128 as bytes::PutVarint64.
 void PutLengthPrefixed(std::string* out, const rocksdb::Slice& s) {
-  PutVarint32(out, static_cast<uint32_t>(s.size()));
+  bytes::PutVarint64(out, s.size());
   out->append(s.data(), s.size());
 }
 
@@ -258,7 +255,7 @@ bool SortInKeyOrder(rocksdb::WriteBatch* batch) {
       rep.push_back(static_cast<char>(r.type - kFamilyDelete));
     } else {
       rep.push_back(r.type);
-      PutVarint32(&rep, r.family);
+      bytes::PutVarint64(&rep, r.family);
     }
     PutLengthPrefixed(&rep, r.key);
     if (r.type != kFamilyDelete) PutLengthPrefixed(&rep, r.value);
@@ -278,8 +275,8 @@ bool SortInKeyOrder(rocksdb::WriteBatch* batch) {
 //
 // Layout, for speed (a rebuild makes ~10 writes per event, and a node-based hash map with a
 // heap key per write spent a third of a rebuild in malloc, free and cache misses): the keys
-// back to back in one arena string and the values in another (a value rewritten is appended
-// again: a batch is short-lived), the entries in a vector, and an open-addressing table of
+// back to back in one arena string and the values in another (a value rewritten in its old
+// place when it fits, else appended), the entries in a vector, and an open-addressing table of
 // entry numbers (linear probing, at most half full).
 
 namespace {
