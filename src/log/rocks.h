@@ -3,6 +3,7 @@
 #pragma once
 
 #include <rocksdb/db.h>
+#include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
 #include <string>
@@ -37,13 +38,18 @@ class BatchConcatenation {
   uint32_t count_ = 0;
 };
 
-// Rewrites `batch` with its records ordered by family and key, those of one key in their order,
-// so its effect is the same; RocksDB then inserts each family's keys into the memtable in order,
-// each next to the one before (its skiplist reuses the previous search), instead of searching
-// from the top for each. A batch whose families each come in key order already is left as it
-// is. Returns false, and leaves the batch as it was, when the batch holds a record other than a
-// put, a delete or a merge.
-bool SortInKeyOrder(rocksdb::WriteBatch* batch);
+
+// Two of the log's families (log/topics.cc), which the store tunes by name, for an existing dir
+// as for a new one (FamilyOptionsFor):
+//   kLogFamily          the events, at 16-byte keys: topic, partition (4 bytes each), offset
+//   kStreamIndexFamily  one key per append: the stream's name, a '\0', and the big-endian
+//                       version of the append's first event
+inline constexpr std::string_view kLogFamily = "log";
+inline constexpr std::string_view kStreamIndexFamily = "streams";
+// The options of the family `name`: `store_options`, with memtable insert hints for the log's
+// two families (see store.cc).
+rocksdb::ColumnFamilyOptions FamilyOptionsFor(std::string_view name,
+                                              const rocksdb::ColumnFamilyOptions& store_options);
 
 inline std::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 inline rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }

@@ -88,15 +88,15 @@ Result<std::unique_ptr<Log>> Log::Open(Store* store, const LogOptions& options) 
 
 Status Log::Rep::OpenFamilies() {
   struct {
-    const char* name;
+    std::string_view name;
     FamilyKind kind;
     Family** slot;
-  } families[] = {{"log", FamilyKind::kOrdered, &log_cf},
-                  {"streams", FamilyKind::kOrdered, &streams_cf},
+  } families[] = {{kLogFamily, FamilyKind::kOrdered, &log_cf},
+                  {kStreamIndexFamily, FamilyKind::kOrdered, &streams_cf},
                   {"ids", FamilyKind::kPointLookup, &ids_cf},
                   {"topics", FamilyKind::kOrdered, &topics_cf}};
   for (auto& f : families) {
-    CAIRN_ASSIGN_OR_RETURN(*f.slot, store->OpenFamily(f.name, f.kind));
+    CAIRN_ASSIGN_OR_RETURN(*f.slot, store->OpenFamily(std::string(f.name), f.kind));
   }
   return Status::Ok();
 }

@@ -69,9 +69,6 @@ void Log::Writer::CommitGroup(const std::vector<PendingAppend*>& group) {
       return;
     }
   }
-  // The group's appends interleave partitions and streams; in key order their memtable inserts
-  // cost 10-20% less of the leader's time (bench/RESULTS.md, durable_async_64).
-  SortInKeyOrder(&batch);
   Status s = rep_->write_fault ? rep_->write_fault() : Status::Ok();
   if (s.ok()) s = rep_->store->WriteRocksBatch(&batch, /*durable=*/true);
   if (!s.ok()) {

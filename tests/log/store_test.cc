@@ -1,6 +1,7 @@
 // Unit tests of the Store contracts the log and the engine rely on (include/cairn/store.h): one
 // process per data dir, sync modes, and IndexedBatch.
 #include <doctest/doctest.h>
+#include <rocksdb/slice_transform.h>
 
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "cairn/status.h"
 #include "cairn/store.h"
 #include "cairn/types.h"
+#include "log/envelope.h"
 #include "log/rocks.h"
 #include "log_test_util.h"
 
@@ -49,75 +51,71 @@ TEST_CASE("Store::Open creates a missing data dir with its parents, and refuses 
   CHECK_MESSAGE(Contains(refused.status().message(), file), refused.status().message());
 }
 
-// The families the SortInKeyOrder test writes to, by name.
-using Families = std::map<std::string, Family*>;
-
-// Every key of every family, with its value.
-std::map<std::string, std::string> Dump(Store& store, const Families& families) {
-  std::map<std::string, std::string> all;
-  for (const auto& [name, family] : families) {
-    REQUIRE(store.Scan(family, "", "", [&](std::string_view k, std::string_view v) {
-      all[name + "/" + std::string(k)] = std::string(v);
-      return true;
-    }).ok());
-  }
-  return all;
-}
-
-TEST_CASE("SortInKeyOrder puts a batch's records in key order with the same effect") {
-  TempDir unsorted_dir, sorted_dir;
-  auto unsorted = Store::Open(unsorted_dir.path(), FastStoreOptions());
-  auto sorted = Store::Open(sorted_dir.path(), FastStoreOptions());
-  REQUIRE(unsorted.ok());
-  REQUIRE(sorted.ok());
-  // The same writes to both stores' families: the default one, an ordered one and counters.
-  const auto make = [](Store& store, WriteBatch& batch) {
-    Family* meta = store.FindFamily("default");
-    Family* ordered = store.OpenFamily("ordered", FamilyKind::kOrdered).value();
-    Family* counters = store.OpenFamily("counters", FamilyKind::kCounters).value();
-    batch.Put(ordered, "k3", "a");
-    batch.AddCounter(counters, "c", 5);
-    batch.Put(meta, "m2", "x");
-    batch.Put(ordered, "k1", "first");
-    batch.Delete(ordered, "k3");           // k3: put, delete, put again
-    batch.AddCounter(counters, "c", -2);
-    batch.Put(ordered, "k3", "b");
-    batch.Put(meta, "m1", std::string(300, 'v'));  // a length that takes two varint bytes
-    batch.Put(ordered, "k1", "second");    // last write wins
-    batch.Delete(meta, "m2");
-    batch.Put(ordered, "k2", "");
-    return Families{{"default", meta}, {"ordered", ordered}, {"counters", counters}};
+TEST_CASE("the log's two families insert by partition and by stream, and read in key order") {
+  const rocksdb::ColumnFamilyOptions plain;
+  const auto hints = [&](std::string_view family) {
+    return FamilyOptionsFor(family, plain).memtable_insert_with_hint_prefix_extractor;
   };
-  WriteBatch plain, reordered;
-  const Families families = make(**unsorted, plain);
-  const Families same_families = make(**sorted, reordered);
-  REQUIRE(SortInKeyOrder(RocksBatchOf(reordered)));
-  CHECK(RocksBatchOf(reordered)->Count() == RocksBatchOf(plain)->Count());
-  REQUIRE((*unsorted)->Write(plain, true).ok());
-  REQUIRE((*sorted)->Write(reordered, true).ok());
-  const auto want = Dump(**unsorted, families);
-  CHECK(Dump(**sorted, same_families) == want);
-  CHECK(want.at("ordered/k1") == "second");
-  CHECK(want.at("ordered/k3") == "b");
-  CHECK(want.count("default/m2") == 0);
-  CHECK(DecodeCounter(want.at("counters/c")) == 3);
+  // A log key's hint is its partition; a stream index key's, its stream.
+  const auto log = hints(kLogFamily);
+  REQUIRE(log != nullptr);
+  const std::string key = envelope::LogKey(TopicId(3), PartitionId(7), Offset(42));
+  CHECK(log->InDomain(key));
+  CHECK(ToView(log->Transform(key)) == key.substr(0, 8));
+  CHECK(ToView(log->Transform(envelope::LogKey(TopicId(3), PartitionId(7), Offset(43)))) ==
+        key.substr(0, 8));
+  CHECK_FALSE(log->InDomain("short"));
+  const auto streams = hints(kStreamIndexFamily);
+  REQUIRE(streams != nullptr);
+  const std::string index_key = envelope::StreamIndexKey("order-1", StreamVersion(9));
+  CHECK(ToView(streams->Transform(index_key)) == envelope::StreamKeyPrefix("order-1"));
+  CHECK_FALSE(streams->InDomain("12345678"));
+  // Every other family is left as the store configures it.
+  CHECK(hints("ids") == nullptr);
+  CHECK(hints("proj.orders.1.views") == nullptr);
 
-  // A batch whose families are each in key order already is left as it is.
-  WriteBatch in_order;
-  in_order.Put(same_families.at("ordered"), "a", "1");
-  in_order.Put(same_families.at("default"), "z", "2");
-  in_order.Put(same_families.at("ordered"), "b", "3");
-  const std::string as_written = RocksBatchOf(in_order)->Data();
-  CHECK(SortInKeyOrder(RocksBatchOf(in_order)));
-  CHECK(RocksBatchOf(in_order)->Data() == as_written);
-
-  // A batch with a record it does not reorder (a range delete) is left as it was.
-  WriteBatch ranged;
-  ranged.Put(same_families.at("ordered"), "z", "1");
-  ranged.DeleteRange(same_families.at("ordered"), "a", "b");
-  const std::string before = RocksBatchOf(ranged)->Data();
-  CHECK_FALSE(SortInKeyOrder(RocksBatchOf(ranged)));
-  CHECK(RocksBatchOf(ranged)->Data() == before);
+  // Keys written out of order within a stream and across streams, in one batch and in several,
+  // come back in key order, before and after a reopen (memtable, then SST files).
+  TempDir dir;
+  std::map<std::string, std::string> want;
+  {
+    auto store = Store::Open(dir.path(), FastStoreOptions());
+    REQUIRE(store.ok());
+    Family* index = (*store)->OpenFamily(std::string(kStreamIndexFamily), FamilyKind::kOrdered).value();
+    WriteBatch batch;
+    for (uint64_t round = 0; round < 3; ++round) {
+      for (const uint64_t version : {5, 1, 3, 2, 4}) {
+        for (const char* stream : {"b", "a", "c"}) {
+          const std::string k =
+              envelope::StreamIndexKey(stream, StreamVersion(round * 10 + version));
+          want[k] = stream;
+          batch.Put(index, k, stream);
+        }
+      }
+      if (round == 1) {
+        REQUIRE((*store)->Write(batch, false).ok());
+        batch = WriteBatch();
+      }
+    }
+    REQUIRE((*store)->Write(batch, false).ok());
+    const auto read = [&](Store& s) {
+      std::map<std::string, std::string> got;
+      std::string last;
+      REQUIRE(s.Scan(s.FindFamily(std::string(kStreamIndexFamily)), "", "",
+                     [&](std::string_view k, std::string_view v) {
+                       CHECK(std::string(k) > last);
+                       last = std::string(k);
+                       got[last] = std::string(v);
+                       return true;
+                     }).ok());
+      return got;
+    };
+    CHECK(read(**store) == want);
+    store->reset();
+    auto reopened = Store::Open(dir.path(), FastStoreOptions());
+    REQUIRE(reopened.ok());
+    CHECK(read(**reopened) == want);
+  }
 }
 
 TEST_CASE("ParseSyncMode accepts always, batch and none and refuses anything else") {
