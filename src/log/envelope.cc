@@ -18,13 +18,19 @@
 namespace cairn {
 namespace envelope {
 
-std::string LogKey(TopicId topic, PartitionId partition, Offset offset) {
-  std::string key;
-  key.reserve(kLogKeySize);
-  bytes::PutBigEndian32(&key, topic.value());
-  bytes::PutBigEndian32(&key, partition.value());
-  bytes::PutBigEndian64(&key, offset.value());
+LogKeyBytes EncodeLogKey(TopicId topic, PartitionId partition, Offset offset) {
+  LogKeyBytes key;
+  const auto put = [&](size_t at, uint64_t v, int size) {
+    for (int i = 0; i < size; ++i) key.bytes[at + i] = static_cast<char>(v >> (8 * (size - 1 - i)));
+  };
+  put(0, topic.value(), 4);
+  put(4, partition.value(), 4);
+  put(8, offset.value(), 8);
   return key;
+}
+
+std::string LogKey(TopicId topic, PartitionId partition, Offset offset) {
+  return std::string(EncodeLogKey(topic, partition, offset).view());
 }
 
 std::string LogKeyPartitionEnd(TopicId topic, PartitionId partition) {

@@ -30,6 +30,13 @@ namespace cairn::envelope {
 inline constexpr size_t kLogKeySize = 16;
 
 std::string LogKey(TopicId topic, PartitionId partition, Offset offset);
+// The same key in a fixed buffer: the append path builds one per event without allocating
+// (16 bytes is past std::string's inline capacity).
+struct LogKeyBytes {
+  char bytes[kLogKeySize];
+  std::string_view view() const { return {bytes, kLogKeySize}; }
+};
+LogKeyBytes EncodeLogKey(TopicId topic, PartitionId partition, Offset offset);
 // The first log key of the partition after `partition` (exclusive upper bound of a partition).
 std::string LogKeyPartitionEnd(TopicId topic, PartitionId partition);
 TopicId LogKeyTopic(std::string_view key);

@@ -209,18 +209,21 @@ uint64_t Log::Writer::StageEvents(PendingAppend* p, uint64_t head, AppendResult*
       AppendGeneratedHeader(&header_, *p->topic, p->partition, offset, seq,
                             StreamVersion(version), &generated_id);
     }
-    const std::string log_key = env::LogKey(p->topic->id, p->partition, offset);
+    const env::LogKeyBytes key = env::EncodeLogKey(p->topic->id, p->partition, offset);
+    const std::string_view log_key = key.view();
     // The envelope is the header and the body the appender encoded, joined by RocksDB as it
     // copies them into the batch.
-    const rocksdb::Slice key_part(log_key);
+    const rocksdb::Slice key_part(ToSlice(log_key));
     const rocksdb::Slice value_parts[2] = {rocksdb::Slice(header_), rocksdb::Slice(p->envelopes[i])};
     append_batch_.Put(HandleOf(rep_->log_cf), rocksdb::SliceParts(&key_part, 1),
                       rocksdb::SliceParts(value_parts, 2));
     if (rep_->upstream != nullptr) {
       staged_.push_back(StagedEvent{p->topic, p->partition, offset, header_ + p->envelopes[i]});
     }
-    if (caller_id) append_batch_.Put(HandleOf(rep_->ids_cf), id, log_key);
-    if (!generated_id.empty()) append_batch_.Put(HandleOf(rep_->ids_cf), generated_id, log_key);
+    if (caller_id) append_batch_.Put(HandleOf(rep_->ids_cf), id, ToSlice(log_key));
+    if (!generated_id.empty()) {
+      append_batch_.Put(HandleOf(rep_->ids_cf), generated_id, ToSlice(log_key));
+    }
     result->positions.push_back(Position{p->topic->name, p->partition, offset, seq});
     // Only a caller's id can be named again by a later append of this group.
     if (caller_id) {
