@@ -291,7 +291,9 @@ class Log {
   // - Callbacks run on the log's own callback thread, one at a time, never under a lock of the
   //   log, in commit order: the callbacks of one stream come in version order. A callback may
   //   append again (AppendAsync or Append); it must not block for long (it delays every later
-  //   callback), must not throw, and must not call Close or destroy the Log.
+  //   callback, and the async appends callbacks queued: the callback thread writes those
+  //   itself once the callbacks it has in hand have run), must not throw, and must not call
+  //   Close or destroy the Log.
   // - Not ok, and `done` is never called: what Append refuses before queueing
   //   (kInvalidArgument, kTooLarge, kNotFound), kBusy when LogOptions::max_pending_async
   //   appends are in flight, kShuttingDown after Close.

@@ -168,13 +168,21 @@ Status Log::Rep::EnqueueAll(std::span<PendingAppend* const> pendings) {
   if (front->is_async()) StartAsyncThreads();
   const bool was_empty = queue.empty();
   queue.insert(queue.end(), pendings.begin(), pendings.end());
+  // Async appends queued by a callback are led by the callback thread itself once the callbacks
+  // it has in hand have run (RunCallbacks): a closed loop of callbacks that append again then
+  // writes, calls back and writes again on one thread, without waking the leader thread twice
+  // per group (+9% durable_async_64). Anything else wakes the leader thread, so an append from
+  // another thread, or a synchronous one from a callback, never waits for callbacks to finish.
+  const bool callback_thread_leads_it = front->is_async() && OnCallbackThread();
   if (was_empty) {
     if (front->is_async()) {
       async_lead = true;
-      async_lead_cv.notify_one();
+      if (!callback_thread_leads_it) async_lead_cv.notify_one();
     } else {
       front->lead.store(true, std::memory_order_relaxed);
     }
+  } else if (async_lead) {
+    if (!callback_thread_leads_it) async_lead_cv.notify_one();
   } else if (gather_until != 0 && queue.size() >= gather_until) {
     queue.front()->gather_cv.notify_one();  // the gathering leader has its group
   }

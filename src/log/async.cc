@@ -3,14 +3,16 @@
 //   the leader thread    leads each group whose front append is async (a synchronous append
 //                        at the front leads in its own thread, append.cc);
 //   the callback thread  runs the callbacks of committed async appends, one at a time, in the
-//                        order their groups committed, outside every lock of the log; then, if
-//                        the leader thread has not taken the next group yet, leads it itself.
+//                        order their groups committed, outside every lock of the log; then
+//                        leads the next async group if the leader thread has not taken it.
 //
 // Keeping user callbacks off the leader thread is what lets a callback append again, even
 // synchronously, without waiting on itself: groups keep committing while a callback runs. The
 // callback thread leading between callback batches is what makes a closed loop (callbacks that
 // append again) cheap: one thread writes a group, calls back, writes the next, with no
-// hand-off between threads, which costs a wake-up each (milliseconds on a busy machine).
+// hand-off between threads, which costs a wake-up each (milliseconds on a busy machine). So
+// async appends that callbacks queue do not wake the leader thread (EnqueueAll): the callback
+// thread leads them after its batch; any other append wakes it.
 #include <pthread.h>
 
 #include "log/log_rep.h"

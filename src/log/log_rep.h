@@ -199,6 +199,8 @@ struct Log::Rep {
   // The callback thread: runs the callbacks of completed async appends, in commit order, and
   // leads the next async group when the leader thread has not taken it yet.
   void RunCallbacks();
+  // Whether the calling thread is this log's callback thread. Under queue_mu.
+  bool OnCallbackThread() const { return callback_thread.get_id() == std::this_thread::get_id(); }
   // Claims the leader thread's turn (async_lead) for the calling thread; false when nobody
   // needs to lead or someone took it.
   bool TakeAsyncLead();

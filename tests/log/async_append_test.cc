@@ -5,7 +5,9 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <mutex>
 #include <string>
@@ -193,6 +195,55 @@ TEST_CASE("a callback may append again, async or synchronously, without deadlock
   REQUIRE(head.ok());
   CHECK(head->value() == 50);
   CHECK(t.log->StreamHead("order-sync")->value() == 24);
+}
+
+TEST_CASE("a callback's own async append does not hold up its synchronous one") {
+  // The callback thread leads the async appends its callbacks queue once they return; an
+  // Append made by a callback behind one of them must still be led at once, by the leader
+  // thread, or the callback would wait on itself.
+  TestLog t(LogOptions{}, StoreOptions{.sync = SyncMode::kAlways});
+  Results done;
+  std::atomic<int> rounds{0};
+  std::function<void(Result<AppendResult>)> next = [&](Result<AppendResult> r) {
+    REQUIRE(r.ok());
+    if (++rounds < 20) {
+      REQUIRE(t.log->AppendAsync(Req("orders", "order-first", 1), done.Callback()).ok());
+      MustAppend(*t.log, Req("orders", "order-then", 1));
+      REQUIRE(t.log->AppendAsync(Req("orders", "order-loop", 1), next).ok());
+    } else {
+      done.Callback()(std::move(r));
+    }
+  };
+  REQUIRE(t.log->AppendAsync(Req("orders", "order-loop", 1), next).ok());
+  done.Wait(20);
+  CHECK(t.log->StreamHead("order-first")->value() == 19);
+  CHECK(t.log->StreamHead("order-then")->value() == 19);
+  CHECK(t.log->StreamHead("order-loop")->value() == 20);
+}
+
+TEST_CASE("an append from another thread is led while a callback blocks") {
+  // A callback queues an async append (the callback thread would lead it after its batch),
+  // then blocks. An append from another thread must wake the leader thread, which writes both.
+  TestLog t;
+  Results called_back;
+  std::promise<void> blocked, release;
+  std::shared_future<void> released = release.get_future().share();
+  REQUIRE(t.log->AppendAsync(Req("orders", "order-slow", 1), [&](Result<AppendResult> r) {
+    REQUIRE(r.ok());
+    REQUIRE(t.log->AppendAsync(Req("orders", "order-from-callback", 1), called_back.Callback()).ok());
+    blocked.set_value();
+    released.wait();
+  }).ok());
+  blocked.get_future().wait();
+  REQUIRE(t.log->AppendAsync(Req("orders", "order-outside", 1), called_back.Callback()).ok());
+  const auto head = [&](const char* stream) { return t.log->StreamHead(stream)->value(); };
+  for (int i = 0; i < 5000 && head("order-outside") != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(head("order-outside") == 1);
+  CHECK(head("order-from-callback") == 1);
+  release.set_value();
+  called_back.Wait(2);
 }
 
 TEST_CASE("synchronous and async appends share groups and stay gapless") {
