@@ -64,15 +64,15 @@ void PrepareAppend(AppendRequest* req, TopicState* topic, PendingAppend* pending
   pending->request = req;
   pending->topic = topic;
   pending->partition = PartitionForKey(StreamKey(req->stream), topic->partitions);
-  pending->envelopes.reserve(req->events.size());
+  pending->body_ends.reserve(req->events.size());
   const int64_t now = NowMicros();
   for (NewEvent& e : req->events) {
     pending->has_caller_ids |= !e.id.empty();  // the writer names the others
     if (e.timestamp_us == 0) e.timestamp_us = now;
-    pending->envelopes.push_back(env::EncodeBody(e, req->stream));
-    pending->bytes += pending->envelopes.back().size();
+    env::AppendBody(&pending->bodies, e, req->stream);
+    pending->body_ends.push_back(pending->bodies.size());
   }
-  pending->bytes += req->state_writes.ByteSize();
+  pending->bytes = pending->bodies.size() + req->state_writes.ByteSize();
 }
 
 }  // namespace

@@ -130,26 +130,32 @@ bool GetHeaderToSeq(std::string_view* in, Fields* out) {
 
 }  // namespace
 
-std::string EncodeBody(const NewEvent& event, std::string_view stream) {
+void AppendBody(std::string* out, const NewEvent& event, std::string_view stream) {
   const EventMetadata& m = event.metadata;
   const bool has_metadata = !m.command_id.empty() || !m.correlation_id.empty() ||
                             !m.causation_id.empty() || !m.user_id.empty();
-  std::string out;
-  out.reserve(16 + event.type.size() + stream.size() + event.data.size() +
-              (has_metadata ? 8 + m.command_id.size() + m.correlation_id.size() +
-                                  m.causation_id.size() + m.user_id.size()
-                            : 0));
-  out.push_back(has_metadata ? kHasMetadata : 0);
+  out->reserve(out->size() + 16 + event.type.size() + stream.size() + event.data.size() +
+               (has_metadata ? 8 + m.command_id.size() + m.correlation_id.size() +
+                                   m.causation_id.size() + m.user_id.size()
+                             : 0));
+  out->push_back(has_metadata ? kHasMetadata : 0);
   const auto ts = static_cast<uint64_t>(event.timestamp_us);
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((ts >> (8 * i)) & 0xff));
-  PutString(&out, event.type);
-  PutString(&out, stream);
+  char ts_bytes[8];
+  for (int i = 0; i < 8; ++i) ts_bytes[i] = static_cast<char>((ts >> (8 * i)) & 0xff);
+  out->append(ts_bytes, sizeof(ts_bytes));
+  PutString(out, event.type);
+  PutString(out, stream);
   if (has_metadata) {
     for (const std::string* v : {&m.command_id, &m.correlation_id, &m.causation_id, &m.user_id}) {
-      PutString(&out, *v);
+      PutString(out, *v);
     }
   }
-  out.append(event.data);
+  out->append(event.data);
+}
+
+std::string EncodeBody(const NewEvent& event, std::string_view stream) {
+  std::string out;
+  AppendBody(&out, event, stream);
   return out;
 }
 

@@ -75,6 +75,8 @@ inline constexpr char kFormat3Tag = static_cast<char>(0xC3);
 
 // The body of `event` on `stream` (timestamp_us must be set). Done in the appender's thread.
 std::string EncodeBody(const NewEvent& event, std::string_view stream);
+// The same, appended to `out` (an append's bodies share one buffer).
+void AppendBody(std::string* out, const NewEvent& event, std::string_view stream);
 // Appends the header for an event with this id (non-empty), seq and version to `out`.
 void AppendHeader(std::string* out, std::string_view id, Seq seq, StreamVersion version);
 // The same for an id given as its 128 bits (a generated id).

@@ -58,7 +58,14 @@ struct PendingAppend {
   bool is_async() const { return static_cast<bool>(callback); }
   TopicState* topic = nullptr;
   PartitionId partition;
-  std::vector<std::string> envelopes;  // bodies encoded by the caller; the leader adds headers
+  // The events' bodies, encoded by the caller back to back (the leader adds each a header):
+  // body i ends at body_ends[i].
+  std::string bodies;
+  std::vector<size_t> body_ends;
+  std::string_view body(size_t i) const {
+    const size_t begin = i == 0 ? 0 : body_ends[i - 1];
+    return std::string_view(bodies).substr(begin, body_ends[i] - begin);
+  }
   size_t bytes = 0;
   bool has_caller_ids = false;  // only ids a caller chose can already be stored
   Result<AppendResult> result = Status::Internal("append not processed");

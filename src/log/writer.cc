@@ -214,11 +214,12 @@ uint64_t Log::Writer::StageEvents(PendingAppend* p, uint64_t head, AppendResult*
     // The envelope is the header and the body the appender encoded, joined by RocksDB as it
     // copies them into the batch.
     const rocksdb::Slice key_part(ToSlice(log_key));
-    const rocksdb::Slice value_parts[2] = {rocksdb::Slice(header_), rocksdb::Slice(p->envelopes[i])};
+    const std::string_view body = p->body(i);
+    const rocksdb::Slice value_parts[2] = {rocksdb::Slice(header_), ToSlice(body)};
     append_batch_.Put(HandleOf(rep_->log_cf), rocksdb::SliceParts(&key_part, 1),
                       rocksdb::SliceParts(value_parts, 2));
     if (rep_->upstream != nullptr) {
-      staged_.push_back(StagedEvent{p->topic, p->partition, offset, header_ + p->envelopes[i]});
+      staged_.push_back(StagedEvent{p->topic, p->partition, offset, header_ + std::string(body)});
     }
     if (caller_id) append_batch_.Put(HandleOf(rep_->ids_cf), id, ToSlice(log_key));
     if (!generated_id.empty()) {
