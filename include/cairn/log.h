@@ -292,8 +292,9 @@ class Log {
   //   log, in commit order: the callbacks of one stream come in version order. A callback may
   //   append again (AppendAsync or Append); it must not block for long (it delays every later
   //   callback, and the async appends callbacks queued: the callback thread writes those
-  //   itself once the callbacks it has in hand have run), must not throw, and must not call
-  //   Close or destroy the Log.
+  //   itself once the callbacks it has in hand have run; WaitFor and WaitForSeq called from a
+  //   callback hand them to the leader thread, any other wait for them would never end), must
+  //   not throw, and must not call Close or destroy the Log.
   // - Not ok, and `done` is never called: what Append refuses before queueing
   //   (kInvalidArgument, kTooLarge, kNotFound), kBusy when LogOptions::max_pending_async
   //   appends are in flight, kShuttingDown after Close.

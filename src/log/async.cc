@@ -1,7 +1,8 @@
 // The two threads behind Log::AppendAsync (include/cairn/log.h), started by its first call:
 //
-//   the leader thread    leads each group whose front append is async (a synchronous append
-//                        at the front leads in its own thread, append.cc);
+//   the leader thread    leads the groups whose front append is async (a synchronous append
+//                        at the front leads in its own thread, append.cc), but for those the
+//                        callback thread leads;
 //   the callback thread  runs the callbacks of committed async appends, one at a time, in the
 //                        order their groups committed, outside every lock of the log; then
 //                        leads the next async group if the leader thread has not taken it.
@@ -59,6 +60,11 @@ void Log::Rep::RunCallbacks() {
     batch.clear();
     if (TakeAsyncLead()) LeadGroup(nullptr, options, sync);
   }
+}
+
+void Log::Rep::HandLeadToLeaderThread() {
+  std::lock_guard lock(queue_mu);
+  if (async_lead && OnCallbackThread()) async_lead_cv.notify_one();
 }
 
 bool Log::Rep::TakeAsyncLead() {

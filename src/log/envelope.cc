@@ -134,10 +134,6 @@ void AppendBody(std::string* out, const NewEvent& event, std::string_view stream
   const EventMetadata& m = event.metadata;
   const bool has_metadata = !m.command_id.empty() || !m.correlation_id.empty() ||
                             !m.causation_id.empty() || !m.user_id.empty();
-  out->reserve(out->size() + 16 + event.type.size() + stream.size() + event.data.size() +
-               (has_metadata ? 8 + m.command_id.size() + m.correlation_id.size() +
-                                   m.causation_id.size() + m.user_id.size()
-                             : 0));
   out->push_back(has_metadata ? kHasMetadata : 0);
   const auto ts = static_cast<uint64_t>(event.timestamp_us);
   char ts_bytes[8];
@@ -155,6 +151,7 @@ void AppendBody(std::string* out, const NewEvent& event, std::string_view stream
 
 std::string EncodeBody(const NewEvent& event, std::string_view stream) {
   std::string out;
+  out.reserve(32 + event.type.size() + stream.size() + event.data.size());
   AppendBody(&out, event, stream);
   return out;
 }

@@ -208,6 +208,11 @@ struct Log::Rep {
   void RunCallbacks();
   // Whether the calling thread is this log's callback thread. Under queue_mu.
   bool OnCallbackThread() const { return callback_thread.get_id() == std::this_thread::get_id(); }
+  // Called by the waits (waits.cc): on the callback thread, wakes the leader thread for a lead
+  // the callback thread holds (async appends its callbacks queued, which it would only write
+  // after the callback returns), so a callback that waits for one of them does not wait on
+  // itself.
+  void HandLeadToLeaderThread();
   // Claims the leader thread's turn (async_lead) for the calling thread; false when nobody
   // needs to lead or someone took it.
   bool TakeAsyncLead();
@@ -216,7 +221,8 @@ struct Log::Rep {
 
   // ---- The group-commit queue (append.cc)
   // Queues `pending`; when the queue was empty, makes its thread (synchronous) or the leader
-  // thread (async) the leader. kShuttingDown once closed.
+  // thread (async; the callback thread for async appends its callbacks queue) the leader.
+  // kShuttingDown once closed.
   Status Enqueue(PendingAppend* pending);
   // Enqueue for several at once: all of them, next to each other in order, or none.
   Status EnqueueAll(std::span<PendingAppend* const> pendings);

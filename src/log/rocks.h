@@ -6,6 +6,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,10 @@ void AppendRocksBatch(rocksdb::WriteBatch* dst, const rocksdb::WriteBatch& src);
 class BatchConcatenation {
  public:
   void Append(const rocksdb::WriteBatch& part);
+  // Appends a put of `key` = `value` (each in parts, joined) to `family`: what
+  // WriteBatch::Put would write, without a batch to copy from.
+  void Put(rocksdb::ColumnFamilyHandle* family, std::initializer_list<std::string_view> key,
+           std::initializer_list<std::string_view> value);
   uint32_t Count() const { return count_; }
   // The joined batch; leaves this empty.
   rocksdb::WriteBatch Finish();

@@ -156,6 +156,26 @@ void BatchConcatenation::Append(const rocksdb::WriteBatch& part) {
   count_ += part.Count();
 }
 
+void BatchConcatenation::Put(rocksdb::ColumnFamilyHandle* family,
+                             std::initializer_list<std::string_view> key,
+                             std::initializer_list<std::string_view> value) {
+  // A record of RocksDB's batch (and WAL) format, which every RocksDB reads: a type byte
+  // (kTypeColumnFamilyValue), the family's id, then key and value, each a varint32 length and
+  // its bytes. (RocksDB's varint32 is the same LEB128 as bytes::PutVarint64.)
+  constexpr char kTypeColumnFamilyValue = 0x5;
+  const auto put_parts = [&](std::initializer_list<std::string_view> parts) {
+    size_t size = 0;
+    for (std::string_view part : parts) size += part.size();
+    bytes::PutVarint64(&rep_, size);
+    for (std::string_view part : parts) rep_.append(part);
+  };
+  rep_.push_back(kTypeColumnFamilyValue);
+  bytes::PutVarint64(&rep_, family->GetID());
+  put_parts(key);
+  put_parts(value);
+  ++count_;
+}
+
 rocksdb::WriteBatch BatchConcatenation::Finish() {
   for (int i = 0; i < 4; ++i) rep_[8 + i] = static_cast<char>((count_ >> (8 * i)) & 0xff);
   rocksdb::WriteBatch batch(std::move(rep_));

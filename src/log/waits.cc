@@ -9,6 +9,7 @@
 namespace cairn {
 
 bool Log::WaitForSeq(Seq seq, std::chrono::milliseconds timeout) const {
+  rep_->HandLeadToLeaderThread();
   std::unique_lock lock(rep_->wait_mu);
   return rep_->wait_cv.wait_for(lock, timeout, [&] {
     return LastSeq() >= seq || rep_->wait_closed.load();
@@ -17,6 +18,7 @@ bool Log::WaitForSeq(Seq seq, std::chrono::milliseconds timeout) const {
 
 bool Log::WaitFor(std::string_view topic, PartitionId partition, Offset offset,
                   std::chrono::milliseconds timeout) const {
+  rep_->HandLeadToLeaderThread();
   std::unique_lock lock(rep_->wait_mu);
   return rep_->wait_cv.wait_for(lock, timeout, [&] {
     return HighWaterMark(topic, partition) > offset || rep_->wait_closed.load();

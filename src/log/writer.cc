@@ -157,11 +157,9 @@ bool Log::Writer::Stage(PendingAppend* p, BatchConcatenation* joined, GroupUndo*
   if (!head) return false;
 
   AppendResult result;
-  append_batch_.Clear();
-  const uint64_t version = StageEvents(p, *head, &result);
+  const uint64_t version = StageEvents(p, *head, joined, &result);
   result.version = StreamVersion(version);
   StageHead(req.stream, version, undo);
-  joined->Append(append_batch_);
   joined->Append(*RocksBatchOf(req.state_writes));
   p->result = std::move(result);
   return true;
@@ -183,16 +181,17 @@ std::optional<uint64_t> Log::Writer::AcceptedHead(PendingAppend* p) {
   return *head;
 }
 
-uint64_t Log::Writer::StageEvents(PendingAppend* p, uint64_t head, AppendResult* result) {
+uint64_t Log::Writer::StageEvents(PendingAppend* p, uint64_t head, BatchConcatenation* joined,
+                                  AppendResult* result) {
   AppendRequest& req = *p->request;
   uint64_t& next_offset = NextOffset(p->topic, p->partition);
   uint64_t version = head;
   // One stream-index entry for the whole append: its events are consecutive in the stream and
   // in the partition.
-  append_batch_.Put(HandleOf(rep_->streams_cf),
-                    env::StreamIndexKey(req.stream, StreamVersion(version + 1)),
-                    env::StreamRun(p->topic->id, p->partition, Offset(next_offset),
-                                   static_cast<uint32_t>(req.events.size())));
+  joined->Put(HandleOf(rep_->streams_cf),
+              {env::StreamIndexKey(req.stream, StreamVersion(version + 1))},
+              {env::StreamRun(p->topic->id, p->partition, Offset(next_offset),
+                              static_cast<uint32_t>(req.events.size()))});
   result->positions.reserve(req.events.size());
   for (size_t i = 0; i < req.events.size(); ++i) {
     ++version;
@@ -211,20 +210,15 @@ uint64_t Log::Writer::StageEvents(PendingAppend* p, uint64_t head, AppendResult*
     }
     const env::LogKeyBytes key = env::EncodeLogKey(p->topic->id, p->partition, offset);
     const std::string_view log_key = key.view();
-    // The envelope is the header and the body the appender encoded, joined by RocksDB as it
-    // copies them into the batch.
-    const rocksdb::Slice key_part(ToSlice(log_key));
+    // The envelope is the header and the body the appender encoded, joined as they are copied
+    // into the group's batch.
     const std::string_view body = p->body(i);
-    const rocksdb::Slice value_parts[2] = {rocksdb::Slice(header_), ToSlice(body)};
-    append_batch_.Put(HandleOf(rep_->log_cf), rocksdb::SliceParts(&key_part, 1),
-                      rocksdb::SliceParts(value_parts, 2));
+    joined->Put(HandleOf(rep_->log_cf), {log_key}, {header_, body});
     if (rep_->upstream != nullptr) {
       staged_.push_back(StagedEvent{p->topic, p->partition, offset, header_ + std::string(body)});
     }
-    if (caller_id) append_batch_.Put(HandleOf(rep_->ids_cf), id, ToSlice(log_key));
-    if (!generated_id.empty()) {
-      append_batch_.Put(HandleOf(rep_->ids_cf), generated_id, ToSlice(log_key));
-    }
+    if (caller_id) joined->Put(HandleOf(rep_->ids_cf), {id}, {log_key});
+    if (!generated_id.empty()) joined->Put(HandleOf(rep_->ids_cf), {generated_id}, {log_key});
     result->positions.push_back(Position{p->topic->name, p->partition, offset, seq});
     // Only a caller's id can be named again by a later append of this group.
     if (caller_id) {

@@ -44,11 +44,12 @@ class Log::Writer {
   // The stream's head when the append's expected version accepts it; otherwise sets the
   // append's result (the read error or the conflict) and returns nothing.
   std::optional<uint64_t> AcceptedHead(PendingAppend* p);
-  // Adds the append's stream-index entry, envelopes and id entries to append_batch_, giving
-  // each event its offset, seq and version (and a generated id where it has none). Returns
-  // the stream's new version.
-  uint64_t StageEvents(PendingAppend* p, uint64_t head, AppendResult* result);
-  // Adds the stream's new head to append_batch_ and to the cache, remembering the old one.
+  // Adds the append's stream-index entry, envelopes and id entries to `joined`, giving each
+  // event its offset, seq and version (and a generated id where it has none). Returns the
+  // stream's new version.
+  uint64_t StageEvents(PendingAppend* p, uint64_t head, BatchConcatenation* joined,
+                       AppendResult* result);
+  // Records the stream's new head in the cache, remembering the old one.
   void StageHead(const std::string& stream, uint64_t version, GroupUndo* undo);
   // If every event id of the append is already stored (or staged earlier in this group), sets
   // the original result; if only some are, a conflict; on a read error, that error. Returns
@@ -69,7 +70,7 @@ class Log::Writer {
   void PublishHighWaterMarks();
 
   Log::Rep* rep_;
-  rocksdb::WriteBatch append_batch_;  // one append's log writes, reused
+  rocksdb::WriteBatch append_batch_;  // a replicated group's writes (CommitReplicated), reused
   std::string header_;                // one event's envelope header, reused
   std::unordered_map<uint64_t, uint64_t> next_offsets_;  // (topic id, partition) -> next offset
   std::unordered_map<std::string, GroupEvent> group_ids_;  // event ids staged in this group

@@ -246,6 +246,23 @@ TEST_CASE("an append from another thread is led while a callback blocks") {
   called_back.Wait(2);
 }
 
+TEST_CASE("a callback may wait for an async append it queued") {
+  // The callback thread would write it only after the callback returns: WaitFor hands it to
+  // the leader thread instead.
+  TestLog t;
+  Results done;
+  REQUIRE(t.log->AppendAsync(Req("orders", "order-1", 1), [&](Result<AppendResult> r) {
+    REQUIRE(r.ok());
+    const Position& first = r->positions.front();
+    REQUIRE(t.log->AppendAsync(Req("orders", "order-1", 1), done.Callback()).ok());
+    CHECK(t.log->WaitFor(first.topic, first.partition, Offset(first.offset.value() + 1),
+                         std::chrono::seconds(10)));
+    done.Callback()(std::move(r));
+  }).ok());
+  done.Wait(2);
+  CHECK(t.log->StreamHead("order-1")->value() == 2);
+}
+
 TEST_CASE("synchronous and async appends share groups and stay gapless") {
   TestLog t(LogOptions{}, StoreOptions{.sync = SyncMode::kAlways});
   Results got;

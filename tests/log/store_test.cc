@@ -118,6 +118,23 @@ TEST_CASE("the log's two families insert by partition and by stream, and read in
   }
 }
 
+TEST_CASE("BatchConcatenation::Put writes the bytes WriteBatch::Put writes") {
+  TempDir dir;
+  auto store = Store::Open(dir.path(), FastStoreOptions());
+  REQUIRE(store.ok());
+  Family* family = (*store)->OpenFamily("ordered", FamilyKind::kOrdered).value();
+  const std::string long_part(300, 'v');  // a length that takes two varint bytes
+  rocksdb::WriteBatch expected;
+  expected.Put(HandleOf(family), "key", long_part + "tail");
+  expected.Put(HandleOf(family), "", "");
+  BatchConcatenation joined;
+  joined.Put(HandleOf(family), {"k", "ey"}, {long_part, "tail"});
+  joined.Put(HandleOf(family), {""}, {});
+  const rocksdb::WriteBatch got = joined.Finish();
+  CHECK(got.Count() == 2);
+  CHECK(got.Data() == expected.Data());
+}
+
 TEST_CASE("ParseSyncMode accepts always, batch and none and refuses anything else") {
   auto always = ParseSyncMode("always");
   REQUIRE(always.ok());
