@@ -7,13 +7,13 @@ namespace cairn::bytes {
 // capacity per byte (keys are built per event, and this showed in the append profile).
 void PutBigEndian32(std::string* out, uint32_t v) {
   char buf[4];
-  for (int i = 0; i < 4; ++i) buf[i] = static_cast<char>(v >> (8 * (3 - i)));
+  StoreBigEndian32(buf, v);
   out->append(buf, sizeof(buf));
 }
 
 void PutBigEndian64(std::string* out, uint64_t v) {
   char buf[8];
-  for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(v >> (8 * (7 - i)));
+  StoreBigEndian64(buf, v);
   out->append(buf, sizeof(buf));
 }
 

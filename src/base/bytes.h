@@ -9,6 +9,13 @@
 
 namespace cairn::bytes {
 
+// Write `v` big-endian into out[0..3] (resp. out[0..7]).
+inline void StoreBigEndian32(char* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(v >> (8 * (3 - i)));
+}
+inline void StoreBigEndian64(char* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(v >> (8 * (7 - i)));
+}
 void PutBigEndian32(std::string* out, uint32_t v);
 void PutBigEndian64(std::string* out, uint64_t v);
 // REQUIRES: in.size() >= 4 (resp. 8); reads the first 4 (8) bytes.

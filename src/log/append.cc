@@ -5,8 +5,9 @@
 // heads, builds ONE WriteBatch and writes it with ONE fsync (Log::Writer, writer.cc), then
 // completes the group and hands leadership to the next in line. A synchronous append leads in
 // its own thread (so a lone writer never waits for another thread); an async one by the log's
-// leader thread, or by its callback thread when a callback queued it (async.cc). Only the leader touches the writer state (stream heads cache,
-// next seq); leadership passes under queue_mu, which orders it.
+// leader thread, or by its callback thread when a callback queued it (async.cc). Only the
+// leader touches the writer state (stream heads cache, next seq); leadership passes under
+// queue_mu, which orders it.
 //
 // Append is AppendAsync's steps (validate, encode, queue) with a different last one: it waits
 // on the futex and leads when its turn comes, instead of handing its group to the leader thread
@@ -65,10 +66,8 @@ void PrepareAppend(AppendRequest* req, TopicState* topic, PendingAppend* pending
   pending->topic = topic;
   pending->partition = PartitionForKey(StreamKey(req->stream), topic->partitions);
   pending->body_ends.reserve(req->events.size());
-  size_t body_bytes = 0;  // enough for every body but their metadata (reserved once)
-  for (const NewEvent& e : req->events) {
-    body_bytes += 32 + e.type.size() + req->stream.size() + e.data.size();
-  }
+  size_t body_bytes = 0;  // reserved once for all the bodies
+  for (const NewEvent& e : req->events) body_bytes += env::BodySizeHint(e, req->stream);
   pending->bodies.reserve(body_bytes);
   const int64_t now = NowMicros();
   for (NewEvent& e : req->events) {

@@ -42,7 +42,12 @@ void Log::Rep::RunAsyncLeader() {
   }
 }
 
+thread_local const Log::Rep* Log::Rep::callback_thread_of = nullptr;
+
+bool Log::Rep::OnCallbackThread() const { return callback_thread_of == this; }
+
 void Log::Rep::RunCallbacks() {
+  callback_thread_of = this;
   const SyncMode sync = store->options().sync;
   std::deque<PendingAppend*> batch;
   for (;;) {
@@ -63,8 +68,9 @@ void Log::Rep::RunCallbacks() {
 }
 
 void Log::Rep::HandLeadToLeaderThread() {
+  if (!OnCallbackThread()) return;  // the common case: no lock taken
   std::lock_guard lock(queue_mu);
-  if (async_lead && OnCallbackThread()) async_lead_cv.notify_one();
+  if (async_lead) async_lead_cv.notify_one();
 }
 
 bool Log::Rep::TakeAsyncLead() {

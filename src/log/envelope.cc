@@ -20,12 +20,9 @@ namespace envelope {
 
 LogKeyBytes EncodeLogKey(TopicId topic, PartitionId partition, Offset offset) {
   LogKeyBytes key;
-  const auto put = [&](size_t at, uint64_t v, int size) {
-    for (int i = 0; i < size; ++i) key.bytes[at + i] = static_cast<char>(v >> (8 * (size - 1 - i)));
-  };
-  put(0, topic.value(), 4);
-  put(4, partition.value(), 4);
-  put(8, offset.value(), 8);
+  bytes::StoreBigEndian32(key.bytes, topic.value());
+  bytes::StoreBigEndian32(key.bytes + 4, partition.value());
+  bytes::StoreBigEndian64(key.bytes + 8, offset.value());
   return key;
 }
 
@@ -151,7 +148,7 @@ void AppendBody(std::string* out, const NewEvent& event, std::string_view stream
 
 std::string EncodeBody(const NewEvent& event, std::string_view stream) {
   std::string out;
-  out.reserve(32 + event.type.size() + stream.size() + event.data.size());
+  out.reserve(BodySizeHint(event, stream));
   AppendBody(&out, event, stream);
   return out;
 }

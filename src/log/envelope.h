@@ -77,6 +77,10 @@ inline constexpr char kFormat3Tag = static_cast<char>(0xC3);
 std::string EncodeBody(const NewEvent& event, std::string_view stream);
 // The same, appended to `out` (an append's bodies share one buffer).
 void AppendBody(std::string* out, const NewEvent& event, std::string_view stream);
+// What to reserve for a body: its size without metadata, or a little more.
+inline size_t BodySizeHint(const NewEvent& event, std::string_view stream) {
+  return 32 + event.type.size() + stream.size() + event.data.size();
+}
 // Appends the header for an event with this id (non-empty), seq and version to `out`.
 void AppendHeader(std::string* out, std::string_view id, Seq seq, StreamVersion version);
 // The same for an id given as its 128 bits (a generated id).

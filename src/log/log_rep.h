@@ -206,8 +206,12 @@ struct Log::Rep {
   // The callback thread: runs the callbacks of completed async appends, in commit order, and
   // leads the next async group when the leader thread has not taken it yet.
   void RunCallbacks();
-  // Whether the calling thread is this log's callback thread. Under queue_mu.
-  bool OnCallbackThread() const { return callback_thread.get_id() == std::this_thread::get_id(); }
+  // Whether the calling thread is this log's callback thread (RunCallbacks marks it). Takes no
+  // lock: the waits ask it before anything else.
+  bool OnCallbackThread() const;
+  // The log whose callback thread the calling thread is, if any: per log, since a callback of
+  // one log may append to another.
+  static thread_local const Rep* callback_thread_of;
   // Called by the waits (waits.cc): on the callback thread, wakes the leader thread for a lead
   // the callback thread holds (async appends its callbacks queued, which it would only write
   // after the callback returns), so a callback that waits for one of them does not wait on

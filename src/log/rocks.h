@@ -23,8 +23,9 @@ const rocksdb::Snapshot* RocksSnapshotOf(const Snapshot* snapshot);
 // to join many batches use BatchConcatenation.
 void AppendRocksBatch(rocksdb::WriteBatch* dst, const rocksdb::WriteBatch& src);
 
-// Joins WriteBatches into one in time linear in their total size: the group-commit writer's
-// batch of many appends, each with its own extra writes.
+// Builds one WriteBatch from puts and whole WriteBatches, in time linear in their total size:
+// the group-commit writer's batch of many appends (their puts), each with its own extra writes
+// (a batch).
 class BatchConcatenation {
  public:
   void Append(const rocksdb::WriteBatch& part);
@@ -42,7 +43,6 @@ class BatchConcatenation {
   std::string rep_ = std::string(kHeader, '\0');
   uint32_t count_ = 0;
 };
-
 
 // Two of the log's families (log/topics.cc), which the store tunes by name, for an existing dir
 // as for a new one (FamilyOptionsFor):

@@ -656,7 +656,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOp
   rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
   if (!s.ok() || names.empty()) names = {rocksdb::kDefaultColumnFamilyName};
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& name : names) descriptors.emplace_back(name, FamilyOptionsFor(name, rep.cf_options));
+  for (const auto& name : names) {
+    descriptors.emplace_back(name, FamilyOptionsFor(name, rep.cf_options));
+  }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;

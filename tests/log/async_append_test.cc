@@ -230,7 +230,8 @@ TEST_CASE("an append from another thread is led while a callback blocks") {
   std::shared_future<void> released = release.get_future().share();
   REQUIRE(t.log->AppendAsync(Req("orders", "order-slow", 1), [&](Result<AppendResult> r) {
     REQUIRE(r.ok());
-    REQUIRE(t.log->AppendAsync(Req("orders", "order-from-callback", 1), called_back.Callback()).ok());
+    REQUIRE(
+        t.log->AppendAsync(Req("orders", "order-from-callback", 1), called_back.Callback()).ok());
     blocked.set_value();
     released.wait();
   }).ok());

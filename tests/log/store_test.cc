@@ -81,7 +81,8 @@ TEST_CASE("the log's two families insert by partition and by stream, and read in
   {
     auto store = Store::Open(dir.path(), FastStoreOptions());
     REQUIRE(store.ok());
-    Family* index = (*store)->OpenFamily(std::string(kStreamIndexFamily), FamilyKind::kOrdered).value();
+    Family* index =
+        (*store)->OpenFamily(std::string(kStreamIndexFamily), FamilyKind::kOrdered).value();
     WriteBatch batch;
     for (uint64_t round = 0; round < 3; ++round) {
       for (const uint64_t version : {5, 1, 3, 2, 4}) {
