@@ -2,6 +2,7 @@
 #include "base/json_reader.h"
 
 #include <algorithm>
+#include <array>
 #include <vector>
 
 namespace cairn::json {
@@ -13,7 +14,7 @@ using simdjson::ondemand::number_type;
 
 // The Status for a simdjson error met while reading the value at `path`, when the error is not
 // a plain type mismatch (those get a message naming the expected type).
-Status FromSimdjson(error_code error, std::string_view path) {
+Status FromSimdjson(error_code error, const Path& path) {
   switch (error) {
     case simdjson::NUMBER_OUT_OF_RANGE:
       return FieldError(path, "is out of range");
@@ -28,7 +29,7 @@ Status FromSimdjson(error_code error, std::string_view path) {
 }
 
 // Ok when `value` is of type `want`; else "<path> <problem>", or the Status for malformed input.
-Status ExpectType(Value& value, std::string_view path, json_type want, std::string_view problem) {
+Status ExpectType(Value& value, const Path& path, json_type want, std::string_view problem) {
   json_type type;
   if (error_code error = value.type().get(type)) return FromSimdjson(error, path);
   if (type != want) return FieldError(path, problem);
@@ -49,22 +50,68 @@ std::string IndexPath(std::string_view parent, size_t index) {
   return std::string(parent) + "[" + std::to_string(index) + "]";
 }
 
-Status FieldError(std::string_view path, std::string_view problem) {
-  std::string message(path.empty() ? std::string_view("body") : path);
+Status FieldError(const Path& path, std::string_view problem) {
+  std::string field = path.str();
+  std::string message(field.empty() ? std::string_view("body") : std::string_view(field));
   message += ' ';
   message += problem;
-  return Status::InvalidArgument(std::move(message), std::string(path));
+  return Status::InvalidArgument(std::move(message), std::move(field));
 }
 
 Status UnknownField(std::string_view path, std::string_view key) {
   return FieldError(JoinPath(path, key), "is not a known field");
 }
 
-Status MissingField(std::string_view path) { return FieldError(path, "is required"); }
+Status MissingField(const Path& path) { return FieldError(path, "is required"); }
 
-Input::Input(std::string_view text) : text_(text.data(), text.size()) {
-  iterate_error_ = parser_.iterate(text_).get(doc_);
+// ---- Input and its per-thread pool ----
+
+struct InputBuffers {
+  std::string text;  // the document, then SIMDJSON_PADDING bytes
+  simdjson::ondemand::parser parser;
+};
+
+namespace {
+
+// Buffers an Input on this thread may take: a few (Inputs nest, e.g. a stored view read while an
+// event is), and none grown by a large document (they are freed, not kept).
+class BufferPool {
+ public:
+  std::unique_ptr<InputBuffers> Take() {
+    if (free_.empty()) return std::make_unique<InputBuffers>();
+    std::unique_ptr<InputBuffers> buffers = std::move(free_.back());
+    free_.pop_back();
+    return buffers;
+  }
+  void Give(std::unique_ptr<InputBuffers> buffers) {
+    constexpr size_t kMaxKept = 4;
+    constexpr size_t kMaxKeptBytes = size_t{1} << 20;
+    if (free_.size() < kMaxKept && buffers->text.capacity() <= kMaxKeptBytes &&
+        buffers->parser.capacity() <= kMaxKeptBytes) {
+      free_.push_back(std::move(buffers));
+    }
+  }
+
+ private:
+  std::vector<std::unique_ptr<InputBuffers>> free_;
+};
+
+BufferPool& ThreadPool() {
+  thread_local BufferPool pool;
+  return pool;
 }
+
+}  // namespace
+
+Input::Input(std::string_view text) : buffers_(ThreadPool().Take()) {
+  std::string& copy = buffers_->text;
+  copy.assign(text);
+  copy.append(simdjson::SIMDJSON_PADDING, '\0');
+  const simdjson::padded_string_view padded(copy.data(), text.size(), copy.size());
+  iterate_error_ = buffers_->parser.iterate(padded).get(doc_);
+}
+
+Input::~Input() { ThreadPool().Give(std::move(buffers_)); }
 
 Result<Object> Input::RootObject() {
   if (iterate_error_ == simdjson::EMPTY) return FieldError("", "must be a JSON object, not empty");
@@ -84,14 +131,14 @@ Status Input::ExpectEnd() {
   return FieldError("", "has unexpected content after the JSON value");
 }
 
-Result<std::string> ReadString(Value value, std::string_view path) {
+Result<std::string> ReadString(Value value, const Path& path) {
   CAIRN_RETURN_IF_ERROR(ExpectType(value, path, json_type::string, "must be a string"));
   std::string_view text;
   if (error_code error = value.get_string().get(text)) return FromSimdjson(error, path);
   return std::string(text);
 }
 
-Result<int64_t> ReadInt(Value value, std::string_view path) {
+Result<int64_t> ReadInt(Value value, const Path& path) {
   CAIRN_RETURN_IF_ERROR(ExpectType(value, path, json_type::number, "must be an integer"));
   number_type kind;
   if (error_code error = value.get_number_type().get(kind)) return FromSimdjson(error, path);
@@ -111,21 +158,21 @@ Result<int64_t> ReadInt(Value value, std::string_view path) {
   return number;
 }
 
-Result<bool> ReadBool(Value value, std::string_view path) {
+Result<bool> ReadBool(Value value, const Path& path) {
   CAIRN_RETURN_IF_ERROR(ExpectType(value, path, json_type::boolean, "must be true or false"));
   bool flag;
   if (error_code error = value.get_bool().get(flag)) return FromSimdjson(error, path);
   return flag;
 }
 
-Result<Object> ReadObject(Value value, std::string_view path) {
+Result<Object> ReadObject(Value value, const Path& path) {
   CAIRN_RETURN_IF_ERROR(ExpectType(value, path, json_type::object, "must be an object"));
   Object object;
   if (error_code error = value.get_object().get(object)) return FromSimdjson(error, path);
   return object;
 }
 
-Result<Array> ReadArray(Value value, std::string_view path) {
+Result<Array> ReadArray(Value value, const Path& path) {
   CAIRN_RETURN_IF_ERROR(ExpectType(value, path, json_type::array, "must be an array"));
   Array array;
   if (error_code error = value.get_array().get(array)) return FromSimdjson(error, path);
@@ -140,17 +187,28 @@ bool IsNull(Value& value) {
 }
 
 Status ForEachField(Object& object, std::string_view path, const FieldVisitor& visit) {
-  std::vector<std::string> seen;
+  // The keys met so far: views into the parser's string buffer, which keeps every unescaped
+  // string of the document. The first few in place, the rest (a large object) on the heap.
+  std::array<std::string_view, 16> first;
+  std::vector<std::string_view> more;
+  size_t count = 0;
   for (auto maybe_field : object) {
     simdjson::ondemand::field field;
     if (error_code error = std::move(maybe_field).get(field)) return FromSimdjson(error, path);
     std::string_view key;
     if (error_code error = field.unescaped_key().get(key)) return FromSimdjson(error, path);
-    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
-      return FieldError(JoinPath(path, key), "appears twice");
+    const auto first_end = first.begin() + std::min(count, first.size());
+    if (std::find(first.begin(), first_end, key) != first_end ||
+        std::find(more.begin(), more.end(), key) != more.end()) {
+      return FieldError(Path(path, key), "appears twice");
     }
-    seen.emplace_back(key);
-    CAIRN_RETURN_IF_ERROR(visit(seen.back(), field.value()));
+    if (count < first.size()) {
+      first[count] = key;
+    } else {
+      more.push_back(key);
+    }
+    ++count;
+    CAIRN_RETURN_IF_ERROR(visit(key, field.value()));
   }
   return Status::Ok();
 }

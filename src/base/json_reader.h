@@ -20,7 +20,7 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +28,7 @@
 #include <simdjson.h>
 
 #include "cairn/status.h"
+#include "base/function_ref.h"
 
 namespace cairn::json {
 
@@ -40,19 +41,43 @@ std::string JoinPath(std::string_view parent, std::string_view key);
 // "items" + 2 -> "items[2]".
 std::string IndexPath(std::string_view parent, size_t index);
 
+// The path of the value being read, for error messages only: a whole path ("items[0].price"),
+// or a parent and a key joined (JoinPath) only when a message needs them, so reading a valid
+// field costs no string. Views: the strings must outlive the Path (pass it as an argument).
+class Path {
+ public:
+  Path(std::string_view whole) : parent_(whole) {}  // NOLINT: a path is a string
+  Path(const std::string& whole) : parent_(whole) {}  // NOLINT
+  Path(const char* whole) : parent_(whole) {}  // NOLINT
+  Path(std::string_view parent, std::string_view key) : parent_(parent), key_(key), joined_(true) {}
+
+  std::string str() const {
+    return joined_ ? JoinPath(parent_, key_) : std::string(parent_);
+  }
+  bool empty() const { return parent_.empty() && key_.empty(); }
+
+ private:
+  std::string_view parent_;
+  std::string_view key_;
+  bool joined_ = false;
+};
+
 // kInvalidArgument about `path`: message "<path> <problem>" (or "body <problem>" at the root),
 // field() = path.
-Status FieldError(std::string_view path, std::string_view problem);
+Status FieldError(const Path& path, std::string_view problem);
 // "<path>.<key> is not a known field".
 Status UnknownField(std::string_view path, std::string_view key);
 // "<path> is required".
-Status MissingField(std::string_view path);
+Status MissingField(const Path& path);
 
 // One JSON document: a padded copy of the text, its parser and the On-Demand document.
-// Not copyable or movable (the document points into the parser).
+// Not copyable or movable (the document points into the parser). The copy's buffer and the
+// parser come from a small per-thread pool and go back to it with the Input, so parsing many
+// small documents (events, stored views) does not allocate a parser each.
 class Input {
  public:
   explicit Input(std::string_view text);
+  ~Input();
   Input(const Input&) = delete;
   Input& operator=(const Input&) = delete;
 
@@ -64,21 +89,20 @@ class Input {
   Status ExpectEnd();
 
  private:
-  simdjson::padded_string text_;
-  simdjson::ondemand::parser parser_;
+  std::unique_ptr<struct InputBuffers> buffers_;  // the padded copy and the parser
   simdjson::ondemand::document doc_;
   simdjson::error_code iterate_error_ = simdjson::SUCCESS;
 };
 
 // Typed readers. Each consumes `value`; a wrong type, an out-of-range number or a malformed
 // value is a FieldError about `path`.
-Result<std::string> ReadString(Value value, std::string_view path);
+Result<std::string> ReadString(Value value, const Path& path);
 // An integer in int64 range. A fraction or exponent form ("1.5", "1e3") is "must be an
 // integer, not a fraction"; an integer beyond int64 is "is out of range".
-Result<int64_t> ReadInt(Value value, std::string_view path);
-Result<bool> ReadBool(Value value, std::string_view path);
-Result<Object> ReadObject(Value value, std::string_view path);
-Result<Array> ReadArray(Value value, std::string_view path);
+Result<int64_t> ReadInt(Value value, const Path& path);
+Result<bool> ReadBool(Value value, const Path& path);
+Result<Object> ReadObject(Value value, const Path& path);
+Result<Array> ReadArray(Value value, const Path& path);
 // Whether `value` is the literal null (then it is consumed). Malformed input reads as false and
 // fails in the next typed read.
 bool IsNull(Value& value);
@@ -97,12 +121,13 @@ Status Assign(Result<T> result, std::optional<T>* out) {
 }
 
 // Calls `visit` for each field of `object` in document order. A key that appears twice is
-// "<path>.<key> appears twice". Stops at, and returns, the first non-ok Status.
-using FieldVisitor = std::function<Status(std::string_view key, Value value)>;
+// "<path>.<key> appears twice". Stops at, and returns, the first non-ok Status. The key's view
+// is valid while the Input lives.
+using FieldVisitor = FunctionRef<Status(std::string_view key, Value value)>;
 Status ForEachField(Object& object, std::string_view path, const FieldVisitor& visit);
 
 // Calls `visit` for each element of `array` with its index. Stops at the first non-ok Status.
-using ElementVisitor = std::function<Status(size_t index, Value value)>;
+using ElementVisitor = FunctionRef<Status(size_t index, Value value)>;
 Status ForEachElement(Array& array, std::string_view path, const ElementVisitor& visit);
 
 }  // namespace cairn::json

@@ -10,7 +10,7 @@ Status ReadItem(json::Value value, const std::string& path, Strictness strictnes
   bool has_product = false, has_name = false, has_price = false, has_quantity = false;
   CAIRN_RETURN_IF_ERROR(json::ForEachField(object, path, [&](std::string_view key,
                                                              json::Value v) -> Status {
-    const std::string field = json::JoinPath(path, key);
+    const json::Path field(path, key);
     if (key == "productId") {
       has_product = true;
       return json::Assign(json::ReadString(v, field), &item->product_id);
@@ -58,7 +58,7 @@ Status ReadAddress(json::Value value, std::string_view path, Strictness strictne
   bool has_street = false, has_city = false, has_zip = false, has_country = false;
   CAIRN_RETURN_IF_ERROR(json::ForEachField(object, path, [&](std::string_view key,
                                                              json::Value v) -> Status {
-    const std::string field = json::JoinPath(path, key);
+    const json::Path field(path, key);
     if (key == "street") {
       has_street = true;
       return json::Assign(json::ReadString(v, field), &out->street);

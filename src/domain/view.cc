@@ -18,16 +18,21 @@ void WriteTime(json::JsonWriter& out, std::string_view key, int64_t micros) {
   out.Key(key).String(json::FormatIsoTime(micros));
 }
 
-Status ReadTime(json::Value v, std::string_view field, int64_t* out) {
+// (The field's name is rendered only for an error: parsed again with it.)
+Status ReadTime(json::Value v, const json::Path& field, int64_t* out) {
   CAIRN_ASSIGN_OR_RETURN(std::string text, json::ReadString(v, field));
-  CAIRN_ASSIGN_OR_RETURN(json::ParsedTime parsed, json::ParseIsoTime(text, field));
-  *out = parsed.micros;
+  Result<json::ParsedTime> parsed = json::ParseIsoTime(text, "");
+  if (!parsed.ok()) return json::ParseIsoTime(text, field.str()).status();
+  *out = parsed->micros;
   return Status::Ok();
 }
 
-Status ReadStatus(json::Value v, std::string_view field, OrderStatus* out) {
+Status ReadStatus(json::Value v, const json::Path& field, OrderStatus* out) {
   CAIRN_ASSIGN_OR_RETURN(std::string name, json::ReadString(v, field));
-  return json::Assign(ParseOrderStatus(name, field), out);
+  Result<OrderStatus> status = ParseOrderStatus(name, "");
+  if (!status.ok()) return ParseOrderStatus(name, field.str()).status();
+  *out = *status;
+  return Status::Ok();
 }
 
 Status ReadPayment(json::Value v, PaymentDetails* out) {
@@ -48,8 +53,8 @@ Status ReadHistory(json::Value v, std::vector<StatusChange>* out) {
     StatusChange change{OrderStatus::kCreated, 0};
     CAIRN_RETURN_IF_ERROR(json::ForEachField(object, path, [&](std::string_view key,
                                                                json::Value f) {
-      if (key == "status") return ReadStatus(f, json::JoinPath(path, key), &change.status);
-      if (key == "at") return ReadTime(f, json::JoinPath(path, key), &change.at_us);
+      if (key == "status") return ReadStatus(f, json::Path(path, key), &change.status);
+      if (key == "at") return ReadTime(f, json::Path(path, key), &change.at_us);
       return Status::Ok();
     }));
     out->push_back(change);

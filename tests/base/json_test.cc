@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/iso_time.h"
 #include "base/json_reader.h"
@@ -125,6 +126,67 @@ TEST_CASE("ForEachField reports a duplicate key with its path") {
   });
   CHECK(s.field() == "a.x");
   CHECK(s.message() == "a.x appears twice");
+}
+
+TEST_CASE("ForEachField finds a duplicate among many keys, and keys stay readable to the end") {
+  std::string text = "{";
+  for (int i = 0; i < 40; ++i) text += "\"key" + std::to_string(i) + "\":\"v\",";
+  text += "\"key\\u0033\":1}";  // "key3", escaped: the 41st key repeats the 4th
+  Input input(text);
+  Result<Object> root = input.RootObject();
+  REQUIRE(root.ok());
+  std::vector<std::string_view> keys;
+  Status s = ForEachField(*root, "top", [&](std::string_view key, Value) {
+    keys.push_back(key);
+    return Status::Ok();
+  });
+  CHECK(s.message() == "top.key3 appears twice");
+  REQUIRE(keys.size() == 40);
+  for (int i = 0; i < 40; ++i) CHECK(keys[i] == "key" + std::to_string(i));
+}
+
+TEST_CASE("Inputs may nest and follow each other on one thread") {
+  // The pool hands each live Input its own parser: the outer document is still being read while
+  // inner ones are parsed, and a document larger than the pool keeps follows small ones.
+  Input outer(R"({"a":"first","b":"second"})");
+  Result<Object> root = outer.RootObject();
+  REQUIRE(root.ok());
+  std::vector<std::string> seen;
+  Status s = ForEachField(*root, "", [&](std::string_view key, Value v) {
+    Result<std::string> text = ReadString(v, key);
+    if (!text.ok()) return text.status();
+    Input inner("{\"x\":\"" + *text + "\"}");
+    Result<Object> inner_root = inner.RootObject();
+    if (!inner_root.ok()) return inner_root.status();
+    return ForEachField(*inner_root, "", [&](std::string_view, Value x) {
+      Result<std::string> value = ReadString(x, "x");
+      if (value.ok()) seen.push_back(std::string(key) + "=" + *value);
+      return value.status();
+    });
+  });
+  REQUIRE(s.ok());
+  CHECK(seen == std::vector<std::string>{"a=first", "b=second"});
+  const std::string large = R"({"big":")" + std::string(3 << 20, 'x') + R"("})";
+  for (const bool big : {true, false, true, false}) {
+    Input input(big ? large : std::string(R"({"big":"small"})"));
+    Result<Object> object = input.RootObject();
+    REQUIRE(object.ok());
+    REQUIRE(ForEachField(*object, "", [&](std::string_view, Value v) {
+      Result<std::string> value = ReadString(v, "big");
+      CHECK((value.ok() && value->size() == (big ? size_t{3} << 20 : 5)));
+      return value.status();
+    }).ok());
+  }
+}
+
+TEST_CASE("a Path joins its parent and key only for the message") {
+  const std::string parent = "items[2]";
+  Status s = ReadValue("1.5", [&](Value v) { return ReadInt(v, Path(parent, "price")).status(); });
+  CHECK(s.field() == "items[2].price");
+  CHECK(s.message() == "items[2].price must be an integer, not a fraction");
+  s = ReadValue("true", [&](Value v) { return ReadString(v, Path("", "name")).status(); });
+  CHECK(s.field() == "name");
+  CHECK(FieldError(Path(""), "must be a JSON object").message() == "body must be a JSON object");
 }
 
 TEST_CASE("the root must be one JSON object") {
