@@ -85,10 +85,15 @@ std::string StatRevenue(std::string_view currency) {
 }
 
 std::string TermKey(std::string_view term, std::string_view order_id) {
-  std::string key(term);
-  key.push_back('\0');
-  key += order_id;
+  std::string key;
+  SetTermKey(term, order_id, &key);
   return key;
+}
+
+void SetTermKey(std::string_view term, std::string_view order_id, std::string* key) {
+  key->assign(term);
+  key->push_back('\0');
+  key->append(order_id);
 }
 
 std::string TermValue(int64_t created_at_us, std::string_view user_id) {

@@ -86,6 +86,8 @@ inline constexpr std::string_view kStatRevenuePrefix = "revenue:";
 
 // Keys of the "terms" table.
 std::string TermKey(std::string_view term, std::string_view order_id);
+// TermKey into *key (its buffer reused).
+void SetTermKey(std::string_view term, std::string_view order_id, std::string* key);
 std::string TermValue(int64_t created_at_us, std::string_view user_id);
 
 }  // namespace cairn::domain

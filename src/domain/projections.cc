@@ -4,7 +4,6 @@
 // stops the projection (state failed) rather than guessing.
 #include <algorithm>
 #include <map>
-#include <set>
 #include <unordered_map>
 #include <utility>
 
@@ -343,7 +342,7 @@ Status ApplySearch(const EventView& e, ProjectionWriter& out) {
   if (!event.ok()) return event.status();
   const auto& created = std::get<OrderCreated>(**event);
 
-  std::set<std::string> terms;
+  std::vector<std::string> terms;
   AddIndexTerms(created.order_id, &terms);
   AddIndexTerms(created.user_id, &terms);
   for (const OrderItem& item : created.items) AddIndexTerms(item.name, &terms);
@@ -352,8 +351,14 @@ Status ApplySearch(const EventView& e, ProjectionWriter& out) {
                                   &address.country}) {
     AddIndexTerms(*part, &terms);
   }
+  std::sort(terms.begin(), terms.end());
+  terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
   const std::string value = TermValue(e.timestamp_us(), created.user_id);
-  for (const std::string& term : terms) out.Put(kTerms, TermKey(term, created.order_id), value);
+  std::string key;
+  for (const std::string& term : terms) {
+    SetTermKey(term, created.order_id, &key);
+    out.Put(kTerms, key, value);
+  }
   return Status::Ok();
 }
 

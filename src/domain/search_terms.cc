@@ -44,16 +44,19 @@ std::vector<std::string> Tokens(std::string_view text) {
 
 }  // namespace
 
-void AddIndexTerms(std::string_view text, std::set<std::string>* terms) {
-  for (const std::string& token : Tokens(text)) {
-    terms->insert(token);
-    size_t start = 0;
-    for (size_t i = 0; i <= token.size(); ++i) {
-      if (i == token.size() || IsJoiner(token[i])) {
-        if (i > start) terms->insert(token.substr(start, i - start));
-        start = i + 1;
+void AddIndexTerms(std::string_view text, std::vector<std::string>* terms) {
+  for (std::string& token : Tokens(text)) {
+    // The parts between joiners, when there are any, then the whole token.
+    if (token.find_first_of("-_.@/") != std::string::npos) {
+      size_t start = 0;
+      for (size_t i = 0; i <= token.size(); ++i) {
+        if (i == token.size() || IsJoiner(token[i])) {
+          if (i > start) terms->push_back(token.substr(start, i - start));
+          start = i + 1;
+        }
       }
     }
+    terms->push_back(std::move(token));
   }
 }
 

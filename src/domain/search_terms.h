@@ -8,7 +8,6 @@
 // query can name a whole id ("6415479c-65dc-…") or a part of it ("6415479c").
 #pragma once
 
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,8 +16,8 @@ namespace cairn::domain {
 
 inline constexpr size_t kMaxTermBytes = 64;
 
-// Adds the index terms of `text` to `terms`.
-void AddIndexTerms(std::string_view text, std::set<std::string>* terms);
+// Appends the index terms of `text` to `terms` (a term may then be there more than once).
+void AddIndexTerms(std::string_view text, std::vector<std::string>* terms);
 // The query's tokens, in order, without splitting at joiners.
 std::vector<std::string> QueryTerms(std::string_view query);
 
