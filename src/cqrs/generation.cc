@@ -29,20 +29,21 @@ uint32_t Generation::NumberOf(std::string_view family_name, std::string_view pro
 Result<std::shared_ptr<Generation>> Generation::Open(Store* store, const ProjectionSpec& spec,
                                                      uint32_t number) {
   std::shared_ptr<Generation> gen(new Generation(store, spec.name, number));
-  for (const std::string& table : spec.tables) {
-    CAIRN_ASSIGN_OR_RETURN(Family* family, store->OpenFamily(FamilyName(spec.name, number, table),
-                                                             FamilyKind::kOrdered));
-    gen->tables_.emplace(table, family);
-  }
+  std::vector<std::string> names;
+  for (const std::string& table : spec.tables) names.push_back(FamilyName(spec.name, number, table));
+  CAIRN_ASSIGN_OR_RETURN(const std::vector<Family*> families,
+                         store->OpenFamilies(names, FamilyKind::kOrdered));
+  for (size_t i = 0; i < spec.tables.size(); ++i) gen->tables_.emplace(spec.tables[i], families[i]);
   return gen;
 }
 
 Generation::~Generation() {
   if (!drop_when_released_.load()) return;
-  for (const auto& [table, family] : tables_) {
-    const std::string name = FamilyName(projection_, number_, table);
-    Status s = store_->DropFamily(name);
-    if (!s.ok()) spdlog::warn("could not drop {}: {}", name, s.ToString());
+  std::vector<std::string> names;
+  for (const auto& [table, family] : tables_) names.push_back(FamilyName(projection_, number_, table));
+  Status s = store_->DropFamilies(names);
+  if (!s.ok()) {
+    spdlog::warn("could not drop generation {} of {}: {}", number_, projection_, s.ToString());
   }
 }
 

@@ -216,10 +216,17 @@ struct PendingWrite {
 }  // namespace
 
 struct IndexedBatch::Rep {
+  // A slot of the hash table: 1 + an index into `writes` (0 when free) and the high half of
+  // that write's hash, so a probe reads a write (a cache miss, in a batch of 100,000s) only
+  // when the hashes agree.
+  struct Slot {
+    uint32_t write = 0;
+    uint32_t tag = 0;
+  };
   std::string keys;
   std::string values;
   std::vector<PendingWrite> writes;  // in the order of their first write
-  std::vector<uint32_t> slots;       // 1 + an index into `writes`, 0 when free; size 2^k
+  std::vector<Slot> slots;           // size 2^k
 
   std::string_view KeyOf(const PendingWrite& w) const {
     return std::string_view(keys).substr(w.key_offset, w.key_size);
@@ -244,19 +251,23 @@ struct IndexedBatch::Rep {
     return std::hash<std::string_view>()(key) ^
            (reinterpret_cast<uintptr_t>(family) * 0x9E3779B97F4A7C15ull);
   }
+  static uint32_t TagOf(uint64_t hash) { return static_cast<uint32_t>(hash >> 32); }
   // The slot holding (family, key), or the free slot where it belongs. REQUIRES: slots not empty.
   size_t Probe(const Family* family, std::string_view key, uint64_t hash) const {
     const size_t mask = slots.size() - 1;
+    const uint32_t tag = TagOf(hash);
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
-      if (slots[i] == 0) return i;
-      const PendingWrite& w = writes[slots[i] - 1];
+      const Slot& slot = slots[i];
+      if (slot.write == 0) return i;
+      if (slot.tag != tag) continue;
+      const PendingWrite& w = writes[slot.write - 1];
       if (w.hash == hash && w.family == family && KeyOf(w) == key) return i;
     }
   }
   const PendingWrite* Find(const Family* family, std::string_view key) const {
     if (slots.empty()) return nullptr;
-    const uint32_t slot = slots[Probe(family, key, Hash(family, key))];
-    return slot == 0 ? nullptr : &writes[slot - 1];
+    const uint32_t write = slots[Probe(family, key, Hash(family, key))].write;
+    return write == 0 ? nullptr : &writes[write - 1];
   }
   // The entry for (family, key); a new one adds 0 to the counter (the callers then set it).
   // The reference is valid until the next call.
@@ -264,8 +275,8 @@ struct IndexedBatch::Rep {
     if ((writes.size() + 1) * 2 > slots.size()) Grow();
     const uint64_t hash = Hash(family, key);
     const size_t i = Probe(family, key, hash);
-    if (slots[i] != 0) return writes[slots[i] - 1];
-    slots[i] = static_cast<uint32_t>(writes.size() + 1);
+    if (slots[i].write != 0) return writes[slots[i].write - 1];
+    slots[i] = Slot{static_cast<uint32_t>(writes.size() + 1), TagOf(hash)};
     PendingWrite& w = writes.emplace_back();
     w.family = family;
     w.key_offset = keys.size();
@@ -275,12 +286,12 @@ struct IndexedBatch::Rep {
     return w;
   }
   void Grow() {
-    slots.assign(std::max<size_t>(1024, slots.size() * 2), 0);
+    slots.assign(std::max<size_t>(1024, slots.size() * 2), Slot{});
     const size_t mask = slots.size() - 1;
     for (size_t n = 0; n < writes.size(); ++n) {
       size_t i = writes[n].hash & mask;
-      while (slots[i] != 0) i = (i + 1) & mask;
-      slots[i] = static_cast<uint32_t>(n + 1);
+      while (slots[i].write != 0) i = (i + 1) & mask;
+      slots[i] = Slot{static_cast<uint32_t>(n + 1), TagOf(writes[n].hash)};
     }
   }
   // Indexes into `writes`, by family and then by key (bytewise, as RocksDB orders them).
@@ -289,7 +300,7 @@ struct IndexedBatch::Rep {
     keys.clear();
     values.clear();
     writes.clear();
-    std::fill(slots.begin(), slots.end(), 0);
+    std::fill(slots.begin(), slots.end(), Slot{});
   }
 };
 
@@ -795,6 +806,37 @@ Result<Family*> Store::OpenFamily(const std::string& name, FamilyKind /*kind*/) 
   return result;
 }
 
+Result<std::vector<Family*>> Store::OpenFamilies(const std::vector<std::string>& names,
+                                                 FamilyKind /*kind*/) {
+  std::unique_lock lock(rep_->families_mu);
+  std::vector<rocksdb::ColumnFamilyDescriptor> missing;
+  for (const std::string& name : names) {
+    const bool listed = std::any_of(missing.begin(), missing.end(),
+                                    [&](const auto& d) { return d.name == name; });
+    if (!rep_->families.contains(name) && !listed) {
+      missing.emplace_back(name, FamilyOptionsFor(name, rep_->cf_options));
+    }
+  }
+  if (!missing.empty() && options_.read_only) {
+    return Status::NotFound("family " + missing.front().name + " does not exist");
+  }
+  if (!missing.empty()) {
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    const rocksdb::Status s = rep_->db->CreateColumnFamilies(missing, &handles);
+    // On a failure `handles` holds the families created before it: kept, as OpenFamily would.
+    for (rocksdb::ColumnFamilyHandle* handle : handles) {
+      auto family = std::make_unique<Family>();
+      family->name = handle->GetName();
+      family->handle = handle;
+      rep_->families.emplace(family->name, std::move(family));
+    }
+    if (!s.ok()) return FromRocks(s, "creating family " + missing[handles.size()].name);
+  }
+  std::vector<Family*> families;
+  for (const std::string& name : names) families.push_back(rep_->families.at(name).get());
+  return families;
+}
+
 Family* Store::FindFamily(const std::string& name) const {
   std::shared_lock lock(rep_->families_mu);
   auto it = rep_->families.find(name);
@@ -818,6 +860,28 @@ Status Store::DropFamily(const std::string& name) {
   if (!s.ok()) return FromRocks(s, "dropping family " + name);
   rep_->db->DestroyColumnFamilyHandle(it->second->handle).PermitUncheckedError();
   rep_->families.erase(it);
+  return Status::Ok();
+}
+
+Status Store::DropFamilies(const std::vector<std::string>& names) {
+  std::unique_lock lock(rep_->families_mu);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  for (const std::string& name : names) {
+    auto it = rep_->families.find(name);
+    if (it == rep_->families.end()) return Status::NotFound("family " + name + " does not exist");
+    if (std::find(handles.begin(), handles.end(), it->second->handle) == handles.end()) {
+      handles.push_back(it->second->handle);
+    }
+  }
+  const rocksdb::Status s = rep_->db->DropColumnFamilies(handles);
+  // RocksDB drops them one by one and stops at a failure; the handles stay registered (a dropped
+  // family stays readable through its handle, and is gone at the next open).
+  if (!s.ok()) return FromRocks(s, "dropping families");
+  for (rocksdb::ColumnFamilyHandle* handle : handles) {
+    const std::string name = handle->GetName();
+    rep_->db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+    rep_->families.erase(name);
+  }
   return Status::Ok();
 }
 

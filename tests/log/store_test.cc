@@ -245,5 +245,84 @@ TEST_CASE("an IndexedBatch reads its own writes and commits or ingests the same 
   CHECK(!std::filesystem::exists(t.dir.path() + "/ingest"));
 }
 
+TEST_CASE("an IndexedBatch of many keys in two families reads and commits what a map model says") {
+  // 60,000 keys grow the hash table many times; short keys that differ by one byte, in two
+  // families, repeat (family, key) pairs and make hash tags collide now and then.
+  TestLog t;
+  auto a = t.store->OpenFamily("a", FamilyKind::kOrdered);
+  auto b = t.store->OpenFamily("b", FamilyKind::kOrdered);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  std::map<std::pair<Family*, std::string>, std::optional<std::string>> model;
+  IndexedBatch batch(t.store.get());
+  uint64_t x = 88172645463325252ull;  // xorshift: the same sequence every run
+  const auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (int i = 0; i < 200'000; ++i) {
+    Family* family = next() % 2 ? *a : *b;
+    const std::string key = "k" + std::to_string(next() % 60'000);
+    if (next() % 5 == 0) {
+      batch.Delete(family, key);
+      model[{family, key}] = std::nullopt;
+    } else {
+      const std::string value = std::to_string(i);
+      batch.Put(family, key, value);
+      model[{family, key}] = value;
+    }
+  }
+  CHECK(batch.Count() == model.size());
+  for (int i = 0; i < 70'000; i += 7) {  // also keys never written
+    for (Family* family : {*a, *b}) {
+      const std::string key = "k" + std::to_string(i);
+      auto it = model.find({family, key});
+      const std::optional<std::string> want = it == model.end() ? std::nullopt : it->second;
+      REQUIRE(*batch.Get(family, key) == want);
+    }
+  }
+  REQUIRE(batch.Commit(false).ok());
+  size_t present = 0;
+  for (const auto& [family_key, value] : model) {
+    REQUIRE(*t.store->Get(family_key.first, family_key.second) == value);
+    present += value.has_value();
+  }
+  size_t scanned = 0;
+  for (Family* family : {*a, *b}) {
+    REQUIRE(t.store->Scan(family, "", "", [&](std::string_view, std::string_view) {
+      ++scanned;
+      return true;
+    }).ok());
+  }
+  CHECK(scanned == present);
+}
+
+TEST_CASE("OpenFamilies creates the missing families at once and DropFamilies drops them") {
+  TestLog t;
+  auto existing = t.store->OpenFamily("rm.x.1.a", FamilyKind::kOrdered);
+  REQUIRE(existing.ok());
+  const std::vector<std::string> names = {"rm.x.1.a", "rm.x.1.b", "rm.x.1.c"};
+  auto opened = t.store->OpenFamilies(names, FamilyKind::kOrdered);
+  REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+  REQUIRE(opened->size() == 3);
+  CHECK((*opened)[0] == *existing);  // the same handle, not a second family
+  for (size_t i = 0; i < names.size(); ++i) CHECK(t.store->FindFamily(names[i]) == (*opened)[i]);
+  WriteBatch batch;
+  batch.Put((*opened)[2], "key", "value");
+  REQUIRE(t.store->Write(batch, false).ok());
+
+  CHECK_FAILS_WITH(t.store->DropFamilies({"rm.x.1.b", "rm.x.1.nope"}), ErrorCode::kNotFound);
+  CHECK(t.store->FindFamily("rm.x.1.b") != nullptr);  // nothing dropped
+  t.Reopen();
+  CHECK(t.store->FamilyNames("rm.x.") == names);
+  CHECK(*t.store->Get(t.store->FindFamily("rm.x.1.c"), "key") == std::optional<std::string>("value"));
+  REQUIRE(t.store->DropFamilies(names).ok());
+  CHECK(t.store->FamilyNames("rm.x.").empty());
+  t.Reopen();
+  CHECK(t.store->FamilyNames("rm.x.").empty());
+}
+
 }  // namespace
 }  // namespace cairn
