@@ -106,6 +106,14 @@ class IndexedBatch {
   Result<std::optional<std::string>> Get(Family* family, std::string_view key) const;
   // Distinct keys written.
   size_t Count() const;
+  // How Ingest writes its table files.
+  enum class Files {
+    kLasting,  // with the family's compression: a read model's tables
+    // Uncompressed: a scratch generation that is read once and dropped (the consistency
+    // check's replay). Cheaper to write and to read back. (Filters stay: a projection's
+    // handler looks up keys the generation does not have yet.)
+    kScratch,
+  };
   // Applies the batch atomically (see Store::Write for `durable`), then empties it.
   Status Commit(bool durable);
   // Applies the batch as sorted table files, one per family, that RocksDB takes in atomically
@@ -113,7 +121,7 @@ class IndexedBatch {
   // files and RocksDB's manifest are fsynced). Each call adds files that compactions merge
   // later, so it pays for large batches into families that nothing else writes meanwhile: a
   // rebuild's or a check's new generation.
-  Status Ingest();
+  Status Ingest(Files style = Files::kLasting);
 
  private:
   struct Rep;
@@ -132,6 +140,27 @@ class Snapshot {
   friend class Store;
   friend const rocksdb::Snapshot* RocksSnapshotOf(const Snapshot* snapshot);
   Snapshot() = default;
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+// A forward cursor over one family's keys in order, as of a snapshot (or of its creation). The
+// views are valid until the next Next(). Iterating stops early on an error: check status().
+class StoreIterator {
+ public:
+  ~StoreIterator();
+  StoreIterator(const StoreIterator&) = delete;
+  StoreIterator& operator=(const StoreIterator&) = delete;
+
+  bool Valid() const;
+  std::string_view key() const;
+  std::string_view value() const;
+  void Next();
+  Status status() const;
+
+ private:
+  friend class Store;
+  StoreIterator() = default;
   struct Rep;
   std::unique_ptr<Rep> rep_;
 };
@@ -197,6 +226,12 @@ class Store {
   using Visitor = std::function<bool(std::string_view key, std::string_view value)>;
   Status Scan(Family* family, std::string_view lower, std::string_view upper, const Visitor& visit,
               bool reverse = false, const Snapshot* snapshot = nullptr) const;
+
+  // An iterator over every key of `family` from the first, for a scan that walks two families
+  // side by side (Scan's visitor cannot). It does not fill the block cache: for one pass over
+  // a whole table.
+  std::unique_ptr<StoreIterator> NewIterator(Family* family,
+                                             const Snapshot* snapshot = nullptr) const;
 
   std::unique_ptr<Snapshot> TakeSnapshot() const;
 

@@ -102,8 +102,10 @@ constexpr size_t kMinIngestWrites = 4096;
 // Commits `batch` with the checkpoints of `sinks` as `mode` says.
 Status CommitWithCheckpoints(IndexedBatch& batch, Family* checkpoints,
                              const std::vector<const Sink*>& sinks, CommitMode mode) {
-  if (mode == CommitMode::kBulk) {
-    return batch.Count() >= kMinIngestWrites ? batch.Ingest() : batch.Commit(/*durable=*/false);
+  if (mode == CommitMode::kBulk || mode == CommitMode::kScratch) {
+    if (batch.Count() < kMinIngestWrites) return batch.Commit(/*durable=*/false);
+    return batch.Ingest(mode == CommitMode::kScratch ? IndexedBatch::Files::kScratch
+                                                     : IndexedBatch::Files::kLasting);
   }
   for (const Sink* sink : sinks) {
     batch.Put(checkpoints, CheckpointKey(sink->spec->name, sink->generation->generation()),

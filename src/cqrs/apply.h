@@ -48,6 +48,9 @@ enum class CommitMode {
   // (Sink::checkpoint) and stores them, fsynced, when it adopts the generation: that write
   // makes the WAL writes before it durable too.
   kBulk,
+  // kBulk for a generation that is read once and dropped (the consistency check's replay): its
+  // ingested table files are uncompressed (IndexedBatch::Files::kScratch).
+  kScratch,
   // With the sinks' checkpoints, like kBuffered, but a large batch (as kBulk's) is ingested
   // together with its checkpoints: IngestExternalFiles makes the tables' files and the
   // checkpoints' visible at once, durably (after syncing the WAL, so that no earlier unsynced

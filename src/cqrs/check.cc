@@ -38,59 +38,44 @@ LiveState TakeLiveState(Store* store, const Targets& targets) {
   return live;
 }
 
-// Keys of the replay compared at a time: what the check holds in memory per table.
-constexpr size_t kCompareChunkKeys = 20000;
-
-// Compares one table of the replay (`expected`) with the live one as of `snapshot`, a chunk of
-// the replay's keys at a time against the live keys of the same range.
+// Compares one table of the replay (`expected`) with the live one as of `snapshot`: both walked
+// in key order side by side, nothing held but the differences reported.
 Status CompareTable(Store* store, const std::string& projection, const std::string& table,
                     Family* expected, Family* actual, const Snapshot* snapshot,
                     const CheckOptions& options, CheckReport* report) {
-  auto differ = [&](std::string key, std::optional<std::string> e, std::optional<std::string> a) {
+  auto differ = [&](std::string_view key, std::optional<std::string_view> e,
+                    std::optional<std::string_view> a) {
     ++report->differences_total;
     if (report->differences.size() < options.max_reported) {
+      const auto copy = [](std::optional<std::string_view> v) {
+        return v ? std::optional<std::string>(*v) : std::nullopt;
+      };
       report->differences.push_back(
-          Difference{projection, table, std::move(key), std::move(e), std::move(a)});
+          Difference{projection, table, std::string(key), copy(e), copy(a)});
     }
   };
-  std::string lower;  // the chunk is [lower, upper); an empty upper is the end of the table
-  for (bool last = false; !last;) {
-    std::vector<std::pair<std::string, std::string>> want;
-    std::string upper;
-    last = true;
-    CAIRN_RETURN_IF_ERROR(store->Scan(expected, lower, "", [&](auto k, auto v) {
-      if (want.size() == kCompareChunkKeys) {
-        upper = std::string(k);
-        last = false;
-        return false;
-      }
-      want.emplace_back(std::string(k), std::string(v));
-      return true;
-    }));
-    size_t i = 0;
-    CAIRN_RETURN_IF_ERROR(store->Scan(
-        actual, lower, upper,
-        [&](std::string_view key, std::string_view value) {
-          ++report->keys_compared;
-          while (i < want.size() && want[i].first < key) {
-            differ(want[i].first, want[i].second, std::nullopt);
-            ++i;
-          }
-          if (i < want.size() && want[i].first == key) {
-            if (want[i].second != value) {
-              differ(std::string(key), want[i].second, std::string(value));
-            }
-            ++i;
-          } else {
-            differ(std::string(key), std::nullopt, std::string(value));
-          }
-          return true;
-        },
-        /*reverse=*/false, snapshot));
-    for (; i < want.size(); ++i) differ(want[i].first, want[i].second, std::nullopt);
-    lower = std::move(upper);
+  const std::unique_ptr<StoreIterator> want = store->NewIterator(expected);
+  const std::unique_ptr<StoreIterator> have = store->NewIterator(actual, snapshot);
+  while (want->Valid() || have->Valid()) {
+    const int order = !have->Valid()   ? -1
+                      : !want->Valid() ? 1
+                                       : want->key().compare(have->key());
+    if (order < 0) {  // only in the replay
+      differ(want->key(), want->value(), std::nullopt);
+      want->Next();
+      continue;
+    }
+    ++report->keys_compared;
+    if (order > 0) {  // only in the live table
+      differ(have->key(), std::nullopt, have->value());
+    } else {
+      if (want->value() != have->value()) differ(have->key(), want->value(), have->value());
+      want->Next();
+    }
+    have->Next();
   }
-  return Status::Ok();
+  CAIRN_RETURN_IF_ERROR(want->status());
+  return have->status();
 }
 
 // Compares every table of each target's replay with its live generation, up to `threads`
@@ -159,7 +144,8 @@ Result<CheckReport> Engine::Check(const CheckOptions& options) {
                          rep_->log->OpenCursor(TopicsRead(targets), Seq(0)));
 
   CheckReport report;
-  Status compared = rep_->ApplyToHead(*cursor, SinkPointers(replayed)).status();
+  Status compared =
+      rep_->ApplyToHead(*cursor, SinkPointers(replayed), cqrs::CommitMode::kScratch).status();
   if (compared.ok()) {
     compared = CompareWithLive(rep_->store, targets, replayed, live, options,
                                rep_->options.apply_threads, &report);

@@ -245,13 +245,13 @@ Status Engine::Rep::OpenScratchSinks(const Targets& targets, const std::vector<S
   return Status::Ok();
 }
 
-Result<uint64_t> Engine::Rep::ApplyToHead(LogCursor& cursor, const std::vector<Sink*>& sinks) {
+Result<uint64_t> Engine::Rep::ApplyToHead(LogCursor& cursor, const std::vector<Sink*>& sinks,
+                                          cqrs::CommitMode mode) {
   uint64_t consumed = 0;
   for (;;) {
     CAIRN_ASSIGN_OR_RETURN(BatchOutcome outcome,
                            ApplyBatch(store, checkpoints_cf, cursor, sinks,
-                                      options.rebuild_batch_events, cqrs::CommitMode::kBulk,
-                                      options.apply_threads));
+                                      options.rebuild_batch_events, mode, options.apply_threads));
     if (outcome.failed) return outcome.error;
     if (outcome.consumed == 0) return consumed;
     consumed += outcome.consumed;

@@ -113,10 +113,12 @@ struct Engine::Rep {
   // with seq <= until[i]. On error, *sinks holds the ones opened so far.
   Status OpenScratchSinks(const Targets& targets, const std::vector<Seq>& until,
                           std::vector<cqrs::Sink>* sinks);
-  // Applies every committed event after `cursor` to `sinks` (bulk batches of
-  // options.rebuild_batch_events, each sink up to its `until`, options.apply_threads sinks at
-  // once); returns the events consumed. A handler's failure is returned as it is.
-  Result<uint64_t> ApplyToHead(LogCursor& cursor, const std::vector<cqrs::Sink*>& sinks);
+  // Applies every committed event after `cursor` to `sinks` (batches of
+  // options.rebuild_batch_events committed as `mode` says: kBulk or kScratch, each sink up to
+  // its `until`, options.apply_threads sinks at once); returns the events consumed. A handler's
+  // failure is returned as it is.
+  Result<uint64_t> ApplyToHead(LogCursor& cursor, const std::vector<cqrs::Sink*>& sinks,
+                               cqrs::CommitMode mode);
   // Deletes the stored checkpoints of scratch generations that will not be adopted.
   Status DeleteCheckpoints(const std::vector<cqrs::Sink>& sinks);
 

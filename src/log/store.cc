@@ -410,15 +410,26 @@ std::string IngestDir(const Store& store) { return store.dir() + "/ingest"; }
 
 using TableFill = std::function<rocksdb::Status(rocksdb::SstFileWriter&)>;
 
+// The options of `family` for table files written as `files` says.
+rocksdb::Options TableFileOptions(Store* store, Family* family, IndexedBatch::Files files) {
+  rocksdb::Options options = store->db()->GetOptions(family->handle);
+  if (files == IndexedBatch::Files::kScratch) {
+    options.compression = rocksdb::kNoCompression;
+    options.bottommost_compression = rocksdb::kNoCompression;
+  }
+  return options;
+}
+
 // Writes one sorted table file for `family` with `fill` (keys in order, each once) and returns
 // its path. Nothing is left behind on failure.
-Result<std::string> WriteTableFile(Store* store, Family* family, const TableFill& fill) {
+Result<std::string> WriteTableFile(Store* store, Family* family, IndexedBatch::Files files,
+                                   const TableFill& fill) {
   static std::atomic<uint64_t> next_file{0};
   std::error_code error;
   std::filesystem::create_directories(IngestDir(*store), error);
   if (error) return Status::IOError("creating " + IngestDir(*store) + ": " + error.message());
   const std::string path = IngestDir(*store) + "/" + std::to_string(next_file++) + ".sst";
-  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), store->db()->GetOptions(family->handle),
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), TableFileOptions(store, family, files),
                                 family->handle);
   rocksdb::Status s = writer.Open(path);
   if (s.ok()) s = fill(writer);
@@ -432,7 +443,7 @@ Result<std::string> WriteTableFile(Store* store, Family* family, const TableFill
 
 }  // namespace
 
-Status IndexedBatch::Ingest() {
+Status IndexedBatch::Ingest(Files style) {
   const Rep& rep = *rep_;
   const std::vector<uint32_t> ordered = rep.InKeyOrder();
   std::vector<rocksdb::IngestExternalFileArg> files;
@@ -442,7 +453,7 @@ Status IndexedBatch::Ingest() {
     Family* family = rep.writes[ordered[begin]].family;
     size_t end = begin;
     while (end < ordered.size() && rep.writes[ordered[end]].family == family) ++end;
-    Result<std::string> file = WriteTableFile(store_, family, [&](rocksdb::SstFileWriter& out) {
+    Result<std::string> file = WriteTableFile(store_, family, style, [&](rocksdb::SstFileWriter& out) {
       rocksdb::Status s;
       for (size_t n = begin; n < end && s.ok(); ++n) {
         const PendingWrite& w = rep.writes[ordered[n]];
@@ -948,6 +959,32 @@ Status Store::Scan(Family* family, std::string_view lower, std::string_view uppe
     }
   }
   return FromRocks(it->status(), "scan of " + family->name);
+}
+
+struct StoreIterator::Rep {
+  std::unique_ptr<rocksdb::Iterator> it;
+  std::string family;
+};
+
+StoreIterator::~StoreIterator() = default;
+bool StoreIterator::Valid() const { return rep_->it->Valid(); }
+std::string_view StoreIterator::key() const { return ToView(rep_->it->key()); }
+std::string_view StoreIterator::value() const { return ToView(rep_->it->value()); }
+void StoreIterator::Next() { rep_->it->Next(); }
+Status StoreIterator::status() const {
+  return FromRocks(rep_->it->status(), "scan of " + rep_->family);
+}
+
+std::unique_ptr<StoreIterator> Store::NewIterator(Family* family, const Snapshot* snapshot) const {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = RocksSnapshotOf(snapshot);
+  ro.fill_cache = false;
+  std::unique_ptr<StoreIterator> iterator(new StoreIterator());
+  iterator->rep_ = std::make_unique<StoreIterator::Rep>();
+  iterator->rep_->it.reset(rep_->db->NewIterator(ro, family->handle));
+  iterator->rep_->family = family->name;
+  iterator->rep_->it->SeekToFirst();
+  return iterator;
 }
 
 std::unique_ptr<Snapshot> Store::TakeSnapshot() const {

@@ -299,6 +299,41 @@ TEST_CASE("an IndexedBatch of many keys in two families reads and commits what a
   CHECK(scanned == present);
 }
 
+TEST_CASE("a StoreIterator walks a family in key order as of its snapshot") {
+  TestLog t;
+  auto family = t.store->OpenFamily("walk", FamilyKind::kOrdered);
+  auto other = t.store->OpenFamily("other", FamilyKind::kOrdered);
+  REQUIRE(family.ok());
+  REQUIRE(other.ok());
+  const std::string zero_key("c\0x", 3);  // after "c", bytewise
+  WriteBatch before;
+  for (const std::string& key : {std::string("b"), std::string("a"), zero_key, std::string("c")}) {
+    before.Put(*family, key, key.substr(0, 1));
+  }
+  before.Put(*other, "a", "elsewhere");
+  REQUIRE(t.store->Write(before, false).ok());
+  const auto snapshot = t.store->TakeSnapshot();
+  WriteBatch after;
+  after.Put(*family, "d", "later");
+  after.Delete(*family, "a");
+  REQUIRE(t.store->Write(after, false).ok());
+
+  const auto walk = [&](const Snapshot* at) {
+    std::vector<std::string> keys;
+    for (auto it = t.store->NewIterator(*family, at); it->Valid(); it->Next()) {
+      keys.push_back(std::string(it->key()) + "=" + std::string(it->value()));
+    }
+    return keys;
+  };
+  CHECK(walk(snapshot.get()) == std::vector<std::string>{"a=a", "b=b", "c=c", zero_key + "=c"});
+  CHECK(walk(nullptr) == std::vector<std::string>{"b=b", "c=c", zero_key + "=c", "d=later"});
+  auto empty = t.store->OpenFamily("empty", FamilyKind::kOrdered);
+  REQUIRE(empty.ok());
+  auto none = t.store->NewIterator(*empty);
+  CHECK(!none->Valid());
+  CHECK(none->status().ok());
+}
+
 TEST_CASE("OpenFamilies creates the missing families at once and DropFamilies drops them") {
   TestLog t;
   auto existing = t.store->OpenFamily("rm.x.1.a", FamilyKind::kOrdered);
