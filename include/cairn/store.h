@@ -121,7 +121,14 @@ class IndexedBatch {
   // files and RocksDB's manifest are fsynced). Each call adds files that compactions merge
   // later, so it pays for large batches into families that nothing else writes meanwhile: a
   // rebuild's or a check's new generation.
+  // Ingests the files PrepareIngest wrote if the batch took no write since, else writes them
+  // first.
   Status Ingest(Files style = Files::kLasting);
+  // The costly part of Ingest without the ingest: sorts the batch and writes its table files
+  // (RocksDB does not see them), so that a caller may do it on several threads before it knows
+  // whether it will ingest. Files not ingested are removed with the batch (and, after a crash,
+  // at the next open). Writing to the batch afterwards makes Ingest write them again.
+  Status PrepareIngest(Files style = Files::kLasting);
 
  private:
   struct Rep;

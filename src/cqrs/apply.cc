@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <thread>
 
@@ -99,19 +100,30 @@ Seq LastUntil(const std::vector<Sink*>& sinks) {
 // (the live threads paused), must cost less than the appends they chase.
 constexpr size_t kMinIngestWrites = 4096;
 
-// Commits `batch` with the checkpoints of `sinks` as `mode` says.
-Status CommitWithCheckpoints(IndexedBatch& batch, Family* checkpoints,
-                             const std::vector<const Sink*>& sinks, CommitMode mode) {
-  if (mode == CommitMode::kBulk || mode == CommitMode::kScratch) {
-    if (batch.Count() < kMinIngestWrites) return batch.Commit(/*durable=*/false);
-    return batch.Ingest(mode == CommitMode::kScratch ? IndexedBatch::Files::kScratch
-                                                     : IndexedBatch::Files::kLasting);
-  }
+// Whether `mode` commits `batch` by ingesting it (else by a write).
+bool Ingests(const IndexedBatch& batch, CommitMode mode) {
+  return mode != CommitMode::kDurable && mode != CommitMode::kBuffered &&
+         batch.Count() >= kMinIngestWrites;
+}
+
+IndexedBatch::Files FilesOf(CommitMode mode) {
+  return mode == CommitMode::kScratch ? IndexedBatch::Files::kScratch
+                                      : IndexedBatch::Files::kLasting;
+}
+
+// Adds the checkpoints of `sinks` to `batch` if `mode` commits them with it.
+void AddCheckpoints(IndexedBatch& batch, Family* checkpoints,
+                    const std::vector<const Sink*>& sinks, CommitMode mode) {
+  if (mode == CommitMode::kBulk || mode == CommitMode::kScratch) return;
   for (const Sink* sink : sinks) {
     batch.Put(checkpoints, CheckpointKey(sink->spec->name, sink->generation->generation()),
               sink->checkpoint.Encode());
   }
-  if (mode == CommitMode::kIngest && batch.Count() >= kMinIngestWrites) return batch.Ingest();
+}
+
+// Commits `batch` as `mode` says (its checkpoints added already).
+Status Commit(IndexedBatch& batch, CommitMode mode) {
+  if (Ingests(batch, mode)) return batch.Ingest(FilesOf(mode));
   return batch.Commit(mode == CommitMode::kDurable);
 }
 
@@ -122,6 +134,7 @@ struct SinkRun {
   IndexedBatch* batch = nullptr;
   std::optional<size_t> failed_at;
   Status error;
+  Status prepared;  // the batch's table files written ahead of the commit, if it ingests
   Status committed;
 };
 
@@ -215,8 +228,25 @@ Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cu
     runs[i].sink = sinks[i];
     runs[i].batch = batches[parallel ? i : 0].get();
   }
-  ForEachInParallel(runs.size(), parallel ? threads : 1,
-                    [&](size_t r) { RunSink(runs[r], events); });
+  // In parallel each sink also gets its commit ready (its checkpoint added, its table files
+  // written if it ingests), so the threads share the costly part of the commits too; what is
+  // left after the failure check below is the ingest or the write. The sinks whose last batch
+  // cost most start first (Sink::apply_cost).
+  std::vector<size_t> by_cost(runs.size());
+  for (size_t i = 0; i < by_cost.size(); ++i) by_cost[i] = i;
+  std::stable_sort(by_cost.begin(), by_cost.end(), [&](size_t x, size_t y) {
+    return runs[x].sink->apply_cost > runs[y].sink->apply_cost;
+  });
+  ForEachInParallel(runs.size(), parallel ? threads : 1, [&](size_t i) {
+    SinkRun& run = runs[by_cost[i]];
+    const auto start = std::chrono::steady_clock::now();
+    RunSink(run, events);
+    if (parallel && !run.failed_at) {
+      AddCheckpoints(*run.batch, checkpoints, {run.sink}, mode);
+      if (Ingests(*run.batch, mode)) run.prepared = run.batch->PrepareIngest(FilesOf(mode));
+    }
+    run.sink->apply_cost = std::chrono::steady_clock::now() - start;
+  });
 
   BatchOutcome outcome;
   outcome.consumed = events.size();
@@ -231,12 +261,13 @@ Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cu
   }
   if (outcome.failed || outcome.consumed == 0) return outcome;
   if (!parallel) {
-    CAIRN_RETURN_IF_ERROR(CommitWithCheckpoints(
-        *batches[0], checkpoints, std::vector<const Sink*>(sinks.begin(), sinks.end()), mode));
+    AddCheckpoints(*batches[0], checkpoints, std::vector<const Sink*>(sinks.begin(), sinks.end()),
+                   mode);
+    CAIRN_RETURN_IF_ERROR(Commit(*batches[0], mode));
     return outcome;
   }
   ForEachInParallel(runs.size(), threads, [&](size_t r) {
-    runs[r].committed = CommitWithCheckpoints(*runs[r].batch, checkpoints, {runs[r].sink}, mode);
+    runs[r].committed = runs[r].prepared.ok() ? Commit(*runs[r].batch, mode) : runs[r].prepared;
   });
   for (const SinkRun& run : runs) CAIRN_RETURN_IF_ERROR(run.committed);
   return outcome;

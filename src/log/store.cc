@@ -272,6 +272,7 @@ struct IndexedBatch::Rep {
   // The entry for (family, key); a new one adds 0 to the counter (the callers then set it).
   // The reference is valid until the next call.
   PendingWrite& Entry(Family* family, std::string_view key) {
+    ++operations;
     if ((writes.size() + 1) * 2 > slots.size()) Grow();
     const uint64_t hash = Hash(family, key);
     const size_t i = Probe(family, key, hash);
@@ -302,6 +303,22 @@ struct IndexedBatch::Rep {
     writes.clear();
     std::fill(slots.begin(), slots.end(), Slot{});
   }
+
+  // Writes taken so far (every Put, Delete and AddCounter).
+  uint64_t operations = 0;
+  // Table files written by PrepareIngest and not ingested yet (one per family), and
+  // `operations` then.
+  std::vector<rocksdb::IngestExternalFileArg> prepared;
+  uint64_t prepared_at = 0;
+  // Removes the prepared files that are still here (an ingest moves its files away).
+  void RemovePrepared() {
+    for (const rocksdb::IngestExternalFileArg& arg : prepared) {
+      std::error_code ignored;
+      std::filesystem::remove(arg.external_files.front(), ignored);
+    }
+    prepared.clear();
+  }
+  ~Rep() { RemovePrepared(); }
 };
 
 IndexedBatch::IndexedBatch(Store* store) : store_(store), rep_(std::make_unique<Rep>()) {}
@@ -443,13 +460,12 @@ Result<std::string> WriteTableFile(Store* store, Family* family, IndexedBatch::F
 
 }  // namespace
 
-Status IndexedBatch::Ingest(Files style) {
-  const Rep& rep = *rep_;
+Status IndexedBatch::PrepareIngest(Files style) {
+  Rep& rep = *rep_;
+  rep.RemovePrepared();
   const std::vector<uint32_t> ordered = rep.InKeyOrder();
-  std::vector<rocksdb::IngestExternalFileArg> files;
-  Status status = Status::Ok();
   // One file per family: `ordered` holds each family's writes next to each other, by key.
-  for (size_t begin = 0; begin < ordered.size() && status.ok();) {
+  for (size_t begin = 0; begin < ordered.size();) {
     Family* family = rep.writes[ordered[begin]].family;
     size_t end = begin;
     while (end < ordered.size() && rep.writes[ordered[end]].family == family) ++end;
@@ -468,29 +484,36 @@ Status IndexedBatch::Ingest(Files style) {
       return s;
     });
     if (!file.ok()) {
-      status = file.status();
-      break;
+      rep.RemovePrepared();
+      return file.status();
     }
-    rocksdb::IngestExternalFileArg& arg = files.emplace_back();
+    rocksdb::IngestExternalFileArg& arg = rep.prepared.emplace_back();
     arg.column_family = family->handle;
     arg.external_files = {std::move(file).value()};
     arg.options.move_files = true;                       // hard-linked in, not copied
     arg.options.verify_checksums_before_ingest = false;  // written just now by this process
     begin = end;
   }
+  rep.prepared_at = rep.operations;
+  return Status::Ok();
+}
+
+Status IndexedBatch::Ingest(Files style) {
+  Rep& rep = *rep_;
+  if (rep.prepared.empty() || rep.prepared_at != rep.operations) {
+    CAIRN_RETURN_IF_ERROR(PrepareIngest(style));
+  }
+  Status status = Status::Ok();
   // Writes made before the ingest (a small batch written unsynced, say) are made durable first:
   // an ingest is durable when it returns, and must not outlive what came before it in a crash.
-  if (status.ok() && !files.empty()) status = store_->SyncWal();
-  if (status.ok() && !files.empty()) {
-    status = FromRocks(store_->db()->IngestExternalFiles(files), "ingesting a batch");
-    if (status.ok()) store_->CountIngestedFiles(files.size());
+  if (!rep.prepared.empty()) status = store_->SyncWal();
+  if (status.ok() && !rep.prepared.empty()) {
+    status = FromRocks(store_->db()->IngestExternalFiles(rep.prepared), "ingesting a batch");
+    if (status.ok()) store_->CountIngestedFiles(rep.prepared.size());
   }
   // A moved file is RocksDB's now and gone from here; anything left is removed.
-  for (const rocksdb::IngestExternalFileArg& arg : files) {
-    std::error_code ignored;
-    std::filesystem::remove(arg.external_files.front(), ignored);
-  }
-  rep_->Clear();
+  rep.RemovePrepared();
+  rep.Clear();
   return status;
 }
 

@@ -3,6 +3,8 @@
 // appends during the rebuild, and a close in the middle of one.
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -211,6 +213,44 @@ TEST_CASE("a rebuild on two threads whose handler fails names the failing event 
   }
   hooks->fail_poison.store(false);
   CheckEqualsFreshReplay(h, specs);
+}
+
+TEST_CASE("a rebuild on two threads that fails removes the table files the other sinks prepared") {
+  // "wide" writes 12 keys per event, so its share of the failing batch is large enough to be
+  // ingested: on two threads it writes its table files before the failure of "counts" is
+  // known. They are removed, nothing is ingested and the live tables stay as they were.
+  const ProjectionSpec wide{"wide", {}, {"keys"}, [](const EventView& e, ProjectionWriter& out) {
+                              for (int i = 0; i < 12; ++i) {
+                                char key[32];
+                                std::snprintf(key, sizeof key, "%08llu-%02d",
+                                              static_cast<unsigned long long>(e.seq().value()), i);
+                                out.Put("keys", key, std::string(e.type()));
+                              }
+                              return Status::Ok();
+                            }};
+  TempDir dir;
+  Harness h(dir.path());
+  auto hooks = std::make_shared<Hooks>();
+  EngineOptions options = NoThreads();
+  options.apply_threads = 2;
+  options.rebuild_batch_events = 20000;
+  h.OpenEngine({CountsSpec(hooks), wide}, options);
+  Populate(*h.log, 0, 1000);
+  const Position poison = MustAppend(*h.log, "orders", "order-x", "POISON");
+  Populate(*h.log, 1000, 10);
+  h.MustCatchUp();
+  const Tables before = h.DumpOf(wide);
+
+  hooks->fail_poison.store(true);
+  const uint64_t ingested_before = h.store->IngestedFiles();
+  const RebuildProgress done = RebuildAndWait(h, {});
+  CHECK(done.state == RebuildProgress::State::kFailed);
+  CHECK(Contains(done.error, poison.ToString()));
+  CHECK(h.store->IngestedFiles() == ingested_before);
+  const std::string ingest_dir = dir.path() + "/ingest";
+  CHECK((!std::filesystem::exists(ingest_dir) || std::filesystem::is_empty(ingest_dir)));
+  CHECK(h.StatusOf("wide").generation == 1);
+  CHECK(DiffTables(before, h.DumpOf(wide)).empty());
 }
 
 TEST_CASE("a rebuild in progress shows its progress, refuses a second rebuild and keeps serving") {

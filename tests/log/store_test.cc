@@ -299,6 +299,47 @@ TEST_CASE("an IndexedBatch of many keys in two families reads and commits what a
   CHECK(scanned == present);
 }
 
+TEST_CASE("PrepareIngest writes table files that Ingest takes, or that go with the batch") {
+  TestLog t;
+  auto views = t.store->OpenFamily("views", FamilyKind::kOrdered);
+  REQUIRE(views.ok());
+  const std::string ingest_dir = t.dir.path() + "/ingest";
+  const auto files_waiting = [&] {
+    return std::filesystem::exists(ingest_dir) ? std::distance(std::filesystem::directory_iterator(ingest_dir),
+                                                               std::filesystem::directory_iterator())
+                                               : 0;
+  };
+  {  // prepared, then dropped with the batch: nothing written, no file left
+    IndexedBatch batch(t.store.get());
+    batch.Put(*views, "dropped", "x");
+    REQUIRE(batch.PrepareIngest().ok());
+    CHECK(files_waiting() == 1);
+    CHECK(!t.store->Get(*views, "dropped")->has_value());
+  }
+  CHECK(files_waiting() == 0);
+  const uint64_t ingested_before = t.store->IngestedFiles();
+  {  // prepared, then written to again (a new key, and a key rewritten): Ingest writes anew
+    IndexedBatch batch(t.store.get());
+    batch.Put(*views, "a", "first");
+    REQUIRE(batch.PrepareIngest().ok());
+    batch.Put(*views, "a", "second");
+    batch.Put(*views, "b", "late");
+    REQUIRE(batch.Ingest().ok());
+    CHECK(batch.Count() == 0);
+  }
+  CHECK(*t.store->Get(*views, "a") == std::optional<std::string>("second"));
+  CHECK(*t.store->Get(*views, "b") == std::optional<std::string>("late"));
+  {  // prepared, then ingested as prepared
+    IndexedBatch batch(t.store.get());
+    batch.Put(*views, "c", "ready");
+    REQUIRE(batch.PrepareIngest(IndexedBatch::Files::kScratch).ok());
+    REQUIRE(batch.Ingest(IndexedBatch::Files::kScratch).ok());
+  }
+  CHECK(*t.store->Get(*views, "c") == std::optional<std::string>("ready"));
+  CHECK(t.store->IngestedFiles() - ingested_before == 2);
+  CHECK(files_waiting() == 0);
+}
+
 TEST_CASE("a StoreIterator walks a family in key order as of its snapshot") {
   TestLog t;
   auto family = t.store->OpenFamily("walk", FamilyKind::kOrdered);
