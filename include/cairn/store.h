@@ -234,11 +234,12 @@ class Store {
   Status Scan(Family* family, std::string_view lower, std::string_view upper, const Visitor& visit,
               bool reverse = false, const Snapshot* snapshot = nullptr) const;
 
-  // An iterator over every key of `family` from the first, for a scan that walks two families
-  // side by side (Scan's visitor cannot). It does not fill the block cache: for one pass over
-  // a whole table.
-  std::unique_ptr<StoreIterator> NewIterator(Family* family,
-                                             const Snapshot* snapshot = nullptr) const;
+  // An iterator over the keys of `family` in [lower, upper) (an empty upper: to the end), from
+  // the first, for a scan that walks two families side by side (Scan's visitor cannot). It does
+  // not fill the block cache: for one pass over a whole table.
+  std::unique_ptr<StoreIterator> NewIterator(Family* family, const Snapshot* snapshot = nullptr,
+                                             std::string_view lower = {},
+                                             std::string_view upper = {}) const;
 
   std::unique_ptr<Snapshot> TakeSnapshot() const;
 

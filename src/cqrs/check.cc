@@ -38,11 +38,30 @@ LiveState TakeLiveState(Store* store, const Targets& targets) {
   return live;
 }
 
-// Compares one table of the replay (`expected`) with the live one as of `snapshot`: both walked
-// in key order side by side, nothing held but the differences reported.
+// A key range [lower, upper) of a table (an empty upper: to the end).
+struct KeyRange {
+  std::string lower, upper;
+};
+
+// The ranges a table of about `keys` keys is compared in: one, or for a large table sixteen by
+// the first byte of the key, so that the threads share it (one large table, the search terms,
+// left one thread comparing it while the other had finished the rest).
+std::vector<KeyRange> RangesOf(uint64_t keys) {
+  constexpr uint64_t kSplitKeys = 50'000;
+  if (keys < kSplitKeys) return {KeyRange{}};
+  std::vector<KeyRange> ranges;
+  for (int i = 0; i < 16; ++i) {
+    ranges.push_back(KeyRange{i == 0 ? "" : std::string(1, static_cast<char>(i * 16)),
+                              i == 15 ? "" : std::string(1, static_cast<char>((i + 1) * 16))});
+  }
+  return ranges;
+}
+
+// Compares a range of one table of the replay (`expected`) with the live one as of `snapshot`:
+// both walked in key order side by side, nothing held but the differences reported.
 Status CompareTable(Store* store, const std::string& projection, const std::string& table,
                     Family* expected, Family* actual, const Snapshot* snapshot,
-                    const CheckOptions& options, CheckReport* report) {
+                    const KeyRange& range, const CheckOptions& options, CheckReport* report) {
   auto differ = [&](std::string_view key, std::optional<std::string_view> e,
                     std::optional<std::string_view> a) {
     ++report->differences_total;
@@ -54,8 +73,10 @@ Status CompareTable(Store* store, const std::string& projection, const std::stri
           Difference{projection, table, std::string(key), copy(e), copy(a)});
     }
   };
-  const std::unique_ptr<StoreIterator> want = store->NewIterator(expected);
-  const std::unique_ptr<StoreIterator> have = store->NewIterator(actual, snapshot);
+  const std::unique_ptr<StoreIterator> want =
+      store->NewIterator(expected, nullptr, range.lower, range.upper);
+  const std::unique_ptr<StoreIterator> have =
+      store->NewIterator(actual, snapshot, range.lower, range.upper);
   while (want->Valid() || have->Valid()) {
     const int order = !have->Valid()   ? -1
                       : !want->Valid() ? 1
@@ -79,8 +100,9 @@ Status CompareTable(Store* store, const std::string& projection, const std::stri
 }
 
 // Compares every table of each target's replay with its live generation, up to `threads`
-// tables at once; a target with a difference is listed in report->drifted. The report is the
-// same however many threads: the tables' findings are merged in the targets' and tables' order.
+// tables (or ranges of a large one) at once; a target with a difference is listed in
+// report->drifted. The report is the same however many threads: the findings are merged in the
+// targets', tables' and ranges' order.
 Status CompareWithLive(Store* store, const Targets& targets, const std::vector<Sink>& replayed,
                        const LiveState& live, const CheckOptions& options, size_t threads,
                        CheckReport* report) {
@@ -88,20 +110,23 @@ Status CompareWithLive(Store* store, const Targets& targets, const std::vector<S
     size_t target;
     const std::string* table;
     Family* expected;
+    KeyRange range;
     CheckReport found;
     Status status;
   };
   std::vector<TableJob> jobs;
   for (size_t i = 0; i < targets.size(); ++i) {
     for (const auto& [table, family] : replayed[i].generation->tables()) {
-      jobs.push_back(TableJob{i, &table, family, {}, Status::Ok()});
+      for (KeyRange& range : RangesOf(store->EstimateKeys(family))) {
+        jobs.push_back(TableJob{i, &table, family, std::move(range), {}, Status::Ok()});
+      }
     }
   }
   cqrs::ForEachInParallel(jobs.size(), threads, [&](size_t j) {
     TableJob& job = jobs[j];
     job.status = CompareTable(store, targets[job.target]->spec.name, *job.table, job.expected,
                               live.generations[job.target]->Table(*job.table),
-                              live.snapshot.get(), options, &job.found);
+                              live.snapshot.get(), job.range, options, &job.found);
   });
   for (size_t j = 0; j < jobs.size(); ++j) {
     TableJob& job = jobs[j];

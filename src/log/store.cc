@@ -985,6 +985,8 @@ Status Store::Scan(Family* family, std::string_view lower, std::string_view uppe
 }
 
 struct StoreIterator::Rep {
+  std::string lower, upper;  // the bounds' bytes, which the ReadOptions point to
+  rocksdb::Slice lower_slice, upper_slice;
   std::unique_ptr<rocksdb::Iterator> it;
   std::string family;
 };
@@ -998,15 +1000,24 @@ Status StoreIterator::status() const {
   return FromRocks(rep_->it->status(), "scan of " + rep_->family);
 }
 
-std::unique_ptr<StoreIterator> Store::NewIterator(Family* family, const Snapshot* snapshot) const {
+std::unique_ptr<StoreIterator> Store::NewIterator(Family* family, const Snapshot* snapshot,
+                                                  std::string_view lower,
+                                                  std::string_view upper) const {
+  std::unique_ptr<StoreIterator> iterator(new StoreIterator());
+  iterator->rep_ = std::make_unique<StoreIterator::Rep>();
+  StoreIterator::Rep& rep = *iterator->rep_;
+  rep.lower = lower;
+  rep.upper = upper;
+  rep.lower_slice = rocksdb::Slice(rep.lower);
+  rep.upper_slice = rocksdb::Slice(rep.upper);
   rocksdb::ReadOptions ro;
   ro.snapshot = RocksSnapshotOf(snapshot);
   ro.fill_cache = false;
-  std::unique_ptr<StoreIterator> iterator(new StoreIterator());
-  iterator->rep_ = std::make_unique<StoreIterator::Rep>();
-  iterator->rep_->it.reset(rep_->db->NewIterator(ro, family->handle));
-  iterator->rep_->family = family->name;
-  iterator->rep_->it->SeekToFirst();
+  ro.iterate_lower_bound = &rep.lower_slice;
+  if (!upper.empty()) ro.iterate_upper_bound = &rep.upper_slice;
+  rep.it.reset(rep_->db->NewIterator(ro, family->handle));
+  rep.family = family->name;
+  rep.it->Seek(rep.lower_slice);
   return iterator;
 }
 

@@ -168,9 +168,11 @@ TEST_CASE("the check reports at most max_reported differences but counts them al
 }
 
 TEST_CASE("the check walks a large replay, ingested uncompressed, beside the live table") {
-  // "wide" writes 12 keys per event: 2,000 events give 24,000 keys in one batch, which the
-  // replay ingests as a scratch table file. Differences at the first key, in the middle (a key
-  // missing beside a stray one) and at the last key are all found.
+  // "wide" writes 12 keys per event: 5,000 events give 60,000 keys in one batch, which the
+  // replay ingests as a scratch table file, and which the check compares in ranges of the
+  // first key byte on two threads. Differences at the first key, in the middle (a key missing
+  // beside a stray one), at the last key, and stray keys in the first and the last range are
+  // all found, in key order.
   const ProjectionSpec wide{"wide", {}, {"keys"}, [](const EventView& e, ProjectionWriter& out) {
                               for (int i = 0; i < 12; ++i) {
                                 char key[32];
@@ -182,8 +184,10 @@ TEST_CASE("the check walks a large replay, ingested uncompressed, beside the liv
                             }};
   TempDir dir;
   Harness h(dir.path());
-  h.OpenEngine({wide}, NoThreads());
-  Populate(*h.log, 0, 2000);
+  EngineOptions options = NoThreads();
+  options.apply_threads = 2;
+  h.OpenEngine({wide}, options);
+  Populate(*h.log, 0, 5000);
   h.MustCatchUp();
   auto keys = h.store->OpenFamily("rm.wide.1.keys", FamilyKind::kOrdered);
   REQUIRE(keys.ok());
@@ -191,25 +195,31 @@ TEST_CASE("the check walks a large replay, ingested uncompressed, beside the liv
   auto healthy = h.engine->Check(CheckOptions{});
   REQUIRE(healthy.ok());
   CHECK(healthy->consistent);
-  CHECK(healthy->keys_compared == 24000);
+  CHECK(healthy->keys_compared == 60000);
   CHECK(h.store->IngestedFiles() > ingested_before);
 
   WriteBatch corrupt;
   corrupt.Put(*keys, "00000001-00", "changed");
   corrupt.Delete(*keys, "00001667-08");
   corrupt.Put(*keys, "00001667-07x", "stray");
-  corrupt.Delete(*keys, "00002000-11");
+  corrupt.Delete(*keys, "00005000-11");
+  corrupt.Put(*keys, std::string("\x01 first range"), "stray");
+  corrupt.Put(*keys, std::string("\xf5 last range"), "stray");
   REQUIRE(h.store->Write(corrupt, false).ok());
   auto report = h.engine->Check(CheckOptions{});
   REQUIRE(report.ok());
   CHECK(!report->consistent);
-  REQUIRE(report->differences_total == 4);
-  std::map<std::string, std::pair<std::optional<std::string>, std::optional<std::string>>> found;
-  for (const Difference& d : report->differences) found[d.key] = {d.expected, d.actual};
-  CHECK(found.at("00000001-00").second == std::optional<std::string>("changed"));
-  CHECK(!found.at("00001667-08").second.has_value());
-  CHECK(!found.at("00001667-07x").first.has_value());
-  CHECK(!found.at("00002000-11").second.has_value());
+  CHECK(report->keys_compared == 60000 + 3 - 2);
+  std::vector<std::string> found;
+  for (const Difference& d : report->differences) {
+    found.push_back(d.key + ": " + d.expected.value_or("-") + " / " + d.actual.value_or("-"));
+  }
+  CHECK(found == std::vector<std::string>{"\x01 first range: - / stray",
+                                          "00000001-00: ORDER_CREATED / changed",
+                                          "00001667-07x: - / stray",
+                                          "00001667-08: ORDER_CREATED / -",
+                                          "00005000-11: ORDER_APPROVED / -",
+                                          "\xf5 last range: - / stray"});
 }
 
 }  // namespace
