@@ -121,13 +121,14 @@ class IndexedBatch {
   // files and RocksDB's manifest are fsynced). Each call adds files that compactions merge
   // later, so it pays for large batches into families that nothing else writes meanwhile: a
   // rebuild's or a check's new generation.
-  // Ingests the files PrepareIngest wrote if the batch took no write since, else writes them
-  // first.
+  // Ingests the files PrepareIngest wrote if the batch took no write since (and `style` is
+  // theirs), else writes them first. Empties the batch, also when it fails.
   Status Ingest(Files style = Files::kLasting);
   // The costly part of Ingest without the ingest: sorts the batch and writes its table files
   // (RocksDB does not see them), so that a caller may do it on several threads before it knows
-  // whether it will ingest. Files not ingested are removed with the batch (and, after a crash,
-  // at the next open). Writing to the batch afterwards makes Ingest write them again.
+  // whether it will ingest. Files not ingested are removed when the batch is emptied (Commit,
+  // Ingest) or destroyed, and after a crash at the next open. Writing to the batch afterwards
+  // makes Ingest write them again.
   Status PrepareIngest(Files style = Files::kLasting);
 
  private:
@@ -207,7 +208,8 @@ class Store {
   // Drops the family and its data. REQUIRES: nobody uses the handle any more.
   Status DropFamily(const std::string& name);
   // DropFamily for each name, in one RocksDB call (see OpenFamilies). Names that do not exist
-  // are kNotFound and nothing is dropped.
+  // are kNotFound and nothing is dropped. If dropping fails, the families that were dropped are
+  // gone (from RocksDB and from FamilyNames) and the others stay.
   Status DropFamilies(const std::vector<std::string>& names);
 
   // Applies `batch` atomically. With durable = true it obeys options().sync; with false the WAL is

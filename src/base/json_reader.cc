@@ -74,7 +74,9 @@ struct InputBuffers {
 namespace {
 
 // Buffers an Input on this thread may take: a few (Inputs nest, e.g. a stored view read while an
-// event is), and none grown by a large document (they are freed, not kept).
+// event is), and none grown by a larger document (they are freed, not kept: a parser's memory
+// is several times its capacity). An Input returns its buffers to the pool of the thread that
+// destroys it; Inputs do not outlive their thread.
 class BufferPool {
  public:
   std::unique_ptr<InputBuffers> Take() {
@@ -85,7 +87,7 @@ class BufferPool {
   }
   void Give(std::unique_ptr<InputBuffers> buffers) {
     constexpr size_t kMaxKept = 4;
-    constexpr size_t kMaxKeptBytes = size_t{1} << 20;
+    constexpr size_t kMaxKeptBytes = size_t{64} << 10;
     if (free_.size() < kMaxKept && buffers->text.capacity() <= kMaxKeptBytes &&
         buffers->parser.capacity() <= kMaxKeptBytes) {
       free_.push_back(std::move(buffers));

@@ -122,7 +122,7 @@ void AddCheckpoints(IndexedBatch& batch, Family* checkpoints,
 }
 
 // Commits `batch` as `mode` says (its checkpoints added already).
-Status Commit(IndexedBatch& batch, CommitMode mode) {
+Status CommitAs(IndexedBatch& batch, CommitMode mode) {
   if (Ingests(batch, mode)) return batch.Ingest(FilesOf(mode));
   return batch.Commit(mode == CommitMode::kDurable);
 }
@@ -263,11 +263,11 @@ Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cu
   if (!parallel) {
     AddCheckpoints(*batches[0], checkpoints, std::vector<const Sink*>(sinks.begin(), sinks.end()),
                    mode);
-    CAIRN_RETURN_IF_ERROR(Commit(*batches[0], mode));
+    CAIRN_RETURN_IF_ERROR(CommitAs(*batches[0], mode));
     return outcome;
   }
   ForEachInParallel(runs.size(), threads, [&](size_t r) {
-    runs[r].committed = runs[r].prepared.ok() ? Commit(*runs[r].batch, mode) : runs[r].prepared;
+    runs[r].committed = runs[r].prepared.ok() ? CommitAs(*runs[r].batch, mode) : runs[r].prepared;
   });
   for (const SinkRun& run : runs) CAIRN_RETURN_IF_ERROR(run.committed);
   return outcome;

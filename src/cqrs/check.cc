@@ -43,16 +43,19 @@ struct KeyRange {
   std::string lower, upper;
 };
 
-// The ranges a table of about `keys` keys is compared in: one, or for a large table sixteen by
-// the first byte of the key, so that the threads share it (one large table, the search terms,
-// left one thread comparing it while the other had finished the rest).
+// The ranges a table of about `keys` keys is compared in: one, or for a large table 64 by its
+// keys' first byte (0x00-0x03, 0x04-0x07, ...), so that the threads share it (the search terms,
+// ~1M keys at 50,000 orders, kept one thread comparing while the other had finished the rest).
+// Keys of text start with few distinct bytes: narrow ranges spread them over many jobs.
 std::vector<KeyRange> RangesOf(uint64_t keys) {
   constexpr uint64_t kSplitKeys = 50'000;
+  constexpr int kRanges = 64;
+  constexpr int kWidth = 256 / kRanges;
   if (keys < kSplitKeys) return {KeyRange{}};
   std::vector<KeyRange> ranges;
-  for (int i = 0; i < 16; ++i) {
-    ranges.push_back(KeyRange{i == 0 ? "" : std::string(1, static_cast<char>(i * 16)),
-                              i == 15 ? "" : std::string(1, static_cast<char>((i + 1) * 16))});
+  for (int i = 0; i < kRanges; ++i) {
+    ranges.push_back(KeyRange{i == 0 ? "" : std::string(1, static_cast<char>(i * kWidth)),
+                              i == kRanges - 1 ? "" : std::string(1, static_cast<char>((i + 1) * kWidth))});
   }
   return ranges;
 }

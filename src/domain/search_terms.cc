@@ -1,6 +1,8 @@
 // Tokenizing for order search (rules in search_terms.h).
 #include "domain/search_terms.h"
 
+#include <algorithm>
+
 namespace cairn::domain {
 namespace {
 
@@ -47,7 +49,7 @@ std::vector<std::string> Tokens(std::string_view text) {
 void AddIndexTerms(std::string_view text, std::vector<std::string>* terms) {
   for (std::string& token : Tokens(text)) {
     // The parts between joiners, when there are any, then the whole token.
-    if (token.find_first_of("-_.@/") != std::string::npos) {
+    if (std::any_of(token.begin(), token.end(), IsJoiner)) {
       size_t start = 0;
       for (size_t i = 0; i <= token.size(); ++i) {
         if (i == token.size() || IsJoiner(token[i])) {

@@ -302,6 +302,7 @@ struct IndexedBatch::Rep {
     values.clear();
     writes.clear();
     std::fill(slots.begin(), slots.end(), Slot{});
+    RemovePrepared();
   }
 
   // Writes taken so far (every Put, Delete and AddCounter).
@@ -310,6 +311,7 @@ struct IndexedBatch::Rep {
   // `operations` then.
   std::vector<rocksdb::IngestExternalFileArg> prepared;
   uint64_t prepared_at = 0;
+  IndexedBatch::Files prepared_as = IndexedBatch::Files::kLasting;
   // Removes the prepared files that are still here (an ingest moves its files away).
   void RemovePrepared() {
     for (const rocksdb::IngestExternalFileArg& arg : prepared) {
@@ -495,24 +497,24 @@ Status IndexedBatch::PrepareIngest(Files style) {
     begin = end;
   }
   rep.prepared_at = rep.operations;
+  rep.prepared_as = style;
   return Status::Ok();
 }
 
 Status IndexedBatch::Ingest(Files style) {
   Rep& rep = *rep_;
-  if (rep.prepared.empty() || rep.prepared_at != rep.operations) {
-    CAIRN_RETURN_IF_ERROR(PrepareIngest(style));
-  }
   Status status = Status::Ok();
+  if (rep.prepared.empty() || rep.prepared_at != rep.operations || rep.prepared_as != style) {
+    status = PrepareIngest(style);
+  }
   // Writes made before the ingest (a small batch written unsynced, say) are made durable first:
   // an ingest is durable when it returns, and must not outlive what came before it in a crash.
-  if (!rep.prepared.empty()) status = store_->SyncWal();
+  if (status.ok() && !rep.prepared.empty()) status = store_->SyncWal();
   if (status.ok() && !rep.prepared.empty()) {
     status = FromRocks(store_->db()->IngestExternalFiles(rep.prepared), "ingesting a batch");
     if (status.ok()) store_->CountIngestedFiles(rep.prepared.size());
   }
-  // A moved file is RocksDB's now and gone from here; anything left is removed.
-  rep.RemovePrepared();
+  // A moved file is RocksDB's now and gone from here; Clear removes anything left.
   rep.Clear();
   return status;
 }
@@ -864,7 +866,13 @@ Result<std::vector<Family*>> Store::OpenFamilies(const std::vector<std::string>&
       family->handle = handle;
       rep_->families.emplace(family->name, std::move(family));
     }
-    if (!s.ok()) return FromRocks(s, "creating family " + missing[handles.size()].name);
+    if (!s.ok()) {
+      // RocksDB creates them in order and stops at a failure; one after the last creation is
+      // its OPTIONS file's.
+      return FromRocks(s, handles.size() < missing.size()
+                              ? "creating family " + missing[handles.size()].name
+                              : std::string("writing the OPTIONS file after creating families"));
+    }
   }
   std::vector<Family*> families;
   for (const std::string& name : names) families.push_back(rep_->families.at(name).get());
@@ -907,16 +915,28 @@ Status Store::DropFamilies(const std::vector<std::string>& names) {
       handles.push_back(it->second->handle);
     }
   }
-  const rocksdb::Status s = rep_->db->DropColumnFamilies(handles);
-  // RocksDB drops them one by one and stops at a failure; the handles stay registered (a dropped
-  // family stays readable through its handle, and is gone at the next open).
-  if (!s.ok()) return FromRocks(s, "dropping families");
+  Status status = Status::Ok();
+  if (const rocksdb::Status s = rep_->db->DropColumnFamilies(handles); !s.ok()) {
+    // RocksDB drops them one by one and stops at a failure (or fails writing its OPTIONS file
+    // after dropping them all): each is dropped again on its own, one already dropped counting
+    // as done, so that every family that is gone leaves the registry.
+    status = FromRocks(s, "dropping families");
+    std::vector<rocksdb::ColumnFamilyHandle*> dropped;
+    for (rocksdb::ColumnFamilyHandle* handle : handles) {
+      const rocksdb::Status again = rep_->db->DropColumnFamily(handle);
+      if (again.ok() || (again.IsInvalidArgument() &&
+                         again.ToString().find("already dropped") != std::string::npos)) {
+        dropped.push_back(handle);
+      }
+    }
+    handles = std::move(dropped);
+  }
   for (rocksdb::ColumnFamilyHandle* handle : handles) {
     const std::string name = handle->GetName();
     rep_->db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
     rep_->families.erase(name);
   }
-  return Status::Ok();
+  return status;
 }
 
 // Durability is decided here and only here: kAlways fsyncs the WAL before returning, kBatch

@@ -173,15 +173,7 @@ TEST_CASE("the check walks a large replay, ingested uncompressed, beside the liv
   // first key byte on two threads. Differences at the first key, in the middle (a key missing
   // beside a stray one), at the last key, and stray keys in the first and the last range are
   // all found, in key order.
-  const ProjectionSpec wide{"wide", {}, {"keys"}, [](const EventView& e, ProjectionWriter& out) {
-                              for (int i = 0; i < 12; ++i) {
-                                char key[32];
-                                std::snprintf(key, sizeof key, "%08llu-%02d",
-                                              static_cast<unsigned long long>(e.seq().value()), i);
-                                out.Put("keys", key, std::string(e.type()));
-                              }
-                              return Status::Ok();
-                            }};
+  const ProjectionSpec wide = WideSpec();
   TempDir dir;
   Harness h(dir.path());
   EngineOptions options = NoThreads();

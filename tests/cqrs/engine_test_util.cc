@@ -1,6 +1,7 @@
 // Shared fixtures of the CQRS engine's unit tests (see engine_test_util.h).
 #include "engine_test_util.h"
 
+#include <cstdio>
 #include <set>
 
 namespace cairn {
@@ -209,6 +210,18 @@ ProjectionSpec PaymentsSpec() {
     return Status::Ok();
   };
   return spec;
+}
+
+ProjectionSpec WideSpec() {
+  return ProjectionSpec{"wide", {}, {"keys"}, [](const EventView& e, ProjectionWriter& out) {
+                          for (int i = 0; i < 12; ++i) {
+                            char key[32];
+                            std::snprintf(key, sizeof key, "%08llu-%02d",
+                                          static_cast<unsigned long long>(e.seq().value()), i);
+                            out.Put("keys", key, std::string(e.type()));
+                          }
+                          return Status::Ok();
+                        }};
 }
 
 std::vector<ProjectionSpec> AllSpecs(std::shared_ptr<Hooks> counts_hooks,

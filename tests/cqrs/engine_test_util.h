@@ -91,6 +91,9 @@ std::string PositionText(const EventView& e);
 ProjectionSpec CountsSpec(std::shared_ptr<Hooks> h);
 ProjectionSpec LatestSpec(std::shared_ptr<Hooks> h);
 ProjectionSpec PaymentsSpec();
+// "wide": 12 keys per event into table "keys" ("<seq, 8 digits>-<i, 2 digits>" -> the type),
+// for batches large enough to be ingested.
+ProjectionSpec WideSpec();
 // The three projections; `counts` first.
 std::vector<ProjectionSpec> AllSpecs(std::shared_ptr<Hooks> counts_hooks,
                                      std::shared_ptr<Hooks> latest_hooks = nullptr);

@@ -219,15 +219,7 @@ TEST_CASE("a rebuild on two threads that fails removes the table files the other
   // "wide" writes 12 keys per event, so its share of the failing batch is large enough to be
   // ingested: on two threads it writes its table files before the failure of "counts" is
   // known. They are removed, nothing is ingested and the live tables stay as they were.
-  const ProjectionSpec wide{"wide", {}, {"keys"}, [](const EventView& e, ProjectionWriter& out) {
-                              for (int i = 0; i < 12; ++i) {
-                                char key[32];
-                                std::snprintf(key, sizeof key, "%08llu-%02d",
-                                              static_cast<unsigned long long>(e.seq().value()), i);
-                                out.Put("keys", key, std::string(e.type()));
-                              }
-                              return Status::Ok();
-                            }};
+  const ProjectionSpec wide = WideSpec();
   TempDir dir;
   Harness h(dir.path());
   auto hooks = std::make_shared<Hooks>();

@@ -245,14 +245,19 @@ TEST_CASE("an IndexedBatch reads its own writes and commits or ingests the same 
   CHECK(!std::filesystem::exists(t.dir.path() + "/ingest"));
 }
 
+// The kOrdered family `name` of t's store, created if missing.
+Family* OrderedFamily(TestLog& t, const std::string& name) {
+  auto family = t.store->OpenFamily(name, FamilyKind::kOrdered);
+  REQUIRE_MESSAGE(family.ok(), family.status().ToString());
+  return *family;
+}
+
 TEST_CASE("an IndexedBatch of many keys in two families reads and commits what a map model says") {
   // 60,000 keys grow the hash table many times; short keys that differ by one byte, in two
   // families, repeat (family, key) pairs and make hash tags collide now and then.
   TestLog t;
-  auto a = t.store->OpenFamily("a", FamilyKind::kOrdered);
-  auto b = t.store->OpenFamily("b", FamilyKind::kOrdered);
-  REQUIRE(a.ok());
-  REQUIRE(b.ok());
+  Family* a = OrderedFamily(t, "a");
+  Family* b = OrderedFamily(t, "b");
   std::map<std::pair<Family*, std::string>, std::optional<std::string>> model;
   IndexedBatch batch(t.store.get());
   uint64_t x = 88172645463325252ull;  // xorshift: the same sequence every run
@@ -263,7 +268,7 @@ TEST_CASE("an IndexedBatch of many keys in two families reads and commits what a
     return x;
   };
   for (int i = 0; i < 200'000; ++i) {
-    Family* family = next() % 2 ? *a : *b;
+    Family* family = next() % 2 ? a : b;
     const std::string key = "k" + std::to_string(next() % 60'000);
     if (next() % 5 == 0) {
       batch.Delete(family, key);
@@ -276,7 +281,7 @@ TEST_CASE("an IndexedBatch of many keys in two families reads and commits what a
   }
   CHECK(batch.Count() == model.size());
   for (int i = 0; i < 70'000; i += 7) {  // also keys never written
-    for (Family* family : {*a, *b}) {
+    for (Family* family : {a, b}) {
       const std::string key = "k" + std::to_string(i);
       auto it = model.find({family, key});
       const std::optional<std::string> want = it == model.end() ? std::nullopt : it->second;
@@ -290,7 +295,7 @@ TEST_CASE("an IndexedBatch of many keys in two families reads and commits what a
     present += value.has_value();
   }
   size_t scanned = 0;
-  for (Family* family : {*a, *b}) {
+  for (Family* family : {a, b}) {
     REQUIRE(t.store->Scan(family, "", "", [&](std::string_view, std::string_view) {
       ++scanned;
       return true;
@@ -338,39 +343,48 @@ TEST_CASE("PrepareIngest writes table files that Ingest takes, or that go with t
   CHECK(*t.store->Get(*views, "c") == std::optional<std::string>("ready"));
   CHECK(t.store->IngestedFiles() - ingested_before == 2);
   CHECK(files_waiting() == 0);
+  {  // prepared, then committed as a write instead: the files go, a later Ingest finds none
+    IndexedBatch batch(t.store.get());
+    batch.Put(*views, "d", "written");
+    REQUIRE(batch.PrepareIngest().ok());
+    REQUIRE(batch.Commit(false).ok());
+    CHECK(files_waiting() == 0);
+    WriteBatch newer;
+    newer.Put(*views, "d", "newer");
+    REQUIRE(t.store->Write(newer, false).ok());
+    REQUIRE(batch.Ingest().ok());  // empty: ingests nothing, overwrites nothing
+  }
+  CHECK(*t.store->Get(*views, "d") == std::optional<std::string>("newer"));
+  CHECK(t.store->IngestedFiles() - ingested_before == 2);
 }
 
 TEST_CASE("a StoreIterator walks a family in key order as of its snapshot") {
   TestLog t;
-  auto family = t.store->OpenFamily("walk", FamilyKind::kOrdered);
-  auto other = t.store->OpenFamily("other", FamilyKind::kOrdered);
-  REQUIRE(family.ok());
-  REQUIRE(other.ok());
+  Family* family = OrderedFamily(t, "walk");
+  Family* other = OrderedFamily(t, "other");
   const std::string zero_key("c\0x", 3);  // after "c", bytewise
   WriteBatch before;
   for (const std::string& key : {std::string("b"), std::string("a"), zero_key, std::string("c")}) {
-    before.Put(*family, key, key.substr(0, 1));
+    before.Put(family, key, key.substr(0, 1));
   }
-  before.Put(*other, "a", "elsewhere");
+  before.Put(other, "a", "elsewhere");
   REQUIRE(t.store->Write(before, false).ok());
   const auto snapshot = t.store->TakeSnapshot();
   WriteBatch after;
-  after.Put(*family, "d", "later");
-  after.Delete(*family, "a");
+  after.Put(family, "d", "later");
+  after.Delete(family, "a");
   REQUIRE(t.store->Write(after, false).ok());
 
   const auto walk = [&](const Snapshot* at) {
     std::vector<std::string> keys;
-    for (auto it = t.store->NewIterator(*family, at); it->Valid(); it->Next()) {
+    for (auto it = t.store->NewIterator(family, at); it->Valid(); it->Next()) {
       keys.push_back(std::string(it->key()) + "=" + std::string(it->value()));
     }
     return keys;
   };
   CHECK(walk(snapshot.get()) == std::vector<std::string>{"a=a", "b=b", "c=c", zero_key + "=c"});
   CHECK(walk(nullptr) == std::vector<std::string>{"b=b", "c=c", zero_key + "=c", "d=later"});
-  auto empty = t.store->OpenFamily("empty", FamilyKind::kOrdered);
-  REQUIRE(empty.ok());
-  auto none = t.store->NewIterator(*empty);
+  auto none = t.store->NewIterator(OrderedFamily(t, "empty"));
   CHECK(!none->Valid());
   CHECK(none->status().ok());
 }
