@@ -3,6 +3,7 @@
 // is ignored; an order event that cannot be read or applied is an error naming the event, which
 // stops the projection (state failed) rather than guessing.
 #include <algorithm>
+#include <array>
 #include <map>
 #include <unordered_map>
 #include <utility>
@@ -255,32 +256,60 @@ Result<StatsRecord> DecodeStats(std::string_view bytes) {
   return r;
 }
 
-// The counters an order adds to its creation day (and to the totals).
-std::map<std::string, int64_t> Contribution(const StatsRecord& r) {
-  std::map<std::string, int64_t> counters{{std::string(kStatOrders), 1},
-                                          {StatStatus(r.status), 1}};
-  if (r.paid && r.status != OrderStatus::kCancelled) {
-    counters[std::string(kStatPaid)] = 1;
-    counters[StatRevenue(r.currency)] = r.amount;
-  }
-  return counters;
-}
+// A counter of "totals" and "days" (keys.h): "orders", "status:<S>", "paid" or
+// "revenue:<currency>", held as its parts so that applying an event builds no string.
+struct StatCounter {
+  enum class Kind : uint8_t { kOrders, kStatus, kPaid, kRevenue };
+  Kind kind = Kind::kOrders;
+  OrderStatus status = OrderStatus::kCreated;  // kStatus
+  std::string currency;                         // kRevenue
+  auto operator<=>(const StatCounter&) const = default;
 
-// Adds to `totals` and `days` what one event moving an order's record from `before` to `after`
-// does to them: `after`'s contribution added, `before`'s removed, only counters that change. As
-// with CountMove, a counter touched keeps its entry even when a batch's events cancel out.
-void MoveContribution(const std::optional<StatsRecord>& before, const StatsRecord& after,
-                      std::map<std::string, int64_t>& totals,
-                      std::map<std::string, int64_t>& days) {
-  std::map<std::pair<int64_t, std::string>, int64_t> delta;
-  if (before) {
-    for (const auto& [name, value] : Contribution(*before)) delta[{before->day, name}] -= value;
+  std::string Name() const {
+    switch (kind) {
+      case Kind::kOrders: return std::string(kStatOrders);
+      case Kind::kStatus: return StatStatus(status);
+      case Kind::kPaid: return std::string(kStatPaid);
+      case Kind::kRevenue: return StatRevenue(currency);
+    }
+    return {};
   }
-  for (const auto& [name, value] : Contribution(after)) delta[{after.day, name}] += value;
-  for (const auto& [day_name, value] : delta) {
-    if (value == 0) continue;
-    totals[day_name.second] += value;
-    days[DayKey(day_name.first, day_name.second)] += value;
+};
+// What a batch adds to each (creation day, counter).
+using StatDeltas = std::map<std::pair<int64_t, StatCounter>, int64_t>;
+
+// Adds to `deltas` what one event moving an order's record from `before` to `after` does: the
+// counters `after` contributes to its creation day added, `before`'s removed, only counters
+// that change. As with CountMove, a counter touched keeps its entry even when a batch's events
+// cancel out.
+void MoveContribution(const std::optional<StatsRecord>& before, const StatsRecord& after,
+                      StatDeltas& deltas) {
+  // This event's changes: at most four counters removed and four added.
+  std::array<std::pair<std::pair<int64_t, StatCounter>, int64_t>, 8> changes;
+  size_t count = 0;
+  const auto contribute = [&](const StatsRecord& r, int64_t sign) {
+    const auto add = [&](StatCounter counter, int64_t value) {
+      std::pair<int64_t, StatCounter> key(r.day, std::move(counter));
+      for (size_t i = 0; i < count; ++i) {
+        if (changes[i].first == key) {
+          changes[i].second += sign * value;
+          return;
+        }
+      }
+      changes[count++] = {std::move(key), sign * value};
+    };
+    using Kind = StatCounter::Kind;
+    add({Kind::kOrders, OrderStatus::kCreated, {}}, 1);
+    add({Kind::kStatus, r.status, {}}, 1);
+    if (r.paid && r.status != OrderStatus::kCancelled) {
+      add({Kind::kPaid, OrderStatus::kCreated, {}}, 1);
+      add({Kind::kRevenue, OrderStatus::kCreated, r.currency}, r.amount);
+    }
+  };
+  if (before) contribute(*before, -1);
+  contribute(after, 1);
+  for (size_t i = 0; i < count; ++i) {
+    if (changes[i].second != 0) deltas[changes[i].first] += changes[i].second;
   }
 }
 
@@ -310,8 +339,7 @@ Status EvolveStats(std::optional<StatsRecord>& record, const OrderEvent& event,
 std::optional<BatchFailure> ApplyStats(const std::vector<const EventView*>& events,
                                        ProjectionWriter& out) {
   TouchedOrders<std::optional<StatsRecord>> orders;
-  std::map<std::string, int64_t> totals;
-  std::map<std::string, int64_t> days;
+  StatDeltas deltas;
   const auto load = [&out](const std::string& order_id) {
     return LoadRecord(out, kStatsOrders, order_id, "the stats record", &DecodeStats);
   };
@@ -320,13 +348,20 @@ std::optional<BatchFailure> ApplyStats(const std::vector<const EventView*>& even
       [&](std::optional<StatsRecord>& record, const OrderEvent& event, const EventView& e) {
         const std::optional<StatsRecord> before = record;
         CAIRN_RETURN_IF_ERROR(EvolveStats(record, event, e.timestamp_us()));
-        MoveContribution(before, *record, totals, days);
+        MoveContribution(before, *record, deltas);
         return Status::Ok();
       });
   if (failure) return failure;
   orders.ForEach([&](const std::string& order_id, const std::optional<StatsRecord>& record) {
     out.Put(kStatsOrders, order_id, EncodeStats(*record));
   });
+  std::map<std::string, int64_t> totals;
+  std::map<std::string, int64_t> days;
+  for (const auto& [day_counter, delta] : deltas) {
+    const std::string name = day_counter.second.Name();
+    totals[name] += delta;
+    days[DayKey(day_counter.first, name)] += delta;
+  }
   for (const auto& [name, delta] : totals) out.AddCounter(kTotals, name, delta);
   for (const auto& [key, delta] : days) out.AddCounter(kDays, key, delta);
   return std::nullopt;
