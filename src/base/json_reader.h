@@ -122,7 +122,8 @@ Status Assign(Result<T> result, std::optional<T>* out) {
 
 // Calls `visit` for each field of `object` in document order. A key that appears twice is
 // "<path>.<key> appears twice". Stops at, and returns, the first non-ok Status. The key's view
-// is valid while the Input lives.
+// is valid while the Input lives. Visitors are FunctionRefs (base/function_ref.h): pass the
+// lambda as the argument; a FieldVisitor variable initialised from a lambda would dangle.
 using FieldVisitor = FunctionRef<Status(std::string_view key, Value value)>;
 Status ForEachField(Object& object, std::string_view path, const FieldVisitor& visit);
 
