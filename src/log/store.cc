@@ -820,26 +820,14 @@ void Store::Rep::FlushWrittenFamilies() {
   }
 }
 
-Result<Family*> Store::OpenFamily(const std::string& name, FamilyKind /*kind*/) {
-  {
+Result<Family*> Store::OpenFamily(const std::string& name, FamilyKind kind) {
+  {  // the common case, an existing family, under the shared lock
     std::shared_lock lock(rep_->families_mu);
     auto it = rep_->families.find(name);
     if (it != rep_->families.end()) return it->second.get();
   }
-  std::unique_lock lock(rep_->families_mu);
-  auto it = rep_->families.find(name);
-  if (it != rep_->families.end()) return it->second.get();
-  if (options_.read_only) return Status::NotFound("family " + name + " does not exist");
-  rocksdb::ColumnFamilyHandle* handle = nullptr;
-  rocksdb::Status s =
-      rep_->db->CreateColumnFamily(FamilyOptionsFor(name, rep_->cf_options), name, &handle);
-  if (!s.ok()) return FromRocks(s, "creating family " + name);
-  auto family = std::make_unique<Family>();
-  family->name = name;
-  family->handle = handle;
-  Family* result = family.get();
-  rep_->families.emplace(name, std::move(family));
-  return result;
+  CAIRN_ASSIGN_OR_RETURN(const std::vector<Family*> families, OpenFamilies({name}, kind));
+  return families.front();
 }
 
 Result<std::vector<Family*>> Store::OpenFamilies(const std::vector<std::string>& names,
@@ -894,16 +882,7 @@ std::vector<std::string> Store::FamilyNames(std::string_view prefix) const {
   return out;
 }
 
-Status Store::DropFamily(const std::string& name) {
-  std::unique_lock lock(rep_->families_mu);
-  auto it = rep_->families.find(name);
-  if (it == rep_->families.end()) return Status::NotFound("family " + name + " does not exist");
-  rocksdb::Status s = rep_->db->DropColumnFamily(it->second->handle);
-  if (!s.ok()) return FromRocks(s, "dropping family " + name);
-  rep_->db->DestroyColumnFamilyHandle(it->second->handle).PermitUncheckedError();
-  rep_->families.erase(it);
-  return Status::Ok();
-}
+Status Store::DropFamily(const std::string& name) { return DropFamilies({name}); }
 
 Status Store::DropFamilies(const std::vector<std::string>& names) {
   std::unique_lock lock(rep_->families_mu);
@@ -920,7 +899,11 @@ Status Store::DropFamilies(const std::vector<std::string>& names) {
     // RocksDB drops them one by one and stops at a failure (or fails writing its OPTIONS file
     // after dropping them all): each is dropped again on its own, one already dropped counting
     // as done, so that every family that is gone leaves the registry.
-    status = FromRocks(s, "dropping families");
+    std::string names_dropped;
+    for (const std::string& name : names) {
+      names_dropped += (names_dropped.empty() ? "" : ", ") + name;
+    }
+    status = FromRocks(s, "dropping family " + names_dropped);
     std::vector<rocksdb::ColumnFamilyHandle*> dropped;
     for (rocksdb::ColumnFamilyHandle* handle : handles) {
       const rocksdb::Status again = rep_->db->DropColumnFamily(handle);
