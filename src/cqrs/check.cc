@@ -54,8 +54,9 @@ std::vector<KeyRange> RangesOf(uint64_t keys) {
   if (keys < kSplitKeys) return {KeyRange{}};
   std::vector<KeyRange> ranges;
   for (int i = 0; i < kRanges; ++i) {
-    ranges.push_back(KeyRange{i == 0 ? "" : std::string(1, static_cast<char>(i * kWidth)),
-                              i == kRanges - 1 ? "" : std::string(1, static_cast<char>((i + 1) * kWidth))});
+    const auto first_byte = [](int byte) { return std::string(1, static_cast<char>(byte)); };
+    ranges.push_back(KeyRange{i == 0 ? "" : first_byte(i * kWidth),
+                              i == kRanges - 1 ? "" : first_byte((i + 1) * kWidth)});
   }
   return ranges;
 }

@@ -30,7 +30,9 @@ Result<std::shared_ptr<Generation>> Generation::Open(Store* store, const Project
                                                      uint32_t number) {
   std::shared_ptr<Generation> gen(new Generation(store, spec.name, number));
   std::vector<std::string> names;
-  for (const std::string& table : spec.tables) names.push_back(FamilyName(spec.name, number, table));
+  for (const std::string& table : spec.tables) {
+    names.push_back(FamilyName(spec.name, number, table));
+  }
   CAIRN_ASSIGN_OR_RETURN(const std::vector<Family*> families,
                          store->OpenFamilies(names, FamilyKind::kOrdered));
   for (size_t i = 0; i < spec.tables.size(); ++i) gen->tables_.emplace(spec.tables[i], families[i]);
@@ -40,7 +42,9 @@ Result<std::shared_ptr<Generation>> Generation::Open(Store* store, const Project
 Generation::~Generation() {
   if (!drop_when_released_.load()) return;
   std::vector<std::string> names;
-  for (const auto& [table, family] : tables_) names.push_back(FamilyName(projection_, number_, table));
+  for (const auto& [table, family] : tables_) {
+    names.push_back(FamilyName(projection_, number_, table));
+  }
   Status s = store_->DropFamilies(names);
   if (!s.ok()) {
     spdlog::warn("could not drop generation {} of {}: {}", number_, projection_, s.ToString());

@@ -140,7 +140,8 @@ Status Engine::Rep::BuildAndSwitch(RebuildJob* job, const Targets& targets,
 Status Engine::Rep::SwitchTo(const Targets& targets, std::vector<Sink>& sinks, LogCursor& cursor,
                              uint64_t* done) {
   const auto locks = LockApply(targets);
-  CAIRN_ASSIGN_OR_RETURN(const uint64_t caught_up, ApplyToHead(cursor, SinkPointers(sinks), cqrs::CommitMode::kBulk));
+  CAIRN_ASSIGN_OR_RETURN(const uint64_t caught_up,
+                         ApplyToHead(cursor, SinkPointers(sinks), cqrs::CommitMode::kBulk));
   *done += caught_up;
   // This write is fsynced: the new tables, ingested files and WAL writes before it, are durable
   // once it is, and it makes them live. It also stores each new generation's checkpoint (the

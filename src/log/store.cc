@@ -471,7 +471,7 @@ Status IndexedBatch::PrepareIngest(Files style) {
     Family* family = rep.writes[ordered[begin]].family;
     size_t end = begin;
     while (end < ordered.size() && rep.writes[ordered[end]].family == family) ++end;
-    Result<std::string> file = WriteTableFile(store_, family, style, [&](rocksdb::SstFileWriter& out) {
+    const auto fill = [&](rocksdb::SstFileWriter& out) {
       rocksdb::Status s;
       for (size_t n = begin; n < end && s.ok(); ++n) {
         const PendingWrite& w = rep.writes[ordered[n]];
@@ -484,7 +484,8 @@ Status IndexedBatch::PrepareIngest(Files style) {
         }
       }
       return s;
-    });
+    };
+    Result<std::string> file = WriteTableFile(store_, family, style, fill);
     if (!file.ok()) {
       rep.RemovePrepared();
       return file.status();

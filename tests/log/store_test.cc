@@ -310,9 +310,9 @@ TEST_CASE("PrepareIngest writes table files that Ingest takes, or that go with t
   REQUIRE(views.ok());
   const std::string ingest_dir = t.dir.path() + "/ingest";
   const auto files_waiting = [&] {
-    return std::filesystem::exists(ingest_dir) ? std::distance(std::filesystem::directory_iterator(ingest_dir),
-                                                               std::filesystem::directory_iterator())
-                                               : 0;
+    if (!std::filesystem::exists(ingest_dir)) return std::ptrdiff_t{0};
+    return std::distance(std::filesystem::directory_iterator(ingest_dir),
+                         std::filesystem::directory_iterator());
   };
   {  // prepared, then dropped with the batch: nothing written, no file left
     IndexedBatch batch(t.store.get());
@@ -407,7 +407,8 @@ TEST_CASE("OpenFamilies creates the missing families at once and DropFamilies dr
   CHECK(t.store->FindFamily("rm.x.1.b") != nullptr);  // nothing dropped
   t.Reopen();
   CHECK(t.store->FamilyNames("rm.x.") == names);
-  CHECK(*t.store->Get(t.store->FindFamily("rm.x.1.c"), "key") == std::optional<std::string>("value"));
+  CHECK(*t.store->Get(t.store->FindFamily("rm.x.1.c"), "key") ==
+        std::optional<std::string>("value"));
   REQUIRE(t.store->DropFamilies(names).ok());
   CHECK(t.store->FamilyNames("rm.x.").empty());
   t.Reopen();
