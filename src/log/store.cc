@@ -297,6 +297,19 @@ struct IndexedBatch::Rep {
   }
   // Indexes into `writes`, by family and then by key (bytewise, as RocksDB orders them).
   std::vector<uint32_t> InKeyOrder() const;
+  // Asks the CPU to load what a loop over `ordered` (InKeyOrder) reads some writes after the
+  // n-th: in key order, the writes, keys and values of a large batch are read in random places,
+  // each a cache miss that prefetching overlaps with the work on the writes before it. Inlined
+  // by force: GCC 12 takes a function of prefetches alone for pure and drops its calls.
+  [[gnu::always_inline]] void PrefetchAhead(const std::vector<uint32_t>& ordered, size_t n) const {
+    constexpr size_t kWriteAhead = 16, kBytesAhead = 8;  // a write is loaded before its bytes
+    if (n + kWriteAhead < ordered.size()) __builtin_prefetch(&writes[ordered[n + kWriteAhead]]);
+    if (n + kBytesAhead < ordered.size()) {
+      const PendingWrite& w = writes[ordered[n + kBytesAhead]];
+      __builtin_prefetch(keys.data() + w.key_offset);
+      if (w.kind == PendingWrite::Kind::kPut) __builtin_prefetch(values.data() + w.value_offset);
+    }
+  }
   void Clear() {
     keys.clear();
     values.clear();
@@ -402,8 +415,10 @@ Status IndexedBatch::Commit(bool durable) {
   // made each insert a full search.
   rocksdb::WriteBatch batch;
   const Rep& rep = *rep_;
-  for (const uint32_t i : rep.InKeyOrder()) {
-    const PendingWrite& w = rep.writes[i];
+  const std::vector<uint32_t> ordered = rep.InKeyOrder();
+  for (size_t n = 0; n < ordered.size(); ++n) {
+    rep.PrefetchAhead(ordered, n);
+    const PendingWrite& w = rep.writes[ordered[n]];
     const std::string_view k = rep.KeyOf(w);
     const rocksdb::Slice key(k.data(), k.size());
     switch (w.kind) {
@@ -474,6 +489,7 @@ Status IndexedBatch::PrepareIngest(Files style) {
     const auto fill = [&](rocksdb::SstFileWriter& out) {
       rocksdb::Status s;
       for (size_t n = begin; n < end && s.ok(); ++n) {
+        rep.PrefetchAhead(ordered, n);
         const PendingWrite& w = rep.writes[ordered[n]];
         const std::string_view k = rep.KeyOf(w);
         const rocksdb::Slice key(k.data(), k.size());
