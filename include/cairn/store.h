@@ -104,7 +104,9 @@ class IndexedBatch {
   void AddCounter(Family* family, std::string_view key, int64_t delta);
   // The value as this batch would leave it (its own writes applied over the database).
   Result<std::optional<std::string>> Get(Family* family, std::string_view key) const;
-  // Distinct keys written.
+  // Writes held: the distinct keys written, except that before the batch's first read a key
+  // written n times may count n times (writes are coalesced from the first read on, and at
+  // the latest by the commit).
   size_t Count() const;
   // How Ingest writes its table files.
   enum class Files {

@@ -226,7 +226,12 @@ struct IndexedBatch::Rep {
   std::string keys;
   std::string values;
   std::vector<PendingWrite> writes;  // in the order of their first write
-  std::vector<Slot> slots;           // size 2^k
+  // Whether `slots` (size 2^k) indexes `writes`, which then hold one entry per key. A batch
+  // starts without: each operation appends a write, unhashed (the search index's terms,
+  // written once and never read back, pay no hashing). The first read, or a commit that finds
+  // a key written twice, hashes the batch (Index), and operations coalesce from then on.
+  bool hashed = false;
+  std::vector<Slot> slots;
 
   std::string_view KeyOf(const PendingWrite& w) const {
     return std::string_view(keys).substr(w.key_offset, w.key_size);
@@ -264,20 +269,27 @@ struct IndexedBatch::Rep {
       if (w.hash == hash && w.family == family && KeyOf(w) == key) return i;
     }
   }
-  const PendingWrite* Find(const Family* family, std::string_view key) const {
-    if (slots.empty()) return nullptr;
+  // The entry of (family, key), nullptr when the batch has not written it.
+  const PendingWrite* Find(const Family* family, std::string_view key) {
+    Index();
     const uint32_t write = slots[Probe(family, key, Hash(family, key))].write;
     return write == 0 ? nullptr : &writes[write - 1];
   }
-  // The entry for (family, key); a new one adds 0 to the counter (the callers then set it).
-  // The reference is valid until the next call.
-  PendingWrite& Entry(Family* family, std::string_view key) {
+  // The write an operation on (family, key) goes to: the key's one entry once hashed (a new
+  // one adds 0 to the counter), else a new write. Valid until the next call.
+  PendingWrite& Target(Family* family, std::string_view key) {
     ++operations;
+    return hashed ? Entry(family, key) : NewWrite(family, key, 0);
+  }
+  PendingWrite& Entry(Family* family, std::string_view key) {
     if ((writes.size() + 1) * 2 > slots.size()) Grow();
     const uint64_t hash = Hash(family, key);
     const size_t i = Probe(family, key, hash);
     if (slots[i].write != 0) return writes[slots[i].write - 1];
     slots[i] = Slot{static_cast<uint32_t>(writes.size() + 1), TagOf(hash)};
+    return NewWrite(family, key, hash);
+  }
+  PendingWrite& NewWrite(Family* family, std::string_view key, uint64_t hash) {
     PendingWrite& w = writes.emplace_back();
     w.family = family;
     w.key_offset = keys.size();
@@ -295,8 +307,51 @@ struct IndexedBatch::Rep {
       slots[i] = Slot{static_cast<uint32_t>(n + 1), TagOf(writes[n].hash)};
     }
   }
-  // Indexes into `writes`, by family and then by key (bytewise, as RocksDB orders them).
-  std::vector<uint32_t> InKeyOrder() const;
+  // The operations, on the write Target returned.
+  void Put(PendingWrite& w, std::string_view value) { SetValue(w, value); }
+  static void Delete(PendingWrite& w) {
+    w.kind = PendingWrite::Kind::kDelete;
+    w.value_size = 0;
+    w.delta = 0;
+  }
+  void AddCounter(PendingWrite& w, int64_t delta) {
+    switch (w.kind) {
+      case PendingWrite::Kind::kAdd: w.delta += delta; break;
+      // The merge operator's rules: a value that is not 8 bytes counts as 0, nothing as 0.
+      case PendingWrite::Kind::kPut:
+        SetValue(w, EncodeCounter(DecodeCounter(ValueOf(w)) + delta));
+        break;
+      case PendingWrite::Kind::kDelete: SetValue(w, EncodeCounter(delta)); break;
+    }
+  }
+  // Makes the batch hashed: the writes so far replayed in order into one entry per key.
+  void Index() {
+    if (hashed) return;
+    hashed = true;
+    std::vector<PendingWrite> appended = std::exchange(writes, {});
+    const std::string appended_keys = std::exchange(keys, {});
+    const std::string appended_values = std::exchange(values, {});
+    size_t size = 1024;
+    while (size < 2 * (appended.size() + 1)) size *= 2;
+    slots.assign(size, Slot{});
+    writes.reserve(appended.size());
+    for (const PendingWrite& a : appended) {
+      PendingWrite& w =
+          Entry(a.family, std::string_view(appended_keys).substr(a.key_offset, a.key_size));
+      switch (a.kind) {  // each appended write is one operation
+        case PendingWrite::Kind::kPut:
+          Put(w, std::string_view(appended_values).substr(a.value_offset, a.value_size));
+          break;
+        case PendingWrite::Kind::kDelete: Delete(w); break;
+        case PendingWrite::Kind::kAdd: AddCounter(w, a.delta); break;
+      }
+    }
+  }
+  // Indexes into `writes`, by family and then by key (bytewise, as RocksDB orders them), each
+  // key once: a batch that is not hashed and wrote a key twice is hashed first.
+  std::vector<uint32_t> InKeyOrder();
+  // The writes by family and key; `repeated`, if not null, tells whether a key is there twice.
+  std::vector<uint32_t> SortedWrites(bool* repeated) const;
   // Asks the CPU to load what a loop over `ordered` (InKeyOrder) reads some writes after the
   // n-th: in key order, the writes, keys and values of a large batch are read in random places,
   // each a cache miss that prefetching overlaps with the work on the writes before it. Inlined
@@ -314,7 +369,7 @@ struct IndexedBatch::Rep {
     keys.clear();
     values.clear();
     writes.clear();
-    std::fill(slots.begin(), slots.end(), Slot{});
+    hashed = false;
     RemovePrepared();
   }
 
@@ -340,26 +395,15 @@ IndexedBatch::IndexedBatch(Store* store) : store_(store), rep_(std::make_unique<
 IndexedBatch::~IndexedBatch() = default;
 
 void IndexedBatch::Put(Family* family, std::string_view key, std::string_view value) {
-  rep_->SetValue(rep_->Entry(family, key), value);
+  rep_->Put(rep_->Target(family, key), value);
 }
 
 void IndexedBatch::Delete(Family* family, std::string_view key) {
-  PendingWrite& w = rep_->Entry(family, key);
-  w.kind = PendingWrite::Kind::kDelete;
-  w.value_size = 0;
-  w.delta = 0;
+  Rep::Delete(rep_->Target(family, key));
 }
 
 void IndexedBatch::AddCounter(Family* family, std::string_view key, int64_t delta) {
-  PendingWrite& w = rep_->Entry(family, key);
-  switch (w.kind) {
-    case PendingWrite::Kind::kAdd: w.delta += delta; break;
-    // The merge operator's rules: a value that is not 8 bytes counts as 0, nothing as 0.
-    case PendingWrite::Kind::kPut:
-      rep_->SetValue(w, EncodeCounter(DecodeCounter(rep_->ValueOf(w)) + delta));
-      break;
-    case PendingWrite::Kind::kDelete: rep_->SetValue(w, EncodeCounter(delta)); break;
-  }
+  rep_->AddCounter(rep_->Target(family, key), delta);
 }
 
 Result<std::optional<std::string>> IndexedBatch::Get(Family* family, std::string_view key) const {
@@ -376,7 +420,15 @@ Result<std::optional<std::string>> IndexedBatch::Get(Family* family, std::string
 
 size_t IndexedBatch::Count() const { return rep_->writes.size(); }
 
-std::vector<uint32_t> IndexedBatch::Rep::InKeyOrder() const {
+std::vector<uint32_t> IndexedBatch::Rep::InKeyOrder() {
+  bool repeated = false;
+  std::vector<uint32_t> ordered = SortedWrites(hashed ? nullptr : &repeated);
+  if (!repeated) return ordered;
+  Index();
+  return SortedWrites(nullptr);
+}
+
+std::vector<uint32_t> IndexedBatch::Rep::SortedWrites(bool* repeated) const {
   // Sorted by the keys' first 16 bytes, held next to the index, and only on a tie by the whole
   // keys: most comparisons then touch neither `writes` nor `keys` (a batch of a rebuild holds
   // hundreds of thousands of keys, and comparing through the indexes was a third of its time;
@@ -406,6 +458,15 @@ std::vector<uint32_t> IndexedBatch::Rep::InKeyOrder() const {
   });
   std::vector<uint32_t> ordered(sortable.size());
   for (size_t i = 0; i < ordered.size(); ++i) ordered[i] = sortable[i].index;
+  if (repeated) {
+    *repeated = false;
+    for (size_t i = 1; i < sortable.size() && !*repeated; ++i) {
+      const Sortable& x = sortable[i - 1];
+      const Sortable& y = sortable[i];
+      *repeated = x.family == y.family && x.high == y.high && x.low == y.low &&
+                  KeyOf(writes[x.index]) == KeyOf(writes[y.index]);
+    }
+  }
   return ordered;
 }
 
@@ -414,7 +475,7 @@ Status IndexedBatch::Commit(bool durable) {
   // RocksDB's skiplist makes cheap (it reuses the previous insert's search path); hash order
   // made each insert a full search.
   rocksdb::WriteBatch batch;
-  const Rep& rep = *rep_;
+  Rep& rep = *rep_;
   const std::vector<uint32_t> ordered = rep.InKeyOrder();
   for (size_t n = 0; n < ordered.size(); ++n) {
     rep.PrefetchAhead(ordered, n);
