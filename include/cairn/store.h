@@ -118,20 +118,22 @@ class IndexedBatch {
   };
   // Applies the batch atomically (see Store::Write for `durable`), then empties it.
   Status Commit(bool durable);
-  // Applies the batch as sorted table files, one per family, that RocksDB takes in atomically
-  // (IngestExternalFiles: no WAL, no memtable), then empties it. Durable once it returns (the
-  // files and RocksDB's manifest are fsynced). Each call adds files that compactions merge
-  // later, so it pays for large batches into families that nothing else writes meanwhile: a
-  // rebuild's or a check's new generation.
+  // Applies the batch as sorted table files, one per family (or several of adjacent key
+  // ranges: see PrepareIngest), that RocksDB takes in atomically (IngestExternalFiles: no WAL,
+  // no memtable), then empties it. Durable once it returns (the files and RocksDB's manifest
+  // are fsynced). Each call adds files that compactions merge later, so it pays for large
+  // batches into families that nothing else writes meanwhile: a rebuild's or a check's new
+  // generation.
   // Ingests the files PrepareIngest wrote if the batch took no write since (and `style` is
-  // theirs), else writes them first. Empties the batch, also when it fails.
-  Status Ingest(Files style = Files::kLasting);
+  // theirs), else writes them first (on `threads`). Empties the batch, also when it fails.
+  Status Ingest(Files style = Files::kLasting, size_t threads = 1);
   // The costly part of Ingest without the ingest: sorts the batch and writes its table files
   // (RocksDB does not see them), so that a caller may do it on several threads before it knows
-  // whether it will ingest. Files not ingested are removed when the batch is emptied (Commit,
-  // Ingest) or destroyed, and after a crash at the next open. Writing to the batch afterwards
-  // makes Ingest write them again.
-  Status PrepareIngest(Files style = Files::kLasting);
+  // whether it will ingest. Up to `threads` files are written at once: a family of many writes
+  // gets one file per thread, each a part of its key range. Files not ingested are removed
+  // when the batch is emptied (Commit, Ingest) or destroyed, and after a crash at the next
+  // open. Writing to the batch afterwards makes Ingest write them again.
+  Status PrepareIngest(Files style = Files::kLasting, size_t threads = 1);
 
  private:
   struct Rep;

@@ -65,10 +65,6 @@ enum class CommitMode {
   kIngest,
 };
 
-// Calls work(i) for every i in [0, n) on up to `threads` threads (the caller's included), each
-// thread taking the next i not taken yet; returns when every call has.
-void ForEachInParallel(size_t n, size_t threads, const std::function<void(size_t)>& work);
-
 // Key of a generation's checkpoint in the "checkpoints" family.
 std::string CheckpointKey(std::string_view projection, uint32_t generation);
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/parallel.h"
 #include "cairn/engine.h"
 #include "cqrs/apply.h"
 #include "cqrs/engine_rep.h"
@@ -126,7 +127,7 @@ Status CompareWithLive(Store* store, const Targets& targets, const std::vector<S
       }
     }
   }
-  cqrs::ForEachInParallel(jobs.size(), threads, [&](size_t j) {
+  ForEachInParallel(jobs.size(), threads, [&](size_t j) {
     TableJob& job = jobs[j];
     job.status = CompareTable(store, targets[job.target]->spec.name, *job.table, job.expected,
                               live.generations[job.target]->Table(*job.table),

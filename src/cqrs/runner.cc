@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "base/parallel.h"
 #include "cairn/engine.h"
 #include "cqrs/engine_rep.h"
 
@@ -120,7 +121,7 @@ Status Engine::CatchUp() {
   // head (up to apply_threads at once), and the first failure in the projections' order is
   // returned at the end.
   std::vector<Status> results(rep_->projections.size());
-  cqrs::ForEachInParallel(results.size(), rep_->options.apply_threads, [&](size_t i) {
+  ForEachInParallel(results.size(), rep_->options.apply_threads, [&](size_t i) {
     results[i] = rep_->CatchUpOne(*rep_->projections[i]);
   });
   for (Status& s : results) {

@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "base/bytes.h"
+#include "base/parallel.h"
 #include "log/rocks.h"
 
 namespace cairn {
@@ -383,8 +384,10 @@ struct IndexedBatch::Rep {
   // Removes the prepared files that are still here (an ingest moves its files away).
   void RemovePrepared() {
     for (const rocksdb::IngestExternalFileArg& arg : prepared) {
-      std::error_code ignored;
-      std::filesystem::remove(arg.external_files.front(), ignored);
+      for (const std::string& file : arg.external_files) {
+        std::error_code ignored;
+        std::filesystem::remove(file, ignored);
+      }
     }
     prepared.clear();
   }
@@ -505,6 +508,10 @@ std::string IngestDir(const Store& store) { return store.dir() + "/ingest"; }
 
 using TableFill = std::function<rocksdb::Status(rocksdb::SstFileWriter&)>;
 
+// A family's writes are cut into several table files (for several threads) only in parts of at
+// least this many: each file costs an open, an fsync and a place in the LSM tree.
+constexpr size_t kMinIngestPartWrites = 32768;
+
 // The options of `family` for table files written as `files` says.
 rocksdb::Options TableFileOptions(Store* store, Family* family, IndexedBatch::Files files) {
   rocksdb::Options options = store->db()->GetOptions(family->handle);
@@ -538,18 +545,35 @@ Result<std::string> WriteTableFile(Store* store, Family* family, IndexedBatch::F
 
 }  // namespace
 
-Status IndexedBatch::PrepareIngest(Files style) {
+Status IndexedBatch::PrepareIngest(Files style, size_t threads) {
   Rep& rep = *rep_;
   rep.RemovePrepared();
   const std::vector<uint32_t> ordered = rep.InKeyOrder();
-  // One file per family: `ordered` holds each family's writes next to each other, by key.
+  // The files to write: `ordered` holds each family's writes next to each other, by key; a
+  // family of many writes is cut into up to `threads` files of adjacent key ranges, which
+  // IngestExternalFiles takes together as they do not overlap.
+  struct Part {
+    Family* family;
+    size_t begin, end;  // in `ordered`
+  };
+  std::vector<Part> parts;
   for (size_t begin = 0; begin < ordered.size();) {
     Family* family = rep.writes[ordered[begin]].family;
     size_t end = begin;
     while (end < ordered.size() && rep.writes[ordered[end]].family == family) ++end;
-    const auto fill = [&](rocksdb::SstFileWriter& out) {
+    const size_t cuts = std::clamp<size_t>((end - begin) / kMinIngestPartWrites, 1, threads);
+    for (size_t c = 0; c < cuts; ++c) {
+      parts.push_back({family, begin + (end - begin) * c / cuts,
+                       begin + (end - begin) * (c + 1) / cuts});
+    }
+    begin = end;
+  }
+  std::vector<Result<std::string>> files(parts.size(), Status::Internal("not written"));
+  ForEachInParallel(parts.size(), threads, [&](size_t i) {
+    const Part& part = parts[i];
+    files[i] = WriteTableFile(store_, part.family, style, [&](rocksdb::SstFileWriter& out) {
       rocksdb::Status s;
-      for (size_t n = begin; n < end && s.ok(); ++n) {
+      for (size_t n = part.begin; n < part.end && s.ok(); ++n) {
         rep.PrefetchAhead(ordered, n);
         const PendingWrite& w = rep.writes[ordered[n]];
         const std::string_view k = rep.KeyOf(w);
@@ -561,36 +585,45 @@ Status IndexedBatch::PrepareIngest(Files style) {
         }
       }
       return s;
-    };
-    Result<std::string> file = WriteTableFile(store_, family, style, fill);
-    if (!file.ok()) {
-      rep.RemovePrepared();
-      return file.status();
+    });
+  });
+  Status failed = Status::Ok();
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (!files[i].ok()) {
+      if (failed.ok()) failed = files[i].status();
+      continue;
     }
-    rocksdb::IngestExternalFileArg& arg = rep.prepared.emplace_back();
-    arg.column_family = family->handle;
-    arg.external_files = {std::move(file).value()};
-    arg.options.move_files = true;                       // hard-linked in, not copied
-    arg.options.verify_checksums_before_ingest = false;  // written just now by this process
-    begin = end;
+    if (i == 0 || parts[i].family != parts[i - 1].family) {
+      rocksdb::IngestExternalFileArg& arg = rep.prepared.emplace_back();
+      arg.column_family = parts[i].family->handle;
+      arg.options.move_files = true;                       // hard-linked in, not copied
+      arg.options.verify_checksums_before_ingest = false;  // written just now by this process
+    }
+    rep.prepared.back().external_files.push_back(std::move(files[i]).value());
+  }
+  if (!failed.ok()) {
+    rep.RemovePrepared();
+    return failed;
   }
   rep.prepared_at = rep.operations;
   rep.prepared_as = style;
   return Status::Ok();
 }
 
-Status IndexedBatch::Ingest(Files style) {
+Status IndexedBatch::Ingest(Files style, size_t threads) {
   Rep& rep = *rep_;
   Status status = Status::Ok();
   if (rep.prepared.empty() || rep.prepared_at != rep.operations || rep.prepared_as != style) {
-    status = PrepareIngest(style);
+    status = PrepareIngest(style, threads);
   }
   // Writes made before the ingest (a small batch written unsynced, say) are made durable first:
   // an ingest is durable when it returns, and must not outlive what came before it in a crash.
   if (status.ok() && !rep.prepared.empty()) status = store_->SyncWal();
   if (status.ok() && !rep.prepared.empty()) {
     status = FromRocks(store_->db()->IngestExternalFiles(rep.prepared), "ingesting a batch");
-    if (status.ok()) store_->CountIngestedFiles(rep.prepared.size());
+    size_t files = 0;
+    for (const rocksdb::IngestExternalFileArg& arg : rep.prepared) files += arg.external_files.size();
+    if (status.ok()) store_->CountIngestedFiles(files);
   }
   // A moved file is RocksDB's now and gone from here; Clear removes anything left.
   rep.Clear();

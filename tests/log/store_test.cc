@@ -373,6 +373,44 @@ TEST_CASE("PrepareIngest writes table files that Ingest takes, or that go with t
   CHECK(t.store->IngestedFiles() - ingested_before == 2);
 }
 
+TEST_CASE("PrepareIngest on three threads cuts a family of many writes into files of adjacent ranges") {
+  TestLog t;
+  Family* big = OrderedFamily(t, "big");
+  Family* small = OrderedFamily(t, "small");
+  IndexedBatch batch(t.store.get());
+  constexpr int kKeys = 100'000;  // three parts of at least 32,768 writes
+  for (int i = kKeys - 1; i >= 0; --i) {
+    char key[16];
+    std::snprintf(key, sizeof key, "k%06d", i);
+    if (i % 10 == 3) {
+      batch.Delete(big, key);
+    } else {
+      batch.Put(big, key, std::to_string(i));
+    }
+  }
+  batch.Put(small, "only", "one");
+  const uint64_t ingested_before = t.store->IngestedFiles();
+  REQUIRE(batch.PrepareIngest(IndexedBatch::Files::kLasting, 3).ok());
+  REQUIRE(batch.Ingest(IndexedBatch::Files::kLasting, 3).ok());
+  CHECK(t.store->IngestedFiles() - ingested_before == 4);  // three files of "big", one of "small"
+  int seen = 0;
+  int expected = 0;
+  REQUIRE(t.store->Scan(big, "", "", [&](std::string_view key, std::string_view value) {
+    while (expected % 10 == 3) ++expected;
+    char want[16];
+    std::snprintf(want, sizeof want, "k%06d", expected);
+    CHECK(key == want);
+    CHECK(value == std::to_string(expected));
+    ++expected;
+    ++seen;
+    return true;
+  }).ok());
+  CHECK(seen == kKeys - kKeys / 10);
+  CHECK(*t.store->Get(small, "only") == std::optional<std::string>("one"));
+  const std::string ingest_dir = t.dir.path() + "/ingest";  // the files were moved in
+  CHECK((!std::filesystem::exists(ingest_dir) || std::filesystem::is_empty(ingest_dir)));
+}
+
 TEST_CASE("a StoreIterator walks a family in key order as of its snapshot") {
   TestLog t;
   Family* family = OrderedFamily(t, "walk");
