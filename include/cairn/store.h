@@ -57,6 +57,9 @@ enum class FamilyKind {
   kOrdered,   // range scans in key order (the log, indexes)
   kPointLookup,  // mostly Get by key: adds a bloom filter
   kCounters,  // values are 8-byte little-endian signed integers combined by Merge (add)
+  // Written in bulk, read once and dropped (the consistency check's replay): RocksDB does not
+  // compact it on its own (work that the drop would throw away).
+  kScratch,
 };
 
 // A set of writes applied atomically by Store::Write (or by the log, together with an append).
@@ -197,7 +200,8 @@ class Store {
   const std::string& dir() const { return dir_; }
   const StoreOptions& options() const { return options_; }
 
-  // The family called `name`, created with `kind` if it does not exist yet. Thread-safe.
+  // The family called `name`, created with `kind` if it does not exist yet (an existing
+  // family keeps what it was created with while the store is open). Thread-safe.
   Result<Family*> OpenFamily(const std::string& name, FamilyKind kind);
   // OpenFamily for each name, in that order, creating the missing ones together: RocksDB
   // rewrites (and re-reads) its OPTIONS file once per create or drop call, which costs more

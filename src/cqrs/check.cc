@@ -169,7 +169,8 @@ Result<CheckReport> Engine::Check(const CheckOptions& options) {
   CAIRN_ASSIGN_OR_RETURN(const Targets targets, rep_->Select(options.projections));
   const LiveState live = TakeLiveState(rep_->store, targets);
   std::vector<Sink> replayed;
-  CAIRN_RETURN_IF_ERROR(rep_->OpenScratchSinks(targets, live.checkpoints, &replayed));
+  CAIRN_RETURN_IF_ERROR(
+      rep_->OpenScratchSinks(targets, live.checkpoints, FamilyKind::kScratch, &replayed));
   CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<LogCursor> cursor,
                          rep_->log->OpenCursor(TopicsRead(targets), Seq(0)));
 

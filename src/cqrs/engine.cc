@@ -223,23 +223,25 @@ std::vector<std::string> TopicsRead(const Targets& targets) {
   return {topics.begin(), topics.end()};
 }
 
-Result<std::shared_ptr<Generation>> Engine::Rep::NewGeneration(ProjectionRuntime& p) {
+Result<std::shared_ptr<Generation>> Engine::Rep::NewGeneration(ProjectionRuntime& p,
+                                                               FamilyKind kind) {
   uint32_t number;
   {
     std::lock_guard lock(p.state_mu);
     number = p.next_generation++;
   }
   CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<Generation> generation,
-                         Generation::Open(store, p.spec, number));
+                         Generation::Open(store, p.spec, number, kind));
   // Until a switch adopts it, a new generation is scratch: dropped when released.
   generation->SetDropWhenReleased(true);
   return generation;
 }
 
 Status Engine::Rep::OpenScratchSinks(const Targets& targets, const std::vector<Seq>& until,
-                                     std::vector<Sink>* sinks) {
+                                     FamilyKind kind, std::vector<Sink>* sinks) {
   for (size_t i = 0; i < targets.size(); ++i) {
-    CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<Generation> generation, NewGeneration(*targets[i]));
+    CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<Generation> generation,
+                           NewGeneration(*targets[i], kind));
     sinks->push_back(Sink{&targets[i]->spec, std::move(generation), Checkpoint{}, until[i]});
   }
   return Status::Ok();

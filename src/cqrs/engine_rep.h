@@ -107,11 +107,13 @@ struct Engine::Rep {
   // The projections called `names` (every projection when empty); kNotFound names the first
   // unknown one.
   Result<Targets> Select(const std::vector<std::string>& names) const;
-  // A new generation of `p`, scratch (dropped when released) until a switch adopts it.
-  Result<std::shared_ptr<cqrs::Generation>> NewGeneration(ProjectionRuntime& p);
-  // Appends to *sinks one sink per target on a new scratch generation, which applies the events
-  // with seq <= until[i]. On error, *sinks holds the ones opened so far.
-  Status OpenScratchSinks(const Targets& targets, const std::vector<Seq>& until,
+  // A new generation of `p` with tables of `kind`, scratch (dropped when released) until a
+  // switch adopts it.
+  Result<std::shared_ptr<cqrs::Generation>> NewGeneration(ProjectionRuntime& p, FamilyKind kind);
+  // Appends to *sinks one sink per target on a new scratch generation (tables of `kind`:
+  // kScratch when no switch will adopt them), which applies the events with seq <= until[i].
+  // On error, *sinks holds the ones opened so far.
+  Status OpenScratchSinks(const Targets& targets, const std::vector<Seq>& until, FamilyKind kind,
                           std::vector<cqrs::Sink>* sinks);
   // Applies every committed event after `cursor` to `sinks` (batches of
   // options.rebuild_batch_events committed as `mode` says: kBulk or kScratch, each sink up to

@@ -27,14 +27,14 @@ uint32_t Generation::NumberOf(std::string_view family_name, std::string_view pro
 }
 
 Result<std::shared_ptr<Generation>> Generation::Open(Store* store, const ProjectionSpec& spec,
-                                                     uint32_t number) {
+                                                     uint32_t number, FamilyKind kind) {
   std::shared_ptr<Generation> gen(new Generation(store, spec.name, number));
   std::vector<std::string> names;
   for (const std::string& table : spec.tables) {
     names.push_back(FamilyName(spec.name, number, table));
   }
   CAIRN_ASSIGN_OR_RETURN(const std::vector<Family*> families,
-                         store->OpenFamilies(names, FamilyKind::kOrdered));
+                         store->OpenFamilies(names, kind));
   for (size_t i = 0; i < spec.tables.size(); ++i) gen->tables_.emplace(spec.tables[i], families[i]);
   return gen;
 }

@@ -17,9 +17,10 @@ namespace cairn::cqrs {
 
 class Generation : public ReadModel {
  public:
-  // Opens (creating if needed) the tables of generation `number` of `spec`.
+  // Opens (creating if needed, as `kind`) the tables of generation `number` of `spec`.
   static Result<std::shared_ptr<Generation>> Open(Store* store, const ProjectionSpec& spec,
-                                                  uint32_t number);
+                                                  uint32_t number,
+                                                  FamilyKind kind = FamilyKind::kOrdered);
   ~Generation() override;
 
   // Whether the destructor drops the tables: true for scratch and superseded generations.

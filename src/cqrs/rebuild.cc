@@ -113,7 +113,8 @@ void Engine::Rep::RunRebuild(RebuildJob* job, Targets targets) {
 Status Engine::Rep::BuildAndSwitch(RebuildJob* job, const Targets& targets,
                                    std::vector<Sink>& sinks, uint64_t* done) {
   CAIRN_RETURN_IF_ERROR(
-      OpenScratchSinks(targets, std::vector<Seq>(targets.size(), Seq(UINT64_MAX)), &sinks));
+      OpenScratchSinks(targets, std::vector<Seq>(targets.size(), Seq(UINT64_MAX)),
+                       FamilyKind::kOrdered, &sinks));
   CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<LogCursor> cursor,
                          log->OpenCursor(TopicsRead(targets), Seq(0)));
   const std::vector<Sink*> sink_ptrs = SinkPointers(sinks);

@@ -51,10 +51,12 @@ class BatchConcatenation {
 //                       version of the append's first event
 inline constexpr std::string_view kLogFamily = "log";
 inline constexpr std::string_view kStreamIndexFamily = "streams";
-// The options of the family `name`: `store_options`, with memtable insert hints for the log's
-// two families (see store.cc).
+// The options of the family `name` of `kind`: `store_options`, with memtable insert hints for
+// the log's two families (see store.cc) and no automatic compaction for kScratch. (A family of
+// an existing dir is opened as kOrdered: a scratch family is not kept across opens.)
 rocksdb::ColumnFamilyOptions FamilyOptionsFor(std::string_view name,
-                                              const rocksdb::ColumnFamilyOptions& store_options);
+                                              const rocksdb::ColumnFamilyOptions& store_options,
+                                              FamilyKind kind);
 
 inline std::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 inline rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }

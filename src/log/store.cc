@@ -745,8 +745,10 @@ class StreamOfIndexKey : public rocksdb::SliceTransform {
 // went, and inserts the next one beside it in a couple of comparisons. A hint costs ~250 bytes of
 // the memtable (which flushes that much sooner) per stream written while it is active.
 rocksdb::ColumnFamilyOptions FamilyOptionsFor(std::string_view name,
-                                              const rocksdb::ColumnFamilyOptions& store_options) {
+                                              const rocksdb::ColumnFamilyOptions& store_options,
+                                              FamilyKind kind) {
   rocksdb::ColumnFamilyOptions cf = store_options;
+  cf.disable_auto_compactions = kind == FamilyKind::kScratch;
   if (name == kLogFamily) {
     cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<PartitionOfLogKey>();
   } else if (name == kStreamIndexFamily) {
@@ -815,7 +817,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOp
   if (!s.ok() || names.empty()) names = {rocksdb::kDefaultColumnFamilyName};
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const auto& name : names) {
-    descriptors.emplace_back(name, FamilyOptionsFor(name, rep.cf_options));
+    descriptors.emplace_back(name, FamilyOptionsFor(name, rep.cf_options, FamilyKind::kOrdered));
   }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -942,14 +944,14 @@ Result<Family*> Store::OpenFamily(const std::string& name, FamilyKind kind) {
 }
 
 Result<std::vector<Family*>> Store::OpenFamilies(const std::vector<std::string>& names,
-                                                 FamilyKind /*kind*/) {
+                                                 FamilyKind kind) {
   std::unique_lock lock(rep_->families_mu);
   std::vector<rocksdb::ColumnFamilyDescriptor> missing;
   for (const std::string& name : names) {
     const bool listed = std::any_of(missing.begin(), missing.end(),
                                     [&](const auto& d) { return d.name == name; });
     if (!rep_->families.contains(name) && !listed) {
-      missing.emplace_back(name, FamilyOptionsFor(name, rep_->cf_options));
+      missing.emplace_back(name, FamilyOptionsFor(name, rep_->cf_options, kind));
     }
   }
   if (!missing.empty() && options_.read_only) {

@@ -54,7 +54,8 @@ TEST_CASE("Store::Open creates a missing data dir with its parents, and refuses 
 TEST_CASE("the log's two families insert by partition and by stream, and read in key order") {
   const rocksdb::ColumnFamilyOptions plain;
   const auto hints = [&](std::string_view family) {
-    return FamilyOptionsFor(family, plain).memtable_insert_with_hint_prefix_extractor;
+    return FamilyOptionsFor(family, plain, FamilyKind::kOrdered)
+        .memtable_insert_with_hint_prefix_extractor;
   };
   // A log key's hint is its partition; a stream index key's, its stream.
   const auto log = hints(kLogFamily);
@@ -440,6 +441,18 @@ TEST_CASE("a StoreIterator walks a family in key order as of its snapshot") {
   auto none = t.store->NewIterator(OrderedFamily(t, "empty"));
   CHECK(!none->Valid());
   CHECK(none->status().ok());
+}
+
+TEST_CASE("a kScratch family is left uncompacted by RocksDB, the others are compacted") {
+  TestLog t;
+  auto scratch = t.store->OpenFamilies({"rm.x.2.a", "rm.x.2.b"}, FamilyKind::kScratch);
+  auto lasting = t.store->OpenFamily("rm.x.3.a", FamilyKind::kOrdered);
+  REQUIRE(scratch.ok());
+  REQUIRE(lasting.ok());
+  for (Family* family : *scratch) {
+    CHECK(t.store->db()->GetOptions(HandleOf(family)).disable_auto_compactions);
+  }
+  CHECK(!t.store->db()->GetOptions(HandleOf(*lasting)).disable_auto_compactions);
 }
 
 TEST_CASE("OpenFamilies creates the missing families at once and DropFamilies drops them") {
