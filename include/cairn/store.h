@@ -57,8 +57,8 @@ enum class FamilyKind {
   kOrdered,   // range scans in key order (the log, indexes)
   kPointLookup,  // mostly Get by key: adds a bloom filter
   kCounters,  // values are 8-byte little-endian signed integers combined by Merge (add)
-  // Written in bulk, read once and dropped (the consistency check's replay): RocksDB does not
-  // compact it on its own (work that the drop would throw away).
+  // Written in bulk, read once and dropped (the consistency check's replay): RocksDB compacts
+  // it late (work that the drop throws away), see FamilyOptionsFor.
   kScratch,
 };
 
@@ -105,7 +105,8 @@ class IndexedBatch {
   void Put(Family* family, std::string_view key, std::string_view value);
   void Delete(Family* family, std::string_view key);
   void AddCounter(Family* family, std::string_view key, int64_t delta);
-  // The value as this batch would leave it (its own writes applied over the database).
+  // The value as this batch would leave it (its own writes applied over the database). Const
+  // to its callers, yet the first read indexes the batch: no other call may run meanwhile.
   Result<std::optional<std::string>> Get(Family* family, std::string_view key) const;
   // Writes held: the distinct keys written, except that before the batch's first read a key
   // written n times may count n times (writes are coalesced from the first read on, and at

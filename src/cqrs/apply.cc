@@ -88,7 +88,8 @@ Seq LastUntil(const std::vector<Sink*>& sinks) {
 // (the live threads paused), must cost less than the appends they chase.
 constexpr size_t kMinIngestWrites = 4096;
 
-// Whether `mode` commits `batch` by ingesting it (else by a write).
+// Whether `mode` commits `batch` by ingesting it (else by a write). Decided before the commit
+// is prepared: preparing coalesces the writes of a key, which can lower Count.
 bool Ingests(const IndexedBatch& batch, CommitMode mode) {
   return mode != CommitMode::kDurable && mode != CommitMode::kBuffered &&
          batch.Count() >= kMinIngestWrites;
@@ -109,9 +110,9 @@ void AddCheckpoints(IndexedBatch& batch, Family* checkpoints,
   }
 }
 
-// Commits `batch` as `mode` says (its checkpoints added already).
-Status CommitAs(IndexedBatch& batch, CommitMode mode, size_t threads) {
-  if (Ingests(batch, mode)) return batch.Ingest(FilesOf(mode), threads);
+// Commits `batch` as `mode` says (its checkpoints added already), by an ingest if `ingest`.
+Status CommitAs(IndexedBatch& batch, CommitMode mode, bool ingest, size_t threads) {
+  if (ingest) return batch.Ingest(FilesOf(mode), threads);
   return batch.Commit(mode == CommitMode::kDurable);
 }
 
@@ -122,7 +123,8 @@ struct SinkRun {
   IndexedBatch* batch = nullptr;
   std::optional<size_t> failed_at;
   Status error;
-  Status prepared;  // the batch's table files written ahead of the commit, if it ingests
+  bool ingest = false;  // whether the batch is committed by an ingest (Ingests)
+  Status prepared;      // the batch's table files written ahead of the commit, if it ingests
   Status committed;
 };
 
@@ -231,7 +233,8 @@ Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cu
     RunSink(run, events);
     if (parallel && !run.failed_at) {
       AddCheckpoints(*run.batch, checkpoints, {run.sink}, mode);
-      if (Ingests(*run.batch, mode)) {
+      run.ingest = Ingests(*run.batch, mode);
+      if (run.ingest) {
         // Its files on up to `threads` threads of their own: once one thread's sinks are done,
         // the other's files still get every core (two threads running three sinks left one
         // idle for a fifth of each batch).
@@ -256,12 +259,13 @@ Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cu
   if (!parallel) {
     AddCheckpoints(*batches[0], checkpoints, std::vector<const Sink*>(sinks.begin(), sinks.end()),
                    mode);
-    CAIRN_RETURN_IF_ERROR(CommitAs(*batches[0], mode, threads));
+    CAIRN_RETURN_IF_ERROR(CommitAs(*batches[0], mode, Ingests(*batches[0], mode), threads));
     return outcome;
   }
   ForEachInParallel(runs.size(), threads, [&](size_t r) {
-    runs[r].committed =
-        runs[r].prepared.ok() ? CommitAs(*runs[r].batch, mode, threads) : runs[r].prepared;
+    SinkRun& run = runs[r];
+    run.committed = run.prepared.ok() ? CommitAs(*run.batch, mode, run.ingest, threads)
+                                      : run.prepared;
   });
   for (const SinkRun& run : runs) CAIRN_RETURN_IF_ERROR(run.committed);
   return outcome;

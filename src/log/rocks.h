@@ -52,8 +52,8 @@ class BatchConcatenation {
 inline constexpr std::string_view kLogFamily = "log";
 inline constexpr std::string_view kStreamIndexFamily = "streams";
 // The options of the family `name` of `kind`: `store_options`, with memtable insert hints for
-// the log's two families (see store.cc) and no automatic compaction for kScratch. (A family of
-// an existing dir is opened as kOrdered: a scratch family is not kept across opens.)
+// the log's two families (see store.cc) and late compactions for kScratch. (A family of an
+// existing dir is opened as kOrdered: a scratch family is not kept across opens.)
 rocksdb::ColumnFamilyOptions FamilyOptionsFor(std::string_view name,
                                               const rocksdb::ColumnFamilyOptions& store_options,
                                               FamilyKind kind);

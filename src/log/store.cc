@@ -548,6 +548,7 @@ Result<std::string> WriteTableFile(Store* store, Family* family, IndexedBatch::F
 Status IndexedBatch::PrepareIngest(Files style, size_t threads) {
   Rep& rep = *rep_;
   rep.RemovePrepared();
+  threads = std::max<size_t>(threads, 1);
   const std::vector<uint32_t> ordered = rep.InKeyOrder();
   // The files to write: `ordered` holds each family's writes next to each other, by key; a
   // family of many writes is cut into up to `threads` files of adjacent key ranges, which
@@ -587,12 +588,15 @@ Status IndexedBatch::PrepareIngest(Files style, size_t threads) {
       return s;
     });
   });
-  Status failed = Status::Ok();
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (!files[i].ok()) {
-      if (failed.ok()) failed = files[i].status();
-      continue;
+  for (const Result<std::string>& file : files) {
+    if (file.ok()) continue;
+    for (const Result<std::string>& written : files) {
+      std::error_code ignored;
+      if (written.ok()) std::filesystem::remove(*written, ignored);
     }
+    return file.status();
+  }
+  for (size_t i = 0; i < parts.size(); ++i) {
     if (i == 0 || parts[i].family != parts[i - 1].family) {
       rocksdb::IngestExternalFileArg& arg = rep.prepared.emplace_back();
       arg.column_family = parts[i].family->handle;
@@ -600,10 +604,6 @@ Status IndexedBatch::PrepareIngest(Files style, size_t threads) {
       arg.options.verify_checksums_before_ingest = false;  // written just now by this process
     }
     rep.prepared.back().external_files.push_back(std::move(files[i]).value());
-  }
-  if (!failed.ok()) {
-    rep.RemovePrepared();
-    return failed;
   }
   rep.prepared_at = rep.operations;
   rep.prepared_as = style;
@@ -748,7 +748,14 @@ rocksdb::ColumnFamilyOptions FamilyOptionsFor(std::string_view name,
                                               const rocksdb::ColumnFamilyOptions& store_options,
                                               FamilyKind kind) {
   rocksdb::ColumnFamilyOptions cf = store_options;
-  cf.disable_auto_compactions = kind == FamilyKind::kScratch;
+  if (kind == FamilyKind::kScratch) {
+    // Compacted only once 16 files pile up in level 0 (4 by default): each ingested batch that
+    // overlaps the ones before lands there, and reads merge them all, so the pile is bounded,
+    // but a check of a few batches compacts nothing.
+    cf.level0_file_num_compaction_trigger = 16;
+    cf.level0_slowdown_writes_trigger = 48;
+    cf.level0_stop_writes_trigger = 64;
+  }
   if (name == kLogFamily) {
     cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<PartitionOfLogKey>();
   } else if (name == kStreamIndexFamily) {
