@@ -622,7 +622,9 @@ Status IndexedBatch::Ingest(Files style, size_t threads) {
   if (status.ok() && !rep.prepared.empty()) {
     status = FromRocks(store_->db()->IngestExternalFiles(rep.prepared), "ingesting a batch");
     size_t files = 0;
-    for (const rocksdb::IngestExternalFileArg& arg : rep.prepared) files += arg.external_files.size();
+    for (const rocksdb::IngestExternalFileArg& arg : rep.prepared) {
+      files += arg.external_files.size();
+    }
     if (status.ok()) store_->CountIngestedFiles(files);
   }
   // A moved file is RocksDB's now and gone from here; Clear removes anything left.

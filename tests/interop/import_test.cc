@@ -167,6 +167,35 @@ TEST_CASE("reading numbers lines from 1, skips blank ones and keeps every reject
   CHECK(input.rejections[0].line == 4);
 }
 
+TEST_CASE("lines read in blocks and parsed on two threads come out in input order") {
+  // 20,000 lines: three blocks of 8,192 (the last one short), split between two threads; a
+  // blank line and a rejected one in each block.
+  std::vector<std::string> lines;
+  std::vector<size_t> rejected;
+  for (size_t i = 1; i <= 20'000; ++i) {
+    if (i % 7'000 == 0) {
+      lines.push_back("");
+    } else if (i % 7'000 == 1'234) {
+      lines.push_back("{\"broken");
+      rejected.push_back(i);
+    } else {
+      lines.push_back(CairnLine({.id = "e" + std::to_string(i), .stream = "s-" + std::to_string(i)}));
+    }
+  }
+  const ImportInput input = Read(lines);
+  CHECK(input.lines == 20'000 - 2);
+  REQUIRE(input.events.size() == 20'000 - 2 - rejected.size());
+  size_t expected = 0;
+  for (const ImportEvent& e : input.events) {
+    ++expected;
+    while (expected % 7'000 == 0 || expected % 7'000 == 1'234) ++expected;
+    REQUIRE(e.line == expected);
+    REQUIRE(e.event.id == "e" + std::to_string(expected));
+  }
+  REQUIRE(input.rejections.size() == rejected.size());
+  for (size_t i = 0; i < rejected.size(); ++i) CHECK(input.rejections[i].line == rejected[i]);
+}
+
 // ---- Step 2: the plan ---------------------------------------------------------------------
 
 TEST_CASE("each stream is appended in version order and streams interleave by recorded seq") {
