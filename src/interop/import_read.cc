@@ -101,13 +101,10 @@ Result<ImportInput> ReadImportInput(FILE* in, const ImportReadOptions& options,
   std::vector<Result<ImportEvent>> parsed;
   const auto parse_block = [&] {
     parsed.assign(lines.size(), Status::Internal("not parsed"));
-    const size_t share = (lines.size() + kParseThreads - 1) / kParseThreads;
-    ForEachInParallel(kParseThreads, kParseThreads, [&](size_t part) {
-      for (size_t i = part * share; i < std::min(lines.size(), (part + 1) * share); ++i) {
-        const size_t begin = i == 0 ? 0 : lines[i - 1].second;
-        parsed[i] = ParseImportLine(std::string_view(text).substr(begin, lines[i].second - begin),
-                                    lines[i].first, options);
-      }
+    ForEachInParallel(lines.size(), kParseThreads, [&](size_t i) {
+      const size_t begin = i == 0 ? 0 : lines[i - 1].second;
+      parsed[i] = ParseImportLine(std::string_view(text).substr(begin, lines[i].second - begin),
+                                  lines[i].first, options);
     });
     for (size_t i = 0; i < lines.size(); ++i) {
       if (parsed[i].ok()) {

@@ -588,22 +588,26 @@ Status IndexedBatch::PrepareIngest(Files style, size_t threads) {
       return s;
     });
   });
-  for (const Result<std::string>& file : files) {
-    if (file.ok()) continue;
-    for (const Result<std::string>& written : files) {
-      std::error_code ignored;
-      if (written.ok()) std::filesystem::remove(*written, ignored);
-    }
-    return file.status();
-  }
+  // One ingest arg per family, holding its files; on a failure, the files written are removed
+  // with the others prepared.
+  Status failed = Status::Ok();
   for (size_t i = 0; i < parts.size(); ++i) {
-    if (i == 0 || parts[i].family != parts[i - 1].family) {
+    if (!files[i].ok()) {
+      if (failed.ok()) failed = files[i].status();
+      continue;
+    }
+    rocksdb::ColumnFamilyHandle* handle = parts[i].family->handle;
+    if (rep.prepared.empty() || rep.prepared.back().column_family != handle) {
       rocksdb::IngestExternalFileArg& arg = rep.prepared.emplace_back();
-      arg.column_family = parts[i].family->handle;
+      arg.column_family = handle;
       arg.options.move_files = true;                       // hard-linked in, not copied
       arg.options.verify_checksums_before_ingest = false;  // written just now by this process
     }
     rep.prepared.back().external_files.push_back(std::move(files[i]).value());
+  }
+  if (!failed.ok()) {
+    rep.RemovePrepared();
+    return failed;
   }
   rep.prepared_at = rep.operations;
   rep.prepared_as = style;
