@@ -2,7 +2,9 @@
 #include "cqrs/apply.h"
 
 #include <algorithm>
+#include <any>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 
 #include "base/bytes.h"
@@ -24,12 +26,21 @@ std::string CheckpointKey(std::string_view projection, uint32_t generation) {
 
 namespace {
 
+// What one EventDecoder made of a batch's events: results[i] is events[i]'s, empty for an
+// event that no sink with this decoder reads.
+struct DecodedEvents {
+  const EventDecoder* decoder = nullptr;
+  std::vector<std::any> results;
+};
+
 // ProjectionWriter over one sink's tables in the shared IndexedBatch. A write to an undeclared
 // table is remembered and turned into the handler's failure.
 class SinkWriter : public ProjectionWriter {
  public:
-  SinkWriter(IndexedBatch* batch, const Generation* generation)
-      : batch_(batch), generation_(generation) {}
+  // `decoded`: the sink's decoder's results for `events`, or nullptr.
+  SinkWriter(IndexedBatch* batch, const Generation* generation,
+             const std::vector<EventView>& events, const DecodedEvents* decoded)
+      : batch_(batch), generation_(generation), events_(events), decoded_(decoded) {}
 
   void Put(std::string_view table, std::string_view key, std::string_view value) override {
     if (Family* f = Resolve(table)) batch_->Put(f, key, value);
@@ -49,6 +60,17 @@ class SinkWriter : public ProjectionWriter {
     CAIRN_ASSIGN_OR_RETURN(const std::optional<std::string> value, Get(table, key));
     return value.has_value() ? DecodeCounter(*value) : int64_t{0};
   }
+  const std::any* Decoded(const EventView& event) const override {
+    if (!decoded_ || events_.empty()) return nullptr;
+    // The handler's events point into events_: the index is the offset.
+    const auto at = reinterpret_cast<uintptr_t>(&event);
+    const auto first = reinterpret_cast<uintptr_t>(events_.data());
+    if (at < first) return nullptr;
+    const size_t i = (at - first) / sizeof(EventView);
+    if (i >= events_.size() || &events_[i] != &event) return nullptr;
+    const std::any& result = decoded_->results[i];
+    return result.has_value() ? &result : nullptr;
+  }
   const Status& error() const { return error_; }
 
  private:
@@ -62,6 +84,8 @@ class SinkWriter : public ProjectionWriter {
   }
   IndexedBatch* batch_;
   const Generation* generation_;
+  const std::vector<EventView>& events_;
+  const DecodedEvents* decoded_;
   Status error_;
 };
 
@@ -73,8 +97,11 @@ void RecordFailure(Sink* sink, const EventView& event, Status error, BatchOutcom
       Position{std::string(event.topic()), event.partition(), event.offset(), event.seq()};
 }
 
+// Whether `sink` applies `event`: one of its topics', after its checkpoint (a cursor shared
+// with sinks further behind reads events it applied already), up to its `until`.
 bool Applies(const Sink& sink, const EventView& event) {
-  return event.seq() <= sink.until && sink.Reads(event.topic());
+  return event.seq() > sink.checkpoint.seq && event.seq() <= sink.until &&
+         sink.Reads(event.topic());
 }
 
 Seq LastUntil(const std::vector<Sink*>& sinks) {
@@ -159,6 +186,45 @@ Result<std::vector<EventView>> ReadEvents(LogCursor& cursor, size_t limit, Seq l
   return events;
 }
 
+// Decodes the batch's events once for each distinct decoder of `sinks` (each event that some
+// sink with that decoder applies), in blocks on up to `threads` threads.
+std::vector<DecodedEvents> DecodeEvents(const std::vector<Sink*>& sinks,
+                                        const std::vector<EventView>& events, size_t threads) {
+  std::vector<DecodedEvents> decoded;
+  for (const Sink* sink : sinks) {
+    const EventDecoder* decoder = sink->spec->decoder.get();
+    if (!decoder || std::any_of(decoded.begin(), decoded.end(), [&](const DecodedEvents& d) {
+          return d.decoder == decoder;
+        })) {
+      continue;
+    }
+    decoded.push_back(DecodedEvents{decoder, std::vector<std::any>(events.size())});
+  }
+  constexpr size_t kBlock = 256;
+  for (DecodedEvents& d : decoded) {
+    const auto read_by_one = [&](const EventView& event) {
+      return std::any_of(sinks.begin(), sinks.end(), [&](const Sink* sink) {
+        return sink->spec->decoder.get() == d.decoder && Applies(*sink, event);
+      });
+    };
+    ForEachInParallel((events.size() + kBlock - 1) / kBlock, threads, [&](size_t block) {
+      const size_t end = std::min(events.size(), (block + 1) * kBlock);
+      for (size_t i = block * kBlock; i < end; ++i) {
+        if (read_by_one(events[i])) d.results[i] = d.decoder->Decode(events[i]);
+      }
+    });
+  }
+  return decoded;
+}
+
+// The results of `sink`'s decoder among `decoded`; nullptr when it has none.
+const DecodedEvents* DecodedFor(const Sink& sink, const std::vector<DecodedEvents>& decoded) {
+  for (const DecodedEvents& d : decoded) {
+    if (d.decoder == sink.spec->decoder.get()) return &d;
+  }
+  return nullptr;
+}
+
 // A ProjectionHandler applied to each event in turn, as a batch handler: it fails at the first
 // event whose handler fails or writes to an undeclared table.
 std::optional<BatchFailure> ApplyEachEvent(const ProjectionHandler& handler,
@@ -174,7 +240,8 @@ std::optional<BatchFailure> ApplyEachEvent(const ProjectionHandler& handler,
 
 // Runs the sink's handler over its events of the batch into run.batch and, if it succeeds,
 // advances the sink's in-memory checkpoint past them.
-void RunSink(SinkRun& run, const std::vector<EventView>& events) {
+void RunSink(SinkRun& run, const std::vector<EventView>& events,
+             const std::vector<DecodedEvents>& decoded) {
   Sink& sink = *run.sink;
   std::vector<const EventView*> mine;
   std::vector<size_t> index;  // of each of `mine` in `events`
@@ -184,7 +251,7 @@ void RunSink(SinkRun& run, const std::vector<EventView>& events) {
     index.push_back(i);
   }
   if (mine.empty()) return;
-  SinkWriter writer(run.batch, sink.generation.get());
+  SinkWriter writer(run.batch, sink.generation.get(), events, DecodedFor(sink, decoded));
   const ProjectionSpec& spec = *sink.spec;
   std::optional<BatchFailure> failure = spec.batch_handler
                                             ? spec.batch_handler(mine, writer)
@@ -209,6 +276,7 @@ Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cu
   std::string envelopes;
   CAIRN_ASSIGN_OR_RETURN(const std::vector<EventView> events,
                          ReadEvents(cursor, limit, LastUntil(sinks), &envelopes));
+  const std::vector<DecodedEvents> decoded = DecodeEvents(sinks, events, threads);
   // In parallel, each sink has its own batch; in turn, all share one.
   const bool parallel = threads >= 2 && sinks.size() >= 2;
   std::vector<std::unique_ptr<IndexedBatch>> batches(parallel ? sinks.size() : 1);
@@ -230,7 +298,7 @@ Result<BatchOutcome> ApplyBatch(Store* store, Family* checkpoints, LogCursor& cu
   ForEachInParallel(runs.size(), parallel ? threads : 1, [&](size_t i) {
     SinkRun& run = runs[by_cost[i]];
     const auto start = std::chrono::steady_clock::now();
-    RunSink(run, events);
+    RunSink(run, events, decoded);
     if (parallel && !run.failed_at) {
       AddCheckpoints(*run.batch, checkpoints, {run.sink}, mode);
       run.ingest = Ingests(*run.batch, mode);

@@ -70,7 +70,8 @@ std::string CheckpointKey(std::string_view projection, uint32_t generation);
 
 // Applies up to `limit` committed events after `cursor` to `sinks` and commits the writes with
 // every sink's checkpoint (see CommitMode for kBulk). If a handler fails, nothing is committed
-// (see BatchOutcome).
+// (see BatchOutcome). A sink is given the events of its topics after its checkpoint's seq:
+// the cursor may start behind a sink.
 // Whenever nothing was committed (a failure or a non-ok Result), the cursor and the sinks'
 // in-memory checkpoints may have moved: the caller reloads them.
 //

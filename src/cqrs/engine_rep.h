@@ -134,6 +134,16 @@ struct Engine::Rep {
   // ApplyLive until `p` is at the head, in rebuild-sized batches committed as kIngest (kDurable
   // with options.durable_batches); its failure (also an earlier one), if any.
   Status CatchUpOne(ProjectionRuntime& p);
+  // CatchUpOne for several projections in one pass over the log, from the checkpoint furthest
+  // behind (one ApplyBatch for all, committed as kIngest), as long as no handler fails; then
+  // each one's own cursor is re-opened at its stored checkpoint. A failure is left to
+  // CatchUpOne to find again and report. REQUIRES: `group` in the order of `projections`;
+  // apply_mu not held.
+  void CatchUpTogether(const Targets& group);
+  // Publishes p.live.checkpoint (Statuses, WaitForSeq): every event up to `caught_up_to` of the
+  // projection's topics is applied; `behind`: a full batch was applied, so more may follow.
+  // REQUIRES: apply_mu held.
+  void Publish(ProjectionRuntime& p, Seq caught_up_to, bool behind);
   void RunProjection(ProjectionRuntime& p);
   void MarkFailed(ProjectionRuntime& p, const Status& error, std::optional<Position> at);
 

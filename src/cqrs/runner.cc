@@ -33,6 +33,16 @@ Result<size_t> Engine::Rep::ApplyLive(ProjectionRuntime& p) {
                    options.batch_events);
 }
 
+void Engine::Rep::Publish(ProjectionRuntime& p, Seq caught_up_to, bool behind) {
+  std::lock_guard lock(p.state_mu);
+  p.published = p.live.checkpoint;
+  p.applied_through = std::max(p.applied_through, caught_up_to);
+  if (p.state != ProjectionState::kFailed) {
+    p.state = behind ? ProjectionState::kCatchingUp : ProjectionState::kRunning;
+  }
+  p.state_cv.notify_all();
+}
+
 // Applies one batch to the live generation. Returns the number of events consumed.
 Result<size_t> Engine::Rep::ApplyLive(ProjectionRuntime& p, cqrs::CommitMode mode, size_t limit) {
   std::lock_guard apply_lock(p.apply_mu);
@@ -63,16 +73,7 @@ Result<size_t> Engine::Rep::ApplyLive(ProjectionRuntime& p, cqrs::CommitMode mod
     MarkFailed(p, outcome.status(), std::nullopt);
     return outcome.status();
   }
-  {
-    std::lock_guard lock(p.state_mu);
-    p.published = p.live.checkpoint;
-    p.applied_through = std::max(p.applied_through, p.cursor->caught_up_to());
-    if (p.state != ProjectionState::kFailed) {
-      p.state = outcome->consumed == limit ? ProjectionState::kCatchingUp
-                                           : ProjectionState::kRunning;
-    }
-    p.state_cv.notify_all();
-  }
+  Publish(p, p.cursor->caught_up_to(), /*behind=*/outcome->consumed == limit);
   if (outcome->failed) MarkFailed(p, outcome->error, outcome->failed_at);
   return outcome->consumed;
 }
@@ -116,7 +117,45 @@ Status Engine::Rep::CatchUpOne(ProjectionRuntime& p) {
   }
 }
 
+void Engine::Rep::CatchUpTogether(const Targets& group) {
+  const auto locks = LockApply(group);
+  // From the checkpoint furthest behind: ApplyBatch gives each the events after its own.
+  Seq from(UINT64_MAX);
+  std::vector<cqrs::Sink*> sinks;
+  for (ProjectionRuntime* p : group) {
+    from = std::min(from, p->live.checkpoint.seq);
+    sinks.push_back(&p->live);
+  }
+  Result<std::unique_ptr<LogCursor>> cursor = log->OpenCursor(TopicsRead(group), from);
+  while (cursor.ok()) {
+    Result<BatchOutcome> outcome =
+        ApplyBatch(store, checkpoints_cf, **cursor, sinks, options.rebuild_batch_events,
+                   cqrs::CommitMode::kIngest, options.apply_threads);
+    // A failed handler or commit: CatchUpOne finds and reports it again.
+    if (!outcome.ok() || outcome->failed || outcome->consumed == 0) break;
+    for (ProjectionRuntime* p : group) Publish(*p, (*cursor)->caught_up_to(), /*behind=*/true);
+  }
+  // Each projection's own cursor re-opened at its stored checkpoint (after a failure, the
+  // checkpoint in memory may be ahead of it). One that cannot be is failed: its cursor and its
+  // checkpoint in memory may disagree.
+  for (ProjectionRuntime* p : group) {
+    if (Status loaded = LoadLive(*p, p->live.generation); !loaded.ok()) {
+      MarkFailed(*p, loaded, std::nullopt);
+    }
+  }
+}
+
 Status Engine::CatchUp() {
+  // The healthy projections first go to the head together: the log is read and each event
+  // decoded once for them all. Whatever is left (one that failed on the way) goes on alone.
+  if (!rep_->options.durable_batches) {
+    Targets healthy;
+    for (const auto& p : rep_->projections) {
+      std::lock_guard lock(p->state_mu);
+      if (p->state != ProjectionState::kFailed) healthy.push_back(p.get());
+    }
+    if (healthy.size() >= 2) rep_->CatchUpTogether(healthy);
+  }
   // A failed projection does not hold the others back: each healthy one is brought to the
   // head (up to apply_threads at once), and the first failure in the projections' order is
   // returned at the end.

@@ -3,6 +3,7 @@
 // is ignored; an order event that cannot be read or applied is an error naming the event, which
 // stops the projection (state failed) rather than guessing.
 #include <algorithm>
+#include <any>
 #include <array>
 #include <map>
 #include <unordered_map>
@@ -32,8 +33,11 @@ Status EventError(const EventView& e, const Status& cause) {
   return Status(cause.code(), Describe(e) + cause.message(), cause.field());
 }
 
+// The order event in an event; nullopt for an event of another type.
+using DecodedOrderEvent = Result<std::optional<OrderEvent>>;
+
 // The order event in `e`; nullopt for an event of another type.
-Result<std::optional<OrderEvent>> ReadOrderEvent(const EventView& e) {
+DecodedOrderEvent ReadOrderEvent(const EventView& e) {
   if (!IsOrderEventType(e.type())) return std::optional<OrderEvent>();
   Result<OrderEvent> event = ParseOrderEvent(e.type(), e.data(), e.timestamp_us());
   if (!event.ok()) return EventError(e, event.status());
@@ -46,6 +50,21 @@ Result<std::optional<OrderEvent>> ReadOrderEvent(const EventView& e) {
                                                  "without NUL characters", "orderId"));
   }
   return std::optional<OrderEvent>(std::move(event).value());
+}
+
+// The three projections read the same events: the engine decodes each once for all of them.
+class OrderEventDecoder : public EventDecoder {
+ public:
+  std::any Decode(const EventView& event) const override { return ReadOrderEvent(event); }
+};
+
+// The order event in `e`, as the engine decoded it or else decoded now into *own.
+const DecodedOrderEvent& OrderEventOf(const EventView& e, const ProjectionWriter& out,
+                                      std::optional<DecodedOrderEvent>* own) {
+  if (const std::any* decoded = out.Decoded(e)) {
+    if (const auto* event = std::any_cast<DecodedOrderEvent>(decoded)) return *event;
+  }
+  return own->emplace(ReadOrderEvent(e));
 }
 
 // ---- "orders": views, indexes and their counters ----------------------------------------------
@@ -151,16 +170,19 @@ class TouchedOrders {
     order_.push_back(&*it);
     return &it->second;
   }
-  // Applies each order event of `events` to its order's state with `apply` (a
+  // Applies each order event of `events` (decoded by the engine, see OrderEventOf) to its
+  // order's state with `apply` (a
   // Status(State&, const OrderEvent&, const EventView&)), loading the state with `load` when the
   // batch first touches the order; events of other types are skipped. Fails at the first event
   // that cannot be read, loaded or applied.
   template <typename Load, typename Apply>
   std::optional<BatchFailure> ApplyEach(const std::vector<const EventView*>& events,
-                                        const Load& load, const Apply& apply) {
+                                        const ProjectionWriter& out, const Load& load,
+                                        const Apply& apply) {
+    std::optional<DecodedOrderEvent> own;
     for (size_t i = 0; i < events.size(); ++i) {
       const EventView& e = *events[i];
-      Result<std::optional<OrderEvent>> event = ReadOrderEvent(e);
+      const DecodedOrderEvent& event = OrderEventOf(e, out, &own);
       if (!event.ok()) return BatchFailure{i, event.status()};
       if (!event->has_value()) continue;
       Result<State*> state = Touch(OrderIdOf(**event), load);
@@ -198,7 +220,7 @@ std::optional<BatchFailure> ApplyOrders(const std::vector<const EventView*>& eve
     return state;
   };
   std::optional<BatchFailure> failure = orders.ApplyEach(
-      events, load, [&](ViewState& state, const OrderEvent& event, const EventView& e) {
+      events, out, load, [&](ViewState& state, const OrderEvent& event, const EventView& e) {
         std::optional<IndexEntry> before;
         if (state.view) before = EntryOf(*state.view);
         CAIRN_RETURN_IF_ERROR(
@@ -344,7 +366,7 @@ std::optional<BatchFailure> ApplyStats(const std::vector<const EventView*>& even
     return LoadRecord(out, kStatsOrders, order_id, "the stats record", &DecodeStats);
   };
   std::optional<BatchFailure> failure = orders.ApplyEach(
-      events, load,
+      events, out, load,
       [&](std::optional<StatsRecord>& record, const OrderEvent& event, const EventView& e) {
         const std::optional<StatsRecord> before = record;
         CAIRN_RETURN_IF_ERROR(EvolveStats(record, event, e.timestamp_us()));
@@ -371,9 +393,8 @@ std::optional<BatchFailure> ApplyStats(const std::vector<const EventView*>& even
 
 Status ApplySearch(const EventView& e, ProjectionWriter& out) {
   if (e.type() != "ORDER_CREATED") return Status::Ok();
-  // Not CAIRN_ASSIGN_OR_RETURN: the moved-to optional variant trips GCC 12's
-  // -Wmaybe-uninitialized.
-  Result<std::optional<OrderEvent>> event = ReadOrderEvent(e);
+  std::optional<DecodedOrderEvent> own;
+  const DecodedOrderEvent& event = OrderEventOf(e, out, &own);
   if (!event.ok()) return event.status();
   const auto& created = std::get<OrderCreated>(**event);
 
@@ -400,6 +421,7 @@ Status ApplySearch(const EventView& e, ProjectionWriter& out) {
 }  // namespace
 
 std::vector<ProjectionSpec> OrderProjections() {
+  const auto decoder = std::make_shared<const OrderEventDecoder>();
   const std::vector<std::string> all_topics = {std::string(kOrderEventsTopic),
                                                std::string(kPaymentEventsTopic),
                                                std::string(kShippingEventsTopic)};
@@ -408,15 +430,15 @@ std::vector<ProjectionSpec> OrderProjections() {
       std::string(kOrdersProjection), all_topics,
       {std::string(kViews), std::string(kByTime), std::string(kByUser), std::string(kByStatus),
        std::string(kByUserStatus), std::string(kCounts)},
-      nullptr, ApplyOrders});
+      nullptr, ApplyOrders, decoder});
   specs.push_back(ProjectionSpec{std::string(kOrderStatsProjection), all_topics,
                                  {std::string(kStatsOrders), std::string(kTotals),
                                   std::string(kDays)},
-                                 nullptr, ApplyStats});
+                                 nullptr, ApplyStats, decoder});
   specs.push_back(ProjectionSpec{std::string(kOrderSearchProjection),
                                  {std::string(kOrderEventsTopic)},
                                  {std::string(kTerms)},
-                                 ApplySearch});
+                                 ApplySearch, nullptr, decoder});
   return specs;
 }
 

@@ -3,10 +3,12 @@
 // appends during the rebuild, and a close in the middle of one.
 #include <doctest/doctest.h>
 
+#include <any>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +38,129 @@ uint64_t StartRebuildAtGate(Harness& h, Hooks& hooks) {
   REQUIRE(job.ok());
   REQUIRE(WaitUntil([&] { return hooks.gate_reached.load(); }, 10s));
   return *job;
+}
+
+// Decodes an event to its type, counting the calls per seq.
+class CountingDecoder : public EventDecoder {
+ public:
+  std::any Decode(const EventView& event) const override {
+    std::lock_guard lock(mu_);
+    ++calls_[event.seq().value()];
+    return std::string(event.type());
+  }
+  std::map<uint64_t, int> Calls() const {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::map<uint64_t, int> calls_;
+};
+
+// A projection that records, per event, what the decoder made of it ("-" when nothing).
+ProjectionSpec DecodedTypes(std::string name, std::vector<std::string> topics,
+                            std::shared_ptr<const EventDecoder> decoder) {
+  ProjectionSpec spec;
+  spec.name = std::move(name);
+  spec.topics = std::move(topics);
+  spec.tables = {"types"};
+  spec.batch_handler = [](const std::vector<const EventView*>& events,
+                          ProjectionWriter& out) -> std::optional<BatchFailure> {
+    for (const EventView* e : events) {
+      const std::any* decoded = out.Decoded(*e);
+      out.Put("types", std::to_string(e->seq().value()),
+              decoded ? std::any_cast<const std::string&>(*decoded) : std::string("-"));
+    }
+    return std::nullopt;
+  };
+  spec.decoder = std::move(decoder);
+  return spec;
+}
+
+TEST_CASE("projections sharing an EventDecoder: a rebuild decodes each event once for all") {
+  TempDir dir;
+  Harness h(dir.path());
+  auto decoder = std::make_shared<CountingDecoder>();
+  std::vector<ProjectionSpec> specs = {DecodedTypes("all_types", {}, decoder),
+                                       DecodedTypes("order_types", {"orders"}, decoder),
+                                       DecodedTypes("undecoded", {}, nullptr)};
+  EngineOptions options = NoThreads();
+  options.apply_threads = 2;
+  options.rebuild_batch_events = 16;  // several batches
+  h.OpenEngine(specs, options);
+  Populate(*h.log, 0, 60);
+  REQUIRE(RebuildAndWait(h, {"all_types", "order_types", "undecoded"}).state ==
+          RebuildProgress::State::kDone);
+
+  // Every event decoded exactly once, though two projections read the order events.
+  const std::map<uint64_t, int> calls = decoder->Calls();
+  CHECK(calls.size() == 60);
+  for (const auto& [seq, n] : calls) CHECK_MESSAGE(n == 1, "seq " << seq);
+  // Each handler saw every event of its topics decoded; one without a decoder saw none.
+  const auto types_of = [&](const std::string& name) {
+    std::map<std::string, std::string> types;
+    CHECK(h.Read(name)->Scan("types", "", "", [&](std::string_view k, std::string_view v) {
+      types.emplace(k, v);
+      return true;
+    }).ok());
+    return types;
+  };
+  const auto all = types_of("all_types");
+  const auto orders = types_of("order_types");
+  const auto undecoded = types_of("undecoded");
+  CHECK(all.size() == 60);
+  CHECK(undecoded.size() == 60);
+  CHECK(orders.size() == 40);  // every third event is a payment
+  CHECK(h.log->ScanInSeqOrder({}, Seq(0), SIZE_MAX, [&](const EventView& e) {
+    const std::string seq = std::to_string(e.seq().value());
+    CHECK(all.at(seq) == e.type());
+    CHECK(undecoded.at(seq) == "-");
+    if (e.topic() == "orders") CHECK(orders.at(seq) == e.type());
+    return true;
+  }).ok());
+}
+
+TEST_CASE("CatchUp takes projections at the same checkpoint together: each event decoded once") {
+  TempDir dir;
+  Harness h(dir.path());
+  auto decoder = std::make_shared<CountingDecoder>();
+  const auto specs = [&] {
+    return std::vector<ProjectionSpec>{DecodedTypes("all_types", {}, decoder),
+                                       DecodedTypes("order_types", {"orders"}, decoder)};
+  };
+  EngineOptions options = NoThreads();
+  options.apply_threads = 2;
+  options.rebuild_batch_events = 16;
+  h.OpenEngine(specs(), options);
+  Populate(*h.log, 0, 60);
+  h.MustCatchUp();
+  Populate(*h.log, 60, 30);
+  h.MustCatchUp();
+  // Reopened: the checkpoints stored with the batches are where they go on from.
+  h.Reopen(specs(), options);
+  Populate(*h.log, 90, 10);
+  h.MustCatchUp();
+
+  const std::map<uint64_t, int> calls = decoder->Calls();
+  CHECK(calls.size() == 100);
+  for (const auto& [seq, n] : calls) CHECK_MESSAGE(n == 1, "seq " << seq);
+  for (const std::string name : {"all_types", "order_types"}) {
+    const ProjectionStatus status = h.StatusOf(name);
+    CHECK(status.state == ProjectionState::kRunning);
+    CHECK(status.checkpoint.value() >= 99);
+  }
+  size_t all = 0, orders = 0;
+  CHECK(h.Read("all_types")->Scan("types", "", "", [&](std::string_view, std::string_view v) {
+    all += v != "-";
+    return true;
+  }).ok());
+  CHECK(h.Read("order_types")->Scan("types", "", "", [&](std::string_view, std::string_view v) {
+    orders += v != "-";
+    return true;
+  }).ok());
+  CHECK(all == 100);
+  CHECK(orders == 67);
 }
 
 TEST_CASE("a rebuild of a failed projection, once its handler succeeds, leaves it running") {
