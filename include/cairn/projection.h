@@ -32,9 +32,10 @@ class ProjectionWriter {
   virtual Result<std::optional<std::string>> Get(std::string_view table, std::string_view key) = 0;
   // A counter's value (0 when absent).
   virtual Result<int64_t> GetCounter(std::string_view table, std::string_view key) = 0;
-  // What the projection's EventDecoder made of `event`, one of the events this call of the
-  // handler was given; nullptr when the engine did not decode it (the projection has no
-  // decoder, or the writer is not the engine's): the handler then decodes the event itself.
+  // What the projection's EventDecoder made of `event`, which must be one of the very
+  // EventView objects this call of the handler was given (not a copy); nullptr when the engine
+  // did not decode it (the projection has no decoder, or the writer is not the engine's): the
+  // handler then decodes the event itself.
   virtual const std::any* Decoded(const EventView& event) const {
     (void)event;
     return nullptr;
@@ -43,10 +44,11 @@ class ProjectionWriter {
 
 // Optional: decodes an event into what the handlers of the projections sharing this decoder
 // (the same object) read from it, so that a batch's events are decoded once, not once per
-// projection. Deterministic, like a handler. The engine decodes each event of a batch that
-// such a projection reads before their handlers run (on its apply threads), and a handler
-// finds the result with ProjectionWriter::Decoded. A decoder must not fail: an event it
-// cannot read decodes to what says so, for the handler to report.
+// projection. Deterministic, like a handler, and safe to call from several threads at once:
+// the engine decodes each event of a batch that such a projection reads before their handlers
+// run, on its apply threads, and a handler finds the result with ProjectionWriter::Decoded. A
+// decoder must not fail: an event it cannot read decodes to what says so, for the handler to
+// report.
 class EventDecoder {
  public:
   virtual ~EventDecoder() = default;

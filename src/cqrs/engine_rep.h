@@ -135,13 +135,14 @@ struct Engine::Rep {
   // with options.durable_batches); its failure (also an earlier one), if any.
   Status CatchUpOne(ProjectionRuntime& p);
   // CatchUpOne for several projections in one pass over the log, from the checkpoint furthest
-  // behind (one ApplyBatch for all, committed as kIngest), as long as no handler fails; then
-  // each one's own cursor is re-opened at its stored checkpoint. A failure is left to
-  // CatchUpOne to find again and report. REQUIRES: `group` in the order of `projections`;
-  // apply_mu not held.
+  // behind: one ApplyBatch for all the healthy ones per batch (committed as kIngest, under
+  // their apply_mu), as long as none fails; then each one's own cursor is re-opened at its
+  // stored checkpoint. A failure is left to CatchUpOne to meet again and report.
+  // REQUIRES: `group` in the order of `projections`; apply_mu not held.
   void CatchUpTogether(const Targets& group);
   // Publishes p.live.checkpoint (Statuses, WaitForSeq): every event up to `caught_up_to` of the
-  // projection's topics is applied; `behind`: a full batch was applied, so more may follow.
+  // projection's topics is applied; `behind`: more may follow (state kCatchingUp, else
+  // kRunning).
   // REQUIRES: apply_mu held.
   void Publish(ProjectionRuntime& p, Seq caught_up_to, bool behind);
   void RunProjection(ProjectionRuntime& p);

@@ -118,26 +118,50 @@ Status Engine::Rep::CatchUpOne(ProjectionRuntime& p) {
 }
 
 void Engine::Rep::CatchUpTogether(const Targets& group) {
-  const auto locks = LockApply(group);
-  // From the checkpoint furthest behind: ApplyBatch gives each the events after its own.
-  Seq from(UINT64_MAX);
+  // The healthy ones among `group`, and the checkpoint furthest behind. REQUIRES: their
+  // apply_mu held (a projection is failed, and its checkpoint in memory set back, under it).
+  const auto healthy = [&group](std::vector<cqrs::Sink*>* sinks, Seq* furthest_behind) {
+    sinks->clear();
+    for (ProjectionRuntime* p : group) {
+      std::lock_guard lock(p->state_mu);
+      if (p->state == ProjectionState::kFailed) continue;
+      sinks->push_back(&p->live);
+      *furthest_behind = std::min(*furthest_behind, p->live.checkpoint.seq);
+    }
+  };
   std::vector<cqrs::Sink*> sinks;
-  for (ProjectionRuntime* p : group) {
-    from = std::min(from, p->live.checkpoint.seq);
-    sinks.push_back(&p->live);
+  Seq from(UINT64_MAX);
+  {
+    const auto locks = LockApply(group);
+    healthy(&sinks, &from);
   }
+  if (sinks.empty()) return;
+  // ApplyBatch gives each sink only the events after its own checkpoint, so the cursor may
+  // start behind some of them, and a live thread may move one between two batches.
   Result<std::unique_ptr<LogCursor>> cursor = log->OpenCursor(TopicsRead(group), from);
   while (cursor.ok()) {
+    // Each batch under the apply locks, as a live thread's batch (not the whole catch-up: the
+    // live threads, checks and switches wait for one batch at most).
+    const auto locks = LockApply(group);
+    Seq ignored(UINT64_MAX);
+    healthy(&sinks, &ignored);
+    if (sinks.empty()) break;
     Result<BatchOutcome> outcome =
         ApplyBatch(store, checkpoints_cf, **cursor, sinks, options.rebuild_batch_events,
                    cqrs::CommitMode::kIngest, options.apply_threads);
-    // A failed handler or commit: CatchUpOne finds and reports it again.
+    // A failed handler or commit: nothing (or not all) committed. CatchUpOne applies the
+    // events again, one projection at a time, and stops at and reports what fails then.
     if (!outcome.ok() || outcome->failed || outcome->consumed == 0) break;
-    for (ProjectionRuntime* p : group) Publish(*p, (*cursor)->caught_up_to(), /*behind=*/true);
+    for (cqrs::Sink* sink : sinks) {
+      for (ProjectionRuntime* p : group) {
+        if (&p->live == sink) Publish(*p, (*cursor)->caught_up_to(), /*behind=*/true);
+      }
+    }
   }
   // Each projection's own cursor re-opened at its stored checkpoint (after a failure, the
   // checkpoint in memory may be ahead of it). One that cannot be is failed: its cursor and its
   // checkpoint in memory may disagree.
+  const auto locks = LockApply(group);
   for (ProjectionRuntime* p : group) {
     if (Status loaded = LoadLive(*p, p->live.generation); !loaded.ok()) {
       MarkFailed(*p, loaded, std::nullopt);

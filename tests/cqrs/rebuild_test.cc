@@ -58,24 +58,40 @@ class CountingDecoder : public EventDecoder {
   mutable std::map<uint64_t, int> calls_;
 };
 
-// A projection that records, per event, what the decoder made of it ("-" when nothing).
+// A projection that records, per event, what the decoder made of it ("-" when nothing), and
+// counts the events it applied (a counter: applying one twice shows). It fails at a POISON
+// event.
 ProjectionSpec DecodedTypes(std::string name, std::vector<std::string> topics,
                             std::shared_ptr<const EventDecoder> decoder) {
   ProjectionSpec spec;
   spec.name = std::move(name);
   spec.topics = std::move(topics);
-  spec.tables = {"types"};
+  spec.tables = {"types", "applied"};
   spec.batch_handler = [](const std::vector<const EventView*>& events,
                           ProjectionWriter& out) -> std::optional<BatchFailure> {
-    for (const EventView* e : events) {
-      const std::any* decoded = out.Decoded(*e);
-      out.Put("types", std::to_string(e->seq().value()),
+    for (size_t i = 0; i < events.size(); ++i) {
+      const EventView& e = *events[i];
+      if (e.type() == "POISON") return BatchFailure{i, Status::InvalidArgument("poison")};
+      const std::any* decoded = out.Decoded(e);
+      out.Put("types", std::to_string(e.seq().value()),
               decoded ? std::any_cast<const std::string&>(*decoded) : std::string("-"));
+      out.AddCounter("applied", "events", 1);
     }
     return std::nullopt;
   };
   spec.decoder = std::move(decoder);
   return spec;
+}
+
+// Events of `topics` (all when empty) with seq in [first, last].
+int64_t EventsIn(Log& log, const std::vector<std::string>& topics, uint64_t first,
+                 uint64_t last) {
+  int64_t n = 0;
+  CHECK(log.ScanInSeqOrder(topics, Seq(0), SIZE_MAX, [&](const EventView& e) {
+    n += e.seq().value() >= first && e.seq().value() <= last;
+    return true;
+  }).ok());
+  return n;
 }
 
 TEST_CASE("projections sharing an EventDecoder: a rebuild decodes each event once for all") {
@@ -121,46 +137,77 @@ TEST_CASE("projections sharing an EventDecoder: a rebuild decodes each event onc
   }).ok());
 }
 
-TEST_CASE("CatchUp takes projections at the same checkpoint together: each event decoded once") {
+TEST_CASE("CatchUp takes its projections through the log together: each event decoded once") {
   TempDir dir;
   Harness h(dir.path());
   auto decoder = std::make_shared<CountingDecoder>();
-  const auto specs = [&] {
-    return std::vector<ProjectionSpec>{DecodedTypes("all_types", {}, decoder),
+  std::vector<ProjectionSpec> specs = {DecodedTypes("all_types", {}, decoder),
                                        DecodedTypes("order_types", {"orders"}, decoder)};
-  };
   EngineOptions options = NoThreads();
   options.apply_threads = 2;
-  options.rebuild_batch_events = 16;
-  h.OpenEngine(specs(), options);
-  Populate(*h.log, 0, 60);
+  options.rebuild_batch_events = 700;  // batches of several decoding blocks, on two threads
+  h.OpenEngine(specs, options);
+  Populate(*h.log, 0, 1000);
   h.MustCatchUp();
-  Populate(*h.log, 60, 30);
-  h.MustCatchUp();
-  // Reopened: the checkpoints stored with the batches are where they go on from.
-  h.Reopen(specs(), options);
-  Populate(*h.log, 90, 10);
-  h.MustCatchUp();
-
-  const std::map<uint64_t, int> calls = decoder->Calls();
-  CHECK(calls.size() == 100);
+  std::map<uint64_t, int> calls = decoder->Calls();
+  CHECK(calls.size() == 1000);
   for (const auto& [seq, n] : calls) CHECK_MESSAGE(n == 1, "seq " << seq);
-  for (const std::string name : {"all_types", "order_types"}) {
-    const ProjectionStatus status = h.StatusOf(name);
-    CHECK(status.state == ProjectionState::kRunning);
-    CHECK(status.checkpoint.value() >= 99);
+
+  // Reopened with a third projection, new: it starts from the first event while the others are
+  // at the head. Each is given exactly the events after its own checkpoint.
+  specs.push_back(DecodedTypes("late_types", {}, decoder));
+  h.Reopen(specs, options);
+  Populate(*h.log, 1000, 500);
+  h.MustCatchUp();
+  calls = decoder->Calls();
+  CHECK(calls.size() == 1500);
+  for (const auto& [seq, n] : calls) CHECK_MESSAGE(n == (seq <= 1000 ? 2 : 1), "seq " << seq);
+
+  const auto applied = [&](const std::string& name) {
+    return h.Read(name)->GetCounter("applied", "events").value();
+  };
+  CHECK(applied("all_types") == 1500);
+  CHECK(applied("late_types") == 1500);
+  CHECK(applied("order_types") == EventsIn(*h.log, {"orders"}, 1, 1500));
+  CHECK(h.StatusOf("all_types").checkpoint == Seq(1500));
+  CHECK(h.StatusOf("late_types").checkpoint == Seq(1500));
+  for (const std::string name : {"all_types", "order_types", "late_types"}) {
+    CHECK(h.StatusOf(name).state == ProjectionState::kRunning);
+    std::string undecoded;
+    CHECK(h.Read(name)->Scan("types", "", "", [&](std::string_view key, std::string_view v) {
+      if (v == "-") undecoded = key;
+      return true;
+    }).ok());
+    CHECK_MESSAGE(undecoded.empty(), name << " seq " << undecoded);
   }
-  size_t all = 0, orders = 0;
-  CHECK(h.Read("all_types")->Scan("types", "", "", [&](std::string_view, std::string_view v) {
-    all += v != "-";
-    return true;
-  }).ok());
-  CHECK(h.Read("order_types")->Scan("types", "", "", [&](std::string_view, std::string_view v) {
-    orders += v != "-";
-    return true;
-  }).ok());
-  CHECK(all == 100);
-  CHECK(orders == 67);
+}
+
+TEST_CASE("CatchUp together: a projection that fails stops at its event, the others go on") {
+  TempDir dir;
+  Harness h(dir.path());
+  auto decoder = std::make_shared<CountingDecoder>();
+  // order_types fails at the POISON order event; payment_types never sees it.
+  std::vector<ProjectionSpec> specs = {DecodedTypes("order_types", {"orders"}, decoder),
+                                       DecodedTypes("payment_types", {"payments"}, decoder)};
+  EngineOptions options = NoThreads();
+  options.apply_threads = 2;
+  options.rebuild_batch_events = 100;
+  h.OpenEngine(specs, options);
+  Populate(*h.log, 0, 250);
+  const Seq poison = MustAppend(*h.log, "orders", "order-x", "POISON").seq;
+  Populate(*h.log, 250, 250);
+  CHECK(!h.engine->CatchUp().ok());
+
+  const ProjectionStatus failed = h.StatusOf("order_types");
+  CHECK(failed.state == ProjectionState::kFailed);
+  // Every order event before the poison applied once, none after.
+  CHECK(h.Read("order_types")->GetCounter("applied", "events").value() ==
+        EventsIn(*h.log, {"orders"}, 1, poison.value() - 1));
+  CHECK(failed.checkpoint.value() < poison.value());
+  const ProjectionStatus healthy = h.StatusOf("payment_types");
+  CHECK(healthy.state == ProjectionState::kRunning);
+  CHECK(h.Read("payment_types")->GetCounter("applied", "events").value() ==
+        EventsIn(*h.log, {"payments"}, 1, UINT64_MAX));
 }
 
 TEST_CASE("a rebuild of a failed projection, once its handler succeeds, leaves it running") {
