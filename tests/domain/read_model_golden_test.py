@@ -13,7 +13,6 @@ file (order_export.py: the seed's fates, some cross-topic events out of time ord
   python3 tests/domain/read_model_golden_test.py build/cairn --update   # record anew (only from
                                                                         # a build known to be right)
 """
-import datetime
 import json
 import os
 import shutil
@@ -34,21 +33,22 @@ UPDATE = False
 DASHBOARD = "/api/dashboard?period=all"
 
 
-def dashboard_on(recorded, live_to):
-    """The recorded dashboard answer as it reads on the day the live one ends (its period's "to",
-    midnight after today, UTC). Its chart is the 30 days up to today, so it moves with the date:
-    days that left the window are dropped, and the days after the recording hold 0 orders, since
-    every order of the fixed input was created before the recording (its all-time totals, still
-    compared exactly, would change otherwise). Every other field is compared as recorded."""
-    answer = json.loads(json.dumps(recorded))
-    body = answer["body"]
-    end = datetime.date.fromisoformat(live_to[:10])
-    figures = {d["date"]: d for d in body["days"]}
-    window = [end - datetime.timedelta(days=n) for n in range(len(body["days"]), 0, -1)]
-    body["days"] = [figures.get(day.isoformat(), {"date": day.isoformat(), "orders": 0,
-                                                  "revenue": 0}) for day in window]
-    body["period"]["to"] = live_to
-    return answer
+# The dashboard charts the 30 days up to "today": the server runs with its clock set to the day
+# the answers were recorded (Debian's libfaketime), so that every answer, the chart included,
+# is compared exactly whatever the date.
+RECORDED_ON = "2026-12-05 12:00:00"
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
+def server_env():
+    """The environment of a `cairn serve` whose wall clock starts at RECORDED_ON (its monotonic
+    clock, for timeouts, untouched)."""
+    if not os.path.exists(FAKETIME_LIB):
+        raise AssertionError(f"{FAKETIME_LIB} is missing: install Debian's faketime (tools/setup)")
+    env = dict(os.environ)
+    env.update(LD_PRELOAD=FAKETIME_LIB, FAKETIME="@" + RECORDED_ON,
+               FAKETIME_DONT_FAKE_MONOTONIC="1")
+    return env
 
 
 def queries(order_ids):
@@ -106,7 +106,7 @@ class ReadModelGoldenTest(unittest.TestCase):
             shutil.rmtree(cls.root, ignore_errors=True)
 
     def serve_answers(self):
-        server = e2e_util.Server("golden")
+        server = e2e_util.Server("golden", env=server_env())
         try:
             return answers(server, self.paths)
         finally:
@@ -116,12 +116,8 @@ class ReadModelGoldenTest(unittest.TestCase):
         with open(GOLDEN, encoding="utf-8") as f:
             golden = json.load(f)
         self.assertEqual(sorted(golden), sorted(got), "the compared queries changed")
-        live_to = got[DASHBOARD]["body"]["period"]["to"]
-        today = datetime.datetime.now(datetime.timezone.utc).date()
-        self.assertIn(live_to, [(today + datetime.timedelta(days=d)).isoformat() +
-                                "T00:00:00.000000Z" for d in (0, 1)],
-                      "the dashboard's period ends at the midnight after today")
-        golden[DASHBOARD] = dashboard_on(golden[DASHBOARD], live_to)
+        self.assertEqual(got[DASHBOARD]["body"]["period"]["to"], "2026-12-06T00:00:00.000000Z",
+                         "the server's clock is not at " + RECORDED_ON)
         for path in self.paths:
             self.assertEqual(golden[path], got[path], f"{when}: the answer to {path} changed")
 

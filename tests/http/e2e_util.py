@@ -142,8 +142,9 @@ class Server:
     """One `cairn serve` process on a data dir; restartable on the same dir. With `tls_ca` (the
     CA file that signed its --tls-cert) requests go over HTTPS, verified against that CA."""
 
-    def __init__(self, name, tokens=True, args=(), listen="127.0.0.1:0", tls_ca=None):
+    def __init__(self, name, tokens=True, args=(), listen="127.0.0.1:0", tls_ca=None, env=None):
         self.name = name
+        self.env = env  # the process's environment (None: this one's)
         self.listen = listen
         self.tls_ca = tls_ca
         self.data = os.path.join(ROOT, name, "data")
@@ -180,7 +181,7 @@ class Server:
         if self.tokens_file:
             cmd += ["--tokens", self.tokens_file]
         log = open(self.log_path, "w")
-        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         log.close()
         deadline = time.time() + 60
         self.port = None
