@@ -44,16 +44,19 @@ class BatchConcatenation {
   uint32_t count_ = 0;
 };
 
-// Two of the log's families (log/topics.cc), which the store tunes by name, for an existing dir
-// as for a new one (FamilyOptionsFor):
+// Three of the log's families (log/topics.cc), which the store tunes by name, for an existing
+// dir as for a new one (FamilyOptionsFor):
 //   kLogFamily          the events, at 16-byte keys: topic, partition (4 bytes each), offset
 //   kStreamIndexFamily  one key per append: the stream's name, a '\0', and the big-endian
 //                       version of the append's first event
+//   kEventIdFamily      an event id -> its log key, for the ids that are not positional
 inline constexpr std::string_view kLogFamily = "log";
 inline constexpr std::string_view kStreamIndexFamily = "streams";
+inline constexpr std::string_view kEventIdFamily = "ids";
 // The options of the family `name` of `kind`: `store_options`, with memtable insert hints for
-// the log's two families (see store.cc) and late compactions for kScratch. (A family of an
-// existing dir is opened as kOrdered: a scratch family is not kept across opens.)
+// the log's first two families and a memtable bloom filter for the ids (see store.cc), and late
+// compactions for kScratch. (A family of an existing dir is opened as kOrdered: a scratch family
+// is not kept across opens.)
 rocksdb::ColumnFamilyOptions FamilyOptionsFor(std::string_view name,
                                               const rocksdb::ColumnFamilyOptions& store_options,
                                               FamilyKind kind);

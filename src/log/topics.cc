@@ -93,7 +93,7 @@ Status Log::Rep::OpenFamilies() {
     Family** slot;
   } families[] = {{kLogFamily, FamilyKind::kOrdered, &log_cf},
                   {kStreamIndexFamily, FamilyKind::kOrdered, &streams_cf},
-                  {"ids", FamilyKind::kPointLookup, &ids_cf},
+                  {kEventIdFamily, FamilyKind::kPointLookup, &ids_cf},
                   {"topics", FamilyKind::kOrdered, &topics_cf}};
   for (auto& f : families) {
     CAIRN_ASSIGN_OR_RETURN(*f.slot, store->OpenFamily(std::string(f.name), f.kind));

@@ -447,6 +447,22 @@ TEST_CASE("a StoreIterator walks a family in key order as of its snapshot") {
   CHECK(none->status().ok());
 }
 
+TEST_CASE("the event ids' family filters its memtable lookups with a bloom filter, new dir or not") {
+  const rocksdb::ColumnFamilyOptions plain;
+  const auto ids = FamilyOptionsFor(kEventIdFamily, plain, FamilyKind::kOrdered);
+  CHECK(ids.memtable_whole_key_filtering);
+  CHECK(ids.memtable_prefix_bloom_size_ratio > 0);
+  for (std::string_view other : {kLogFamily, kStreamIndexFamily, std::string_view("rm.x.1.a")}) {
+    CHECK(FamilyOptionsFor(other, plain, FamilyKind::kOrdered).memtable_prefix_bloom_size_ratio ==
+          0);
+  }
+  // As the log opened it.
+  TestLog t;
+  auto opened = t.store->OpenFamily(std::string(kEventIdFamily), FamilyKind::kPointLookup);
+  REQUIRE(opened.ok());
+  CHECK(t.store->db()->GetOptions(HandleOf(*opened)).memtable_whole_key_filtering);
+}
+
 TEST_CASE("a kScratch family is compacted late, the others as RocksDB does by default") {
   TestLog t;
   auto scratch = t.store->OpenFamilies({"rm.x.2.a", "rm.x.2.b"}, FamilyKind::kScratch);
