@@ -136,8 +136,9 @@ struct Engine::Rep {
   Status CatchUpOne(ProjectionRuntime& p);
   // CatchUpOne for several projections in one pass over the log, from the checkpoint furthest
   // behind: one ApplyBatch for all the healthy ones per batch (committed as kIngest, under
-  // their apply_mu), as long as none fails; then each one's own cursor is re-opened at its
-  // stored checkpoint. A failure is left to CatchUpOne to meet again and report.
+  // their apply_mu; one failed meanwhile is left out from then on), as long as no batch fails;
+  // then each one's own cursor is re-opened at its stored checkpoint. A failure is left to
+  // CatchUpOne to meet again and report.
   // REQUIRES: `group` in the order of `projections`; apply_mu not held.
   void CatchUpTogether(const Targets& group);
   // Publishes p.live.checkpoint (Statuses, WaitForSeq): every event up to `caught_up_to` of the

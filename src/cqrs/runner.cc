@@ -118,50 +118,48 @@ Status Engine::Rep::CatchUpOne(ProjectionRuntime& p) {
 }
 
 void Engine::Rep::CatchUpTogether(const Targets& group) {
-  // The healthy ones among `group`, and the checkpoint furthest behind. REQUIRES: their
-  // apply_mu held (a projection is failed, and its checkpoint in memory set back, under it).
-  const auto healthy = [&group](std::vector<cqrs::Sink*>* sinks, Seq* furthest_behind) {
-    sinks->clear();
-    for (ProjectionRuntime* p : group) {
+  // The group's sinks, and the checkpoint furthest behind. A projection that is failed now, or
+  // fails on the way (its live thread's batch), is left out for the rest of this catch-up: back
+  // in (a Restart), it would be behind the group's cursor. REQUIRES: their apply_mu held.
+  std::vector<ProjectionRuntime*> members;
+  const auto drop_failed = [&members] {
+    std::erase_if(members, [](ProjectionRuntime* p) {
       std::lock_guard lock(p->state_mu);
-      if (p->state == ProjectionState::kFailed) continue;
-      sinks->push_back(&p->live);
-      *furthest_behind = std::min(*furthest_behind, p->live.checkpoint.seq);
-    }
+      return p->state == ProjectionState::kFailed;
+    });
   };
-  std::vector<cqrs::Sink*> sinks;
+  std::vector<std::unique_lock<std::mutex>> locks = LockApply(group);
+  members = group;
+  drop_failed();
+  if (members.empty()) return;
   Seq from(UINT64_MAX);
-  {
-    const auto locks = LockApply(group);
-    healthy(&sinks, &from);
-  }
-  if (sinks.empty()) return;
+  for (ProjectionRuntime* p : members) from = std::min(from, p->live.checkpoint.seq);
+  locks.clear();
   // ApplyBatch gives each sink only the events after its own checkpoint, so the cursor may
   // start behind some of them, and a live thread may move one between two batches.
   Result<std::unique_ptr<LogCursor>> cursor = log->OpenCursor(TopicsRead(group), from);
   while (cursor.ok()) {
     // Each batch under the apply locks, as a live thread's batch (not the whole catch-up: the
     // live threads, checks and switches wait for one batch at most).
-    const auto locks = LockApply(group);
-    Seq ignored(UINT64_MAX);
-    healthy(&sinks, &ignored);
-    if (sinks.empty()) break;
+    locks = LockApply(group);
+    drop_failed();
+    if (members.empty()) break;
+    std::vector<cqrs::Sink*> sinks;
+    for (ProjectionRuntime* p : members) sinks.push_back(&p->live);
     Result<BatchOutcome> outcome =
         ApplyBatch(store, checkpoints_cf, **cursor, sinks, options.rebuild_batch_events,
                    cqrs::CommitMode::kIngest, options.apply_threads);
-    // A failed handler or commit: nothing (or not all) committed. CatchUpOne applies the
-    // events again, one projection at a time, and stops at and reports what fails then.
+    // A failed handler or commit: nothing (or not all) committed, and the checkpoints in
+    // memory may be ahead of what is stored. The locks stay held until they are reloaded
+    // below. CatchUpOne then applies the events again, one projection at a time, and stops at
+    // and reports what fails then.
     if (!outcome.ok() || outcome->failed || outcome->consumed == 0) break;
-    for (cqrs::Sink* sink : sinks) {
-      for (ProjectionRuntime* p : group) {
-        if (&p->live == sink) Publish(*p, (*cursor)->caught_up_to(), /*behind=*/true);
-      }
-    }
+    for (ProjectionRuntime* p : members) Publish(*p, (*cursor)->caught_up_to(), /*behind=*/true);
+    locks.clear();
   }
-  // Each projection's own cursor re-opened at its stored checkpoint (after a failure, the
-  // checkpoint in memory may be ahead of it). One that cannot be is failed: its cursor and its
-  // checkpoint in memory may disagree.
-  const auto locks = LockApply(group);
+  // Each projection's own cursor re-opened at its stored checkpoint. One that cannot be is
+  // failed: its cursor and its checkpoint in memory may disagree.
+  if (locks.empty()) locks = LockApply(group);
   for (ProjectionRuntime* p : group) {
     if (Status loaded = LoadLive(*p, p->live.generation); !loaded.ok()) {
       MarkFailed(*p, loaded, std::nullopt);

@@ -46,8 +46,9 @@ def server_env():
     if not os.path.exists(FAKETIME_LIB):
         raise AssertionError(f"{FAKETIME_LIB} is missing: install Debian's faketime (tools/setup)")
     env = dict(os.environ)
+    # TZ: libfaketime reads the start time as local time.
     env.update(LD_PRELOAD=FAKETIME_LIB, FAKETIME="@" + RECORDED_ON,
-               FAKETIME_DONT_FAKE_MONOTONIC="1")
+               FAKETIME_DONT_FAKE_MONOTONIC="1", TZ="UTC")
     return env
 
 
