@@ -93,6 +93,10 @@ struct ProjectionSpec {
   ProjectionBatchHandler batch_handler;
   // Optional (see EventDecoder).
   std::shared_ptr<const EventDecoder> decoder;
+  // Optional: the event types of its topics the handler is given. The others it is not, and
+  // they are not decoded for it, but they advance its checkpoint as if applied. Empty: every
+  // type.
+  std::vector<std::string> types;
 };
 
 // Read access to a projection's current generation for queries. Holding it keeps that

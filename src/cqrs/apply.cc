@@ -104,6 +104,13 @@ bool Applies(const Sink& sink, const EventView& event) {
          sink.Reads(event.topic());
 }
 
+// Whether the sink's handler is given `event`, one it applies: one of its spec's types. (An
+// event it applies but is not given still advances its checkpoint.)
+bool Handles(const Sink& sink, const EventView& event) {
+  const auto& types = sink.spec->types;
+  return types.empty() || std::find(types.begin(), types.end(), event.type()) != types.end();
+}
+
 Seq LastUntil(const std::vector<Sink*>& sinks) {
   Seq last(0);
   for (const Sink* s : sinks) last = std::max(last, s->until);
@@ -187,7 +194,7 @@ Result<std::vector<EventView>> ReadEvents(LogCursor& cursor, size_t limit, Seq l
 }
 
 // Decodes the batch's events once for each distinct decoder of `sinks` (each event that some
-// sink with that decoder applies), in blocks on up to `threads` threads.
+// sink with that decoder is given), in blocks on up to `threads` threads.
 std::vector<DecodedEvents> DecodeEvents(const std::vector<Sink*>& sinks,
                                         const std::vector<EventView>& events, size_t threads) {
   std::vector<DecodedEvents> decoded;
@@ -204,7 +211,8 @@ std::vector<DecodedEvents> DecodeEvents(const std::vector<Sink*>& sinks,
   for (DecodedEvents& d : decoded) {
     const auto read_by_one = [&](const EventView& event) {
       return std::any_of(sinks.begin(), sinks.end(), [&](const Sink* sink) {
-        return sink->spec->decoder.get() == d.decoder && Applies(*sink, event);
+        return sink->spec->decoder.get() == d.decoder && Applies(*sink, event) &&
+               Handles(*sink, event);
       });
     };
     ForEachInParallel((events.size() + kBlock - 1) / kBlock, threads, [&](size_t block) {
@@ -243,27 +251,31 @@ std::optional<BatchFailure> ApplyEachEvent(const ProjectionHandler& handler,
 void RunSink(SinkRun& run, const std::vector<EventView>& events,
              const std::vector<DecodedEvents>& decoded) {
   Sink& sink = *run.sink;
-  std::vector<const EventView*> mine;
-  std::vector<size_t> index;  // of each of `mine` in `events`
+  std::vector<const EventView*> applied;  // the events it applies: they advance its checkpoint
+  std::vector<const EventView*> mine;     // those its handler is given
+  std::vector<size_t> index;              // of each of `mine` in `events`
   for (size_t i = 0; i < events.size(); ++i) {
     if (!Applies(sink, events[i])) continue;
+    applied.push_back(&events[i]);
+    if (!Handles(sink, events[i])) continue;
     mine.push_back(&events[i]);
     index.push_back(i);
   }
-  if (mine.empty()) return;
-  SinkWriter writer(run.batch, sink.generation.get(), events, DecodedFor(sink, decoded));
-  const ProjectionSpec& spec = *sink.spec;
-  std::optional<BatchFailure> failure = spec.batch_handler
-                                            ? spec.batch_handler(mine, writer)
-                                            : ApplyEachEvent(spec.handler, mine, writer);
-  // A batch handler that wrote to an undeclared table fails at its first event.
-  if (!failure && !writer.error().ok()) failure = BatchFailure{0, writer.error()};
-  if (failure) {
-    run.failed_at = index[std::min(failure->index, mine.size() - 1)];
-    run.error = std::move(failure->error);
-    return;
+  if (!mine.empty()) {
+    SinkWriter writer(run.batch, sink.generation.get(), events, DecodedFor(sink, decoded));
+    const ProjectionSpec& spec = *sink.spec;
+    std::optional<BatchFailure> failure = spec.batch_handler
+                                              ? spec.batch_handler(mine, writer)
+                                              : ApplyEachEvent(spec.handler, mine, writer);
+    // A batch handler that wrote to an undeclared table fails at its first event.
+    if (!failure && !writer.error().ok()) failure = BatchFailure{0, writer.error()};
+    if (failure) {
+      run.failed_at = index[std::min(failure->index, mine.size() - 1)];
+      run.error = std::move(failure->error);
+      return;
+    }
   }
-  for (const EventView* e : mine) {
+  for (const EventView* e : applied) {
     sink.checkpoint.Advance(e->topic(), e->partition(), e->offset(), e->seq(), e->timestamp_us());
   }
 }

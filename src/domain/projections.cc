@@ -391,8 +391,11 @@ std::optional<BatchFailure> ApplyStats(const std::vector<const EventView*>& even
 
 // ---- "order_search": an inverted index of terms -------------------------------------------
 
+// The one event type the search indexes (the projection is given only these).
+constexpr std::string_view kSearchedType = "ORDER_CREATED";
+
 Status ApplySearch(const EventView& e, ProjectionWriter& out) {
-  if (e.type() != "ORDER_CREATED") return Status::Ok();
+  if (e.type() != kSearchedType) return Status::Ok();
   std::optional<DecodedOrderEvent> own;
   const DecodedOrderEvent& event = OrderEventOf(e, out, &own);
   if (!event.ok()) return event.status();
@@ -438,7 +441,8 @@ std::vector<ProjectionSpec> OrderProjections() {
   specs.push_back(ProjectionSpec{std::string(kOrderSearchProjection),
                                  {std::string(kOrderEventsTopic)},
                                  {std::string(kTerms)},
-                                 ApplySearch, nullptr, decoder});
+                                 ApplySearch, nullptr, decoder,
+                                 {std::string(kSearchedType)}});
   return specs;
 }
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -208,6 +209,55 @@ TEST_CASE("CatchUp together: a projection that fails stops at its event, the oth
   CHECK(healthy.state == ProjectionState::kRunning);
   CHECK(h.Read("payment_types")->GetCounter("applied", "events").value() ==
         EventsIn(*h.log, {"payments"}, 1, UINT64_MAX));
+}
+
+TEST_CASE("a projection given one event type: only those decoded and handled, all advance it") {
+  TempDir dir;
+  Harness h(dir.path());
+  auto decoder = std::make_shared<CountingDecoder>();
+  ProjectionSpec created = DecodedTypes("created_types", {"orders"}, decoder);
+  created.types = {"ORDER_CREATED"};
+  ProjectionSpec payments = DecodedTypes("payment_types", {"payments"}, nullptr);
+  EngineOptions options = NoThreads();
+  options.apply_threads = 2;
+  options.rebuild_batch_events = 16;
+  h.OpenEngine({created, payments}, options);
+  Populate(*h.log, 0, 100);
+  // The last order event is not an ORDER_CREATED.
+  MustAppend(*h.log, "orders", "order-1", "ORDER_APPROVED");
+  h.MustCatchUp();
+
+  std::set<uint64_t> created_seqs;
+  uint64_t last_order = 0;
+  CHECK(h.log->ScanInSeqOrder({"orders"}, Seq(0), SIZE_MAX, [&](const EventView& e) {
+    if (e.type() == "ORDER_CREATED") created_seqs.insert(e.seq().value());
+    last_order = e.seq().value();
+    return true;
+  }).ok());
+  REQUIRE(!created_seqs.empty());
+  const auto check_created = [&](const char* when) {
+    INFO(when);
+    std::set<uint64_t> seen;
+    CHECK(h.Read("created_types")->Scan("types", "", "", [&](std::string_view k, std::string_view v) {
+      CHECK(v == "ORDER_CREATED");
+      seen.insert(std::stoull(std::string(k)));
+      return true;
+    }).ok());
+    CHECK(seen == created_seqs);
+    CHECK(h.Read("created_types")->GetCounter("applied", "events").value() ==
+          int64_t(created_seqs.size()));
+    const ProjectionStatus status = h.StatusOf("created_types");
+    CHECK(status.checkpoint == Seq(last_order));
+    CHECK(status.state == ProjectionState::kRunning);
+  };
+  check_created("after the catch-up");
+  std::map<uint64_t, int> calls = decoder->Calls();
+  CHECK(calls.size() == created_seqs.size());
+  for (const auto& [seq, n] : calls) CHECK(created_seqs.count(seq) == 1);
+
+  REQUIRE(RebuildAndWait(h, {"created_types"}).state == RebuildProgress::State::kDone);
+  check_created("after a rebuild");
+  CHECK(decoder->Calls().size() == created_seqs.size());
 }
 
 TEST_CASE("a rebuild of a failed projection, once its handler succeeds, leaves it running") {
