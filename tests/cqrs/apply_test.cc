@@ -158,5 +158,27 @@ TEST_CASE("counters stay exact under concurrent appends with the projection thre
   CheckEqualsFreshReplay(h, specs);
 }
 
+TEST_CASE("CatchUp beside the projection threads and concurrent appends applies each event once") {
+  TempDir dir;
+  Harness h(dir.path());
+  auto hooks = std::make_shared<Hooks>();
+  auto specs = AllSpecs(std::make_shared<Hooks>());  // for replays
+  EngineOptions options = WithThreads(/*batch_events=*/16);
+  options.rebuild_batch_events = 64;  // the catch-ups' batches
+  h.OpenEngine(AllSpecs(hooks), options);
+  std::atomic<bool> appending{true};
+  std::thread catch_ups([&] {
+    while (appending.load()) CHECK(h.engine->CatchUp().ok());
+  });
+  Populate(*h.log, 0, 1500);
+  appending.store(false);
+  catch_ups.join();
+  h.MustCatchUp();
+  const Seq last = h.log->LastSeq();
+  for (const ProjectionSpec& spec : specs) RequireWait(*h.engine, spec.name, last);
+  for (const auto& [seq, n] : hooks->Calls()) CHECK_MESSAGE(n == 1, "seq " << seq);
+  CheckEqualsFreshReplay(h, specs);
+}
+
 }  // namespace
 }  // namespace cairn
