@@ -13,6 +13,7 @@ file (order_export.py: the seed's fates, some cross-topic events out of time ord
   python3 tests/domain/read_model_golden_test.py build/cairn --update   # record anew (only from
                                                                         # a build known to be right)
 """
+import glob
 import json
 import os
 import shutil
@@ -37,17 +38,18 @@ DASHBOARD = "/api/dashboard?period=all"
 # the answers were recorded (Debian's libfaketime), so that every answer, the chart included,
 # is compared exactly whatever the date.
 RECORDED_ON = "2026-12-05 12:00:00"
-FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+# Debian's faketime package, on any architecture (/usr/lib/<triplet>/faketime/).
+FAKETIME_LIBS = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
 
 
 def server_env():
     """The environment of a `cairn serve` whose wall clock starts at RECORDED_ON (its monotonic
     clock, for timeouts, untouched)."""
-    if not os.path.exists(FAKETIME_LIB):
-        raise AssertionError(f"{FAKETIME_LIB} is missing: install Debian's faketime (tools/setup)")
+    if not FAKETIME_LIBS:
+        raise AssertionError("libfaketime.so.1 is missing: install Debian's faketime (tools/setup)")
     env = dict(os.environ)
     # TZ: libfaketime reads the start time as local time.
-    env.update(LD_PRELOAD=FAKETIME_LIB, FAKETIME="@" + RECORDED_ON,
+    env.update(LD_PRELOAD=FAKETIME_LIBS[0], FAKETIME="@" + RECORDED_ON,
                FAKETIME_DONT_FAKE_MONOTONIC="1", TZ="UTC")
     return env
 
