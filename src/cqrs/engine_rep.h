@@ -138,7 +138,7 @@ struct Engine::Rep {
   // behind: one ApplyBatch for all the healthy ones per batch (committed as kIngest, under
   // their apply_mu; one failed meanwhile is left out from then on), as long as no batch fails;
   // then each one's own cursor is re-opened at its stored checkpoint. A failure is left to
-  // CatchUpOne to meet again and report.
+  // CatchUpOne to meet again and report. Does nothing with fewer than two healthy ones.
   // REQUIRES: `group` in the order of `projections`; apply_mu not held.
   void CatchUpTogether(const Targets& group);
   // Publishes p.live.checkpoint (Statuses, WaitForSeq): every event up to `caught_up_to` of the

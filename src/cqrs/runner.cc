@@ -131,7 +131,7 @@ void Engine::Rep::CatchUpTogether(const Targets& group) {
   std::vector<std::unique_lock<std::mutex>> locks = LockApply(group);
   members = group;
   drop_failed();
-  if (members.empty()) return;
+  if (members.size() < 2) return;  // nothing to share: CatchUpOne does it
   Seq from(UINT64_MAX);
   for (ProjectionRuntime* p : members) from = std::min(from, p->live.checkpoint.seq);
   locks.clear();
@@ -171,12 +171,9 @@ Status Engine::CatchUp() {
   // The healthy projections first go to the head together: the log is read and each event
   // decoded once for them all. Whatever is left (one that failed on the way) goes on alone.
   if (!rep_->options.durable_batches) {
-    Targets healthy;
-    for (const auto& p : rep_->projections) {
-      std::lock_guard lock(p->state_mu);
-      if (p->state != ProjectionState::kFailed) healthy.push_back(p.get());
-    }
-    if (healthy.size() >= 2) rep_->CatchUpTogether(healthy);
+    Targets all;
+    for (const auto& p : rep_->projections) all.push_back(p.get());
+    rep_->CatchUpTogether(all);
   }
   // A failed projection does not hold the others back: each healthy one is brought to the
   // head (up to apply_threads at once), and the first failure in the projections' order is
