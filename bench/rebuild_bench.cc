@@ -15,6 +15,15 @@
 //   rebuild_all       `cairn rebuild` (the three order projections in one job)
 //   rebuild_<name>    `cairn rebuild --projection <name>`, for orders, order_stats, order_search
 //   check             `cairn check` (replay and compare every read model; must say consistent)
+//   ceiling_decode    what any rebuild of the order topics costs before its read models: a
+//                     projection over the three topics that the engine gives every event decoded
+//                     by the order projections' own decoder, and that writes nothing; opened,
+//                     rebuilt and closed in process (a forked child) on a copy of the dir
+//   ceiling_<K>_keys  the same projection writing K keys per event (K = 9, about what the three
+//                     order read models write: ~1.3M keys for 142k events), each a 44-byte key
+//                     spread over the key space like an order id and a 40-byte value (the read
+//                     models' averages): the cost of the key count alone, with no domain logic.
+//                     Against rebuild_all this splits its time into engine, keys and domain.
 //
 // Child processes are timed from spawn to exit (opening and closing the data dir included), with
 // their CPU time (user + system, steadier than wall time on a shared machine) and their peak
@@ -450,6 +459,71 @@ Run CatchUpLive(const std::string& dir, const std::string& first, const std::str
   return Run{};
 }
 
+// ---- The ceiling: the engine and the key count without the domain ---------------------------
+
+// The keys a ceiling projection writes per event, and their sizes (see the file's comment).
+constexpr int kCeilingKeys = 9;
+constexpr size_t kCeilingKeyBytes = 44;
+constexpr size_t kCeilingValueBytes = 40;
+
+// A projection named "bench_ceiling" over the order topics, given every event decoded by the
+// order projections' shared decoder, that writes `keys` keys per event into its one table.
+ProjectionSpec CeilingProjection(int keys) {
+  ProjectionSpec spec = OrderDomain().projections.front();  // the three topics, the decoder
+  spec.name = "bench_ceiling";
+  spec.tables = {"keys"};
+  spec.types.clear();
+  spec.handler = nullptr;
+  spec.batch_handler = [keys](const std::vector<const EventView*>& events,
+                              ProjectionWriter& out) -> std::optional<BatchFailure> {
+    const std::string value(kCeilingValueBytes, 'v');
+    std::string key(kCeilingKeyBytes, 'k');
+    for (const EventView* e : events) {
+      if (out.Decoded(*e) == nullptr) return BatchFailure{0, Status::Internal("not decoded")};
+      for (int i = 0; i < keys; ++i) {
+        // splitmix64 of (seq, i): keys all over the key space, as order ids and terms are.
+        uint64_t h = e->seq().value() * kCeilingKeys + static_cast<uint64_t>(i);
+        h += 0x9E3779B97F4A7C15ull;
+        h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
+        h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+        h ^= h >> 31;
+        for (int b = 0; b < 8; ++b) key[b] = static_cast<char>(h >> (56 - 8 * b));
+        out.Put("keys", key, value);
+      }
+    }
+    return std::nullopt;
+  };
+  return spec;
+}
+
+// Copies the data dir `from` to `dir` and times opening it with the ceiling projection alone,
+// rebuilding that projection (as `cairn rebuild` does) and closing it, as `cairn rebuild` would
+// run. REQUIRES: run in a forked child (InChild).
+Run Ceiling(const std::string& from, const std::string& dir, int keys) {
+  std::filesystem::remove_all(dir);
+  std::filesystem::copy(from, dir, std::filesystem::copy_options::recursive);
+  DbOptions options;
+  options.engine.start_threads = false;
+  options.create_owned_topics = false;
+  options.domains = {DomainSpec{"bench", {CeilingProjection(keys)}, {}, nullptr}};
+  rusage before{}, after{};
+  getrusage(RUSAGE_SELF, &before);
+  const auto start = Clock::now();
+  {
+    std::unique_ptr<Db> db = Must(Db::Open(dir, options), "open the ceiling's copy");
+    const uint64_t job = Must(db->engine().StartRebuild({"bench_ceiling"}), "start rebuild");
+    const RebuildProgress done = Must(db->engine().WaitForRebuild(job), "rebuild");
+    if (done.state != RebuildProgress::State::kDone) Die("ceiling rebuild: " + done.error);
+  }
+  Run run;
+  run.seconds = Seconds(Clock::now() - start);
+  getrusage(RUSAGE_SELF, &after);
+  run.cpu_seconds = CpuSeconds(after) - CpuSeconds(before);
+  run.peak_rss_kb = after.ru_maxrss;
+  std::filesystem::remove_all(dir);
+  return run;
+}
+
 // ---- Header and flags ------------------------------------------------------------------------
 
 void PrintHeader(const Flags& f) {
@@ -567,6 +641,21 @@ int main(int argc, char** argv) {
     PrintLine("check", g.events, r, scan, ">= rebuild_all",
               r.exit_code == 0 ? "   consistent" : "   NOT CONSISTENT (exit " +
                                                          std::to_string(r.exit_code) + ")");
+    if (r.exit_code != 0) Die("cairn check did not find the read models consistent; see " + log);
+  }
+  for (const int keys : {0, kCeilingKeys}) {
+    const std::string name =
+        keys == 0 ? "ceiling_decode" : "ceiling_" + std::to_string(keys) + "_keys";
+    if (!Wanted(f, name)) continue;
+    InChild([&] {
+      const Run run = Ceiling(data, root + "/ceiling", keys);
+      PrintLine(name.c_str(), g.events, run, scan, ">= 0.1x",
+                keys == 0 ? "   (decode only, no writes)"
+                          : "   (" + std::to_string(keys) + " keys of " +
+                                std::to_string(kCeilingKeyBytes) + " + " +
+                                std::to_string(kCeilingValueBytes) + " B per event)");
+      return std::string();
+    });
   }
   if (!f.keep) std::filesystem::remove_all(root);
   return 0;
