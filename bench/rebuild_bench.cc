@@ -19,8 +19,10 @@
 //                     projection over the three topics that the engine gives every event decoded
 //                     by the order projections' own decoder, and that writes nothing; opened,
 //                     rebuilt and closed in process (a forked child) on a copy of the dir
-//   ceiling_<K>_keys  the same projection writing K keys per event (K = 9, about what the three
-//                     order read models write: ~1.3M keys for 142k events), each a 44-byte key
+//   ceiling_<K>_keys  the same projection writing K keys per event (--ceiling-keys, default 9:
+//                     about what the three order read models hold, 1.3M keys for 142,703
+//                     events; fewer shows what a read model design with fewer keys could reach),
+//                     each a 44-byte key
 //                     spread over the key space like an order id and a 40-byte value (the read
 //                     models' averages): the cost of the key count alone, with no domain logic.
 //                     Against rebuild_all this splits its time into engine, keys and domain.
@@ -38,7 +40,7 @@
 // order creations spread over 30 days. kcat prints topic after topic, partition after partition.
 //
 // Usage: rebuild_bench [--dir D] [--orders N] [--cairn PATH] [--scan-rounds R] [--keep]
-//                      [--only W]
+//                      [--only W] [--ceiling-keys K]
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -92,6 +94,7 @@ struct Flags {
   int scan_rounds = 3;
   bool keep = false;
   std::string only;  // run only workloads whose name starts with this (raw_scan always runs)
+  int ceiling_keys = 9;  // the keys per event of the ceiling_<K>_keys workload
   std::string command;
 };
 
@@ -461,8 +464,7 @@ Run CatchUpLive(const std::string& dir, const std::string& first, const std::str
 
 // ---- The ceiling: the engine and the key count without the domain ---------------------------
 
-// The keys a ceiling projection writes per event, and their sizes (see the file's comment).
-constexpr int kCeilingKeys = 9;
+// The sizes of the keys a ceiling projection writes (see the file's comment).
 constexpr size_t kCeilingKeyBytes = 44;
 constexpr size_t kCeilingValueBytes = 40;
 
@@ -482,7 +484,7 @@ ProjectionSpec CeilingProjection(int keys) {
       if (out.Decoded(*e) == nullptr) return BatchFailure{0, Status::Internal("not decoded")};
       for (int i = 0; i < keys; ++i) {
         // splitmix64 of (seq, i): keys all over the key space, as order ids and terms are.
-        uint64_t h = e->seq().value() * kCeilingKeys + static_cast<uint64_t>(i);
+        uint64_t h = e->seq().value() * static_cast<uint64_t>(keys) + static_cast<uint64_t>(i);
         h += 0x9E3779B97F4A7C15ull;
         h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
         h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
@@ -562,9 +564,10 @@ Flags ParseFlags(int argc, char** argv) {
     else if (arg == "--scan-rounds") f.scan_rounds = std::max(1, std::stoi(next()));
     else if (arg == "--keep") f.keep = true;
     else if (arg == "--only") f.only = next();
+    else if (arg == "--ceiling-keys") f.ceiling_keys = std::max(1, std::stoi(next()));
     else {
       std::fprintf(stderr, "usage: rebuild_bench [--dir D] [--orders N] [--cairn PATH] "
-                           "[--scan-rounds R] [--keep] [--only W]\n");
+                           "[--scan-rounds R] [--keep] [--only W] [--ceiling-keys K]\n");
       std::exit(2);
     }
   }
@@ -643,7 +646,7 @@ int main(int argc, char** argv) {
                                                          std::to_string(r.exit_code) + ")");
     if (r.exit_code != 0) Die("cairn check did not find the read models consistent; see " + log);
   }
-  for (const int keys : {0, kCeilingKeys}) {
+  for (const int keys : {0, f.ceiling_keys}) {
     const std::string name =
         keys == 0 ? "ceiling_decode" : "ceiling_" + std::to_string(keys) + "_keys";
     if (!Wanted(f, name)) continue;
