@@ -263,6 +263,12 @@ class Store {
 
   // Approximate number of keys in a family (RocksDB's estimate).
   uint64_t EstimateKeys(Family* family) const;
+  // Bytes RocksDB estimates its compactions still have to rewrite, over every family: the
+  // work that writes so far left for later.
+  uint64_t PendingCompactionBytes() const;
+  // Compacts every family down to its bottom level, now: a settled dir, with no compaction
+  // pending (benchmarks start each workload from one).
+  Status CompactAll();
 
   // For src/log only (see src/log/rocks.h): the database, and Write for a RocksDB batch.
   rocksdb::DB* db() const;

@@ -1180,6 +1180,27 @@ uint64_t Store::EstimateKeys(Family* family) const {
   return n;
 }
 
+uint64_t Store::PendingCompactionBytes() const {
+  std::shared_lock lock(rep_->families_mu);
+  uint64_t total = 0;
+  for (const auto& [name, family] : rep_->families) {
+    uint64_t n = 0;
+    rep_->db->GetIntProperty(family->handle, "rocksdb.estimate-pending-compaction-bytes", &n);
+    total += n;
+  }
+  return total;
+}
+
+Status Store::CompactAll() {
+  std::shared_lock lock(rep_->families_mu);
+  for (const auto& [name, family] : rep_->families) {
+    CAIRN_RETURN_IF_ERROR(FromRocks(
+        rep_->db->CompactRange(rocksdb::CompactRangeOptions(), family->handle, nullptr, nullptr),
+        "compacting " + name));
+  }
+  return Status::Ok();
+}
+
 rocksdb::DB* Store::db() const { return rep_->db.get(); }
 
 }  // namespace cairn

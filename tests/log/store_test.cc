@@ -475,6 +475,38 @@ TEST_CASE("a kScratch family is compacted late, the others as RocksDB does by de
   CHECK(t.store->db()->GetOptions(HandleOf(*lasting)).level0_file_num_compaction_trigger == 4);
 }
 
+TEST_CASE("CompactAll leaves no compaction pending, and every key as it was") {
+  TestLog t;
+  Family* family = OrderedFamily(t, "rm.x.1.a");
+  // As if the compactions could not keep up: eight overlapping files in level 0.
+  REQUIRE(t.store->db()->SetOptions(HandleOf(family), {{"disable_auto_compactions", "true"}}).ok());
+  constexpr int kBatches = 9, kKeys = 1000;
+  for (int b = 0; b < kBatches; ++b) {
+    IndexedBatch batch(t.store.get());
+    for (int i = b % 2; i < kKeys; i += 2) {  // the whole key range each time
+      batch.Put(family, "k" + std::to_string(100'000 + i), "v" + std::to_string(b));
+    }
+    REQUIRE(batch.Ingest(IndexedBatch::Files::kLasting).ok());
+  }
+  std::string level0;
+  REQUIRE(t.store->db()->GetProperty(HandleOf(family), "rocksdb.num-files-at-level0", &level0));
+  REQUIRE(level0 == std::to_string(kBatches - 1));
+  CHECK(t.store->PendingCompactionBytes() > 0);
+
+  REQUIRE(t.store->CompactAll().ok());
+  CHECK(t.store->PendingCompactionBytes() == 0);
+  REQUIRE(t.store->db()->GetProperty(HandleOf(family), "rocksdb.num-files-at-level0", &level0));
+  CHECK(level0 == "0");
+  int seen = 0;
+  REQUIRE(t.store->Scan(family, "", "", [&](std::string_view key, std::string_view value) {
+    const int i = std::stoi(std::string(key.substr(1))) - 100'000;
+    CHECK(value == (i % 2 == 0 ? "v8" : "v7"));  // the last batch that wrote it
+    ++seen;
+    return true;
+  }).ok());
+  CHECK(seen == kKeys);
+}
+
 TEST_CASE("OpenFamilies creates the missing families at once and DropFamilies drops them") {
   TestLog t;
   auto existing = t.store->OpenFamily("rm.x.1.a", FamilyKind::kOrdered);
