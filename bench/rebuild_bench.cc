@@ -15,26 +15,30 @@
 //   rebuild_all       `cairn rebuild` (the three order projections in one job)
 //   rebuild_<name>    `cairn rebuild --projection <name>`, for orders, order_stats, order_search
 //   check             `cairn check` (replay and compare every read model; must say consistent)
-//   ceiling_decode    what any rebuild of the order topics costs before its read models: a
-//                     projection over the three topics that the engine gives every event decoded
-//                     by the order projections' own decoder, and that writes nothing; opened,
-//                     rebuilt and closed in process (a forked child) on a copy of the dir
-//   ceiling_<K>_keys  the same projection writing K keys per event (--ceiling-keys, default 9:
-//                     about what the three order read models hold, 1.3M keys for 142,703
-//                     events; fewer shows what a read model design with fewer keys could reach),
-//                     each a 44-byte key
-//                     spread over the key space like an order id and a 40-byte value (the read
-//                     models' averages): the cost of the key count alone, with no domain logic.
-//                     Against rebuild_all this splits its time into engine, keys and domain.
+//   ceiling_decode    what any rebuild of the order topics costs before its read models: three
+//                     projections over the three topics (as rebuild_all rebuilds three), given
+//                     every event decoded by the order projections' own decoder, writing nothing
+//   ceiling_<K>_keys  the same three writing K keys per event between them (--ceiling-keys,
+//                     default 9: the three order read models hold 1.3M keys for 142,703 events;
+//                     fewer shows what a read-model design with fewer keys could reach), each
+//                     key a 44-byte one spread over the key space as order ids are, with a
+//                     40-byte value (about the read models' average sizes), of bytes that do not
+//                     compress; every key is new (the read models also rewrite some). The cost
+//                     of the key count alone, with no domain logic: against rebuild_all it splits
+//                     that time into engine, keys and domain.
 //
-// The imported dir is compacted once (see "Settled dirs" below); the raw scan reads it, and each
-// rebuild and the check run on a fresh copy of it, their lines saying what they left to compact.
+// The imported dir is compacted once (see "Settled dirs" below). The raw scan reads it; each
+// rebuild, the check and the ceilings run on a fresh copy of it, and the rebuilds' and the
+// check's lines say what they left to compact. (Ratios from before 2026-12-06 05:10 UTC scanned
+// the dir as the import left it, and each command ran on what the one before left.)
 //
-// Child processes are timed from spawn to exit (opening and closing the data dir included), with
-// their CPU time (user + system, steadier than wall time on a shared machine) and their peak
-// RSS (the kernel's ru_maxrss). Generating the export, the raw scan and the catch-up run in
-// forked children, so this process stays small and no child's peak RSS includes its memory. A rate is the events the workload goes through (the
-// log, or the topics the projection reads) over that time.
+// The commands are timed from spawn to exit (opening and closing the data dir included); the
+// catch-up and the ceilings in a forked child, from opening the dir to closing it (the copy not
+// timed). Each with its CPU time (user + system, steadier than wall time on a shared machine)
+// and its peak RSS (the kernel's ru_maxrss). Generating the export, the raw scan, the settling
+// and the catch-up run in forked children, so this process stays small and no child's peak RSS
+// includes its memory. A rate is the events the workload goes through (the log, or the topics
+// the projection reads) over that time.
 //
 // The orders follow the seed's producer (tests/data/seed-kafka-export.kcat.jsonl): ORDER_CREATED
 // with 1-3 of the seed's five products and a Korean address, then by fate: cancelled (5%),
@@ -65,6 +69,7 @@
 #include <sstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -429,6 +434,21 @@ void PrintLine(const char* name, uint64_t events, const Run& run, double scan_ra
   std::fflush(stdout);
 }
 
+// Times `work` in this process: wall time, this process's CPU time over it, and its peak RSS
+// (REQUIRES: a forked child, whose peak is its own).
+Run TimeInProcess(const std::function<void()>& work) {
+  rusage before{}, after{};
+  getrusage(RUSAGE_SELF, &before);
+  const auto start = Clock::now();
+  work();
+  Run run;
+  run.seconds = Seconds(Clock::now() - start);
+  getrusage(RUSAGE_SELF, &after);
+  run.cpu_seconds = CpuSeconds(after) - CpuSeconds(before);
+  run.peak_rss_kb = after.ru_maxrss;
+  return run;
+}
+
 // The second half of the orders appended (in process, as `cairn import` does) to a dir whose
 // projections hold the first half, then Engine::CatchUp timed.
 Run CatchUpLive(const std::string& dir, const std::string& first, const std::string& second) {
@@ -452,16 +472,7 @@ Run CatchUpLive(const std::string& dir, const std::string& first, const std::str
       Must(db->engine().CatchUp(), "catch up the first half");
       continue;
     }
-    rusage before{}, after{};
-    getrusage(RUSAGE_SELF, &before);
-    const auto start = Clock::now();
-    Must(db->engine().CatchUp(), "catch up the second half");
-    Run run;
-    run.seconds = Seconds(Clock::now() - start);
-    getrusage(RUSAGE_SELF, &after);
-    run.cpu_seconds = CpuSeconds(after) - CpuSeconds(before);
-    run.peak_rss_kb = after.ru_maxrss;
-    return run;
+    return TimeInProcess([&] { Must(db->engine().CatchUp(), "catch up the second half"); });
   }
   return Run{};
 }
@@ -471,7 +482,7 @@ Run CatchUpLive(const std::string& dir, const std::string& first, const std::str
 // A command leaves compactions behind (its ingested files, its memtables flushed at close), and
 // the next command on the same dir pays for them beside its own work: run one after another on
 // one dir, the workloads' figures moved by 20% with the order they ran in. So the imported dir
-// is compacted once, and each command workload runs on a fresh copy of it; what it leaves to
+// is compacted once, and each command workload runs on a fresh copy of it; what it left to
 // compact is reported beside its time (a change that only defers work shows there).
 
 // Opens `dir` as a Store in a forked child and returns what `work` makes of it.
@@ -495,59 +506,92 @@ double Settle(const std::string& dir) {
   }));
 }
 
-// What RocksDB estimates `dir` has left to compact, in MB.
+// Store::PendingCompactionBytes of `dir`, in MB, as the next open would find it (every family
+// reopened with an ordinary family's options).
 double PendingCompactionMb(const std::string& dir) {
   return std::stod(WithStore(dir, /*read_only=*/true, [](Store& store) {
     return std::to_string(static_cast<double>(store.PendingCompactionBytes()) / 1e6);
   }));
 }
 
+// Makes `to` a fresh copy of the dir `from`, written to disk before anything is timed on it
+// (else the kernel writes the copy back during the timed run).
+void FreshCopy(const std::string& from, const std::string& to) {
+  std::error_code error;
+  std::filesystem::remove_all(to, error);
+  if (!error) std::filesystem::copy(from, to, std::filesystem::copy_options::recursive, error);
+  if (error) Die("copying " + from + " to " + to + ": " + error.message());
+  ::sync();
+}
+
+void RemoveCopy(const std::string& dir) {
+  std::error_code error;
+  std::filesystem::remove_all(dir, error);
+  if (error) Die("removing " + dir + ": " + error.message());
+}
+
 // Runs the cairn binary with `args` on a fresh copy of the settled dir `settled` (at `work`,
-// which `args` name), then reports what it left to compact in `left_mb`, and removes the copy.
+// which `args` name), then sets *left_mb to what it left to compact (nullopt if it failed), and
+// removes the copy.
 Run RunOnCopy(const Flags& f, const std::string& settled, const std::string& work,
-              const std::vector<std::string>& args, const std::string& log, double* left_mb) {
-  std::filesystem::remove_all(work);
-  std::filesystem::copy(settled, work, std::filesystem::copy_options::recursive);
+              const std::vector<std::string>& args, const std::string& log,
+              std::optional<double>* left_mb) {
+  FreshCopy(settled, work);
   const Run run = RunCairn(f, args, log);
-  *left_mb = run.exit_code == 0 ? PendingCompactionMb(work) : 0;
-  std::filesystem::remove_all(work);
+  *left_mb = run.exit_code == 0 ? std::optional(PendingCompactionMb(work)) : std::nullopt;
+  RemoveCopy(work);
   return run;
 }
 
-std::string LeftNote(double left_mb) {
+std::string LeftNote(std::optional<double> left_mb) {
+  if (!left_mb) return "   left n/a to compact";
   char note[64];
-  std::snprintf(note, sizeof note, "   left %.0f MB to compact", left_mb);
+  std::snprintf(note, sizeof note, "   left %.0f MB to compact", *left_mb);
   return note;
 }
 
 // ---- The ceiling: the engine and the key count without the domain ---------------------------
 
-// The sizes of the keys a ceiling projection writes (see the file's comment).
+// The sizes of the keys the ceiling's projections write (see the file's comment).
 constexpr size_t kCeilingKeyBytes = 44;
 constexpr size_t kCeilingValueBytes = 40;
+constexpr int kCeilingProjections = 3;
 
-// A projection named "bench_ceiling" over the order topics, given every event decoded by the
-// order projections' shared decoder, that writes `keys` keys per event into its one table.
-ProjectionSpec CeilingProjection(int keys) {
+// splitmix64: a well-mixed 64-bit value of `x`, for key and value bytes that spread over the
+// key space and do not compress.
+uint64_t Mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// Fills `out` with bytes of Mix(seed), Mix(seed + 1), ...
+void FillMixed(uint64_t seed, std::string& out) {
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (i % 8 == 0) seed = Mix(seed);
+    out[i] = static_cast<char>(seed >> (8 * (i % 8)));
+  }
+}
+
+// Projection `index` of the ceiling, "bench_ceiling_<index>", over the order topics: given
+// every event decoded by the order projections' shared decoder, it writes `keys` new keys per
+// event into its one table.
+ProjectionSpec CeilingProjection(int index, int keys) {
   ProjectionSpec spec = OrderDomain().projections.front();  // the three topics, the decoder
-  spec.name = "bench_ceiling";
+  spec.name = "bench_ceiling_" + std::to_string(index);
   spec.tables = {"keys"};
   spec.types.clear();
   spec.handler = nullptr;
-  spec.batch_handler = [keys](const std::vector<const EventView*>& events,
-                              ProjectionWriter& out) -> std::optional<BatchFailure> {
-    const std::string value(kCeilingValueBytes, 'v');
-    std::string key(kCeilingKeyBytes, 'k');
+  spec.batch_handler = [index, keys](const std::vector<const EventView*>& events,
+                                     ProjectionWriter& out) -> std::optional<BatchFailure> {
+    std::string key(kCeilingKeyBytes, '\0'), value(kCeilingValueBytes, '\0');
     for (const EventView* e : events) {
       if (out.Decoded(*e) == nullptr) return BatchFailure{0, Status::Internal("not decoded")};
       for (int i = 0; i < keys; ++i) {
-        // splitmix64 of (seq, i): keys all over the key space, as order ids and terms are.
-        uint64_t h = e->seq().value() * static_cast<uint64_t>(keys) + static_cast<uint64_t>(i);
-        h += 0x9E3779B97F4A7C15ull;
-        h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
-        h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
-        h ^= h >> 31;
-        for (int b = 0; b < 8; ++b) key[b] = static_cast<char>(h >> (56 - 8 * b));
+        const uint64_t n = (e->seq().value() * kCeilingProjections + index) * 64 + i;
+        FillMixed(n, key);
+        FillMixed(~n, value);
         out.Put("keys", key, value);
       }
     }
@@ -556,31 +600,29 @@ ProjectionSpec CeilingProjection(int keys) {
   return spec;
 }
 
-// Copies the data dir `from` to `dir` and times opening it with the ceiling projection alone,
-// rebuilding that projection (as `cairn rebuild` does) and closing it, as `cairn rebuild` would
-// run. REQUIRES: run in a forked child (InChild).
-Run Ceiling(const std::string& from, const std::string& dir, int keys) {
-  std::filesystem::remove_all(dir);
-  std::filesystem::copy(from, dir, std::filesystem::copy_options::recursive);
-  DbOptions options;
+// Rebuilds the ceiling's projections, writing `keys` keys per event between them, on a fresh
+// copy of `from` at `dir`: timed from opening the copy to closing it, as `cairn rebuild` opens
+// and closes its dir. REQUIRES: a forked child (InChild).
+Run TimeCeilingRebuild(const std::string& from, const std::string& dir, int keys) {
+  FreshCopy(from, dir);
+  DbOptions options;  // as the cli's OfflineDbOptions (src/cli/offline.cc)
   options.engine.start_threads = false;
   options.create_owned_topics = false;
-  options.domains = {DomainSpec{"bench", {CeilingProjection(keys)}, {}, nullptr}};
-  rusage before{}, after{};
-  getrusage(RUSAGE_SELF, &before);
-  const auto start = Clock::now();
-  {
-    std::unique_ptr<Db> db = Must(Db::Open(dir, options), "open the ceiling's copy");
-    const uint64_t job = Must(db->engine().StartRebuild({"bench_ceiling"}), "start rebuild");
-    const RebuildProgress done = Must(db->engine().WaitForRebuild(job), "rebuild");
-    if (done.state != RebuildProgress::State::kDone) Die("ceiling rebuild: " + done.error);
+  DomainSpec domain{"bench", {}, {}, nullptr};
+  std::vector<std::string> names;
+  for (int i = 0; i < kCeilingProjections; ++i) {
+    const int share = keys / kCeilingProjections + (i < keys % kCeilingProjections ? 1 : 0);
+    domain.projections.push_back(CeilingProjection(i, share));
+    names.push_back(domain.projections.back().name);
   }
-  Run run;
-  run.seconds = Seconds(Clock::now() - start);
-  getrusage(RUSAGE_SELF, &after);
-  run.cpu_seconds = CpuSeconds(after) - CpuSeconds(before);
-  run.peak_rss_kb = after.ru_maxrss;
-  std::filesystem::remove_all(dir);
+  options.domains = {std::move(domain)};
+  const Run run = TimeInProcess([&] {
+    std::unique_ptr<Db> db = Must(Db::Open(dir, options), "open the ceiling's copy");
+    const uint64_t job = Must(db->engine().StartRebuild(names), "start the ceiling's rebuild");
+    const RebuildProgress done = Must(db->engine().WaitForRebuild(job), "ceiling rebuild");
+    if (done.state != RebuildProgress::State::kDone) Die("ceiling rebuild: " + done.error);
+  });
+  RemoveCopy(dir);
   return run;
 }
 
@@ -660,8 +702,8 @@ int main(int argc, char** argv) {
   const Run import = RunCairn(f, {"import", "--data", data, "--file", all, "-q"}, log);
   if (import.exit_code != 0) Die("cairn import failed; see " + log);
   const double import_left_mb = PendingCompactionMb(data);
-  std::printf("# settled     the imported dir compacted in %.2f s; the scan and each command "
-              "workload below run on it (a fresh copy each)\n", Settle(data));
+  std::printf("# settled     the imported dir compacted in %.2f s; the raw scan reads it, the "
+              "rebuilds, the check and the ceilings a fresh copy each\n", Settle(data));
   std::fflush(stdout);
   std::vector<double> scans;
   uint64_t scanned = 0;
@@ -698,13 +740,13 @@ int main(int argc, char** argv) {
     if (!Wanted(f, name)) continue;
     std::vector<std::string> args = {"rebuild", "--data", work, "-q"};
     if (!projection.empty()) args.insert(args.end(), {"--projection", projection});
-    double left_mb = 0;
+    std::optional<double> left_mb;
     const Run r = RunOnCopy(f, data, work, args, log, &left_mb);
     if (r.exit_code != 0) Die(name + " failed; see " + log);
     PrintLine(name.c_str(), events, r, scan, ">= 0.1x", LeftNote(left_mb));
   }
   if (Wanted(f, "check")) {
-    double left_mb = 0;
+    std::optional<double> left_mb;
     const Run r = RunOnCopy(f, data, work, {"check", "--data", work, "-q"}, log, &left_mb);
     PrintLine("check", g.events, r, scan, ">= rebuild_all",
               (r.exit_code == 0 ? "   consistent" : "   NOT CONSISTENT (exit " +
@@ -717,7 +759,7 @@ int main(int argc, char** argv) {
         keys == 0 ? "ceiling_decode" : "ceiling_" + std::to_string(keys) + "_keys";
     if (!Wanted(f, name)) continue;
     InChild([&] {
-      const Run run = Ceiling(data, root + "/ceiling", keys);
+      const Run run = TimeCeilingRebuild(data, root + "/ceiling", keys);
       PrintLine(name.c_str(), g.events, run, scan, ">= 0.1x",
                 keys == 0 ? "   (decode only, no writes)"
                           : "   (" + std::to_string(keys) + " keys of " +

@@ -263,11 +263,14 @@ class Store {
 
   // Approximate number of keys in a family (RocksDB's estimate).
   uint64_t EstimateKeys(Family* family) const;
-  // Bytes RocksDB estimates its compactions still have to rewrite, over every family: the
-  // work that writes so far left for later.
+  // RocksDB's estimate, summed over every family, of the bytes its compactions must rewrite to
+  // bring each level under its target size. 0 while level 0 holds fewer files than start a
+  // compaction (those are compacted later all the same); memtables are not counted.
   uint64_t PendingCompactionBytes() const;
-  // Compacts every family down to its bottom level, now: a settled dir, with no compaction
-  // pending (benchmarks start each workload from one).
+  // Compacts every family down to its bottom level and returns when done (minutes on a large
+  // dir, with free space to rewrite the largest family): with no writes meanwhile, nothing is
+  // left pending (benchmarks start each workload from such a dir). Families cannot be opened
+  // or dropped until it returns. REQUIRES: not read-only.
   Status CompactAll();
 
   // For src/log only (see src/log/rocks.h): the database, and Write for a RocksDB batch.

@@ -1192,7 +1192,8 @@ uint64_t Store::PendingCompactionBytes() const {
 }
 
 Status Store::CompactAll() {
-  std::shared_lock lock(rep_->families_mu);
+  if (options_.read_only) return Status::InvalidArgument("a read-only store cannot compact");
+  std::shared_lock lock(rep_->families_mu);  // keeps the handles valid
   for (const auto& [name, family] : rep_->families) {
     CAIRN_RETURN_IF_ERROR(FromRocks(
         rep_->db->CompactRange(rocksdb::CompactRangeOptions(), family->handle, nullptr, nullptr),

@@ -488,6 +488,8 @@ TEST_CASE("CompactAll leaves no compaction pending, and every key as it was") {
     }
     REQUIRE(batch.Ingest(IndexedBatch::Files::kLasting).ok());
   }
+  // The first batch went to the bottom level (nothing there overlapped it), each later one,
+  // which overlaps it, to level 0.
   std::string level0;
   REQUIRE(t.store->db()->GetProperty(HandleOf(family), "rocksdb.num-files-at-level0", &level0));
   REQUIRE(level0 == std::to_string(kBatches - 1));
