@@ -495,6 +495,13 @@ TEST_CASE("CompactAll leaves no compaction pending, and every key as it was") {
   REQUIRE(level0 == std::to_string(kBatches - 1));
   CHECK(t.store->PendingCompactionBytes() > 0);
 
+  StoreOptions read_only = t.store_options;
+  read_only.read_only = true;
+  auto reader = Store::Open(t.dir.path(), read_only);
+  REQUIRE(reader.ok());
+  CHECK((*reader)->CompactAll().code() == ErrorCode::kInvalidArgument);
+  reader->reset();
+
   REQUIRE(t.store->CompactAll().ok());
   CHECK(t.store->PendingCompactionBytes() == 0);
   REQUIRE(t.store->db()->GetProperty(HandleOf(family), "rocksdb.num-files-at-level0", &level0));
