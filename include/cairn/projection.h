@@ -97,6 +97,14 @@ struct ProjectionSpec {
   // they are not decoded for it, but they advance its checkpoint as if applied. Empty: every
   // type.
   std::vector<std::string> types;
+
+  // Whether the handler is given events of `type` (see `types`).
+  bool Gives(std::string_view type) const {
+    for (const std::string& t : types) {
+      if (t == type) return true;
+    }
+    return types.empty();
+  }
 };
 
 // Read access to a projection's current generation for queries. Holding it keeps that

@@ -107,8 +107,7 @@ bool Applies(const Sink& sink, const EventView& event) {
 // Whether the sink's handler is given `event`, one it applies: one of its spec's types. (An
 // event it applies but is not given still advances its checkpoint.)
 bool Handles(const Sink& sink, const EventView& event) {
-  const auto& types = sink.spec->types;
-  return types.empty() || std::find(types.begin(), types.end(), event.type()) != types.end();
+  return sink.spec->Gives(event.type());
 }
 
 Seq LastUntil(const std::vector<Sink*>& sinks) {

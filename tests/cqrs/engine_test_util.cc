@@ -1,7 +1,6 @@
 // Shared fixtures of the CQRS engine's unit tests (see engine_test_util.h).
 #include "engine_test_util.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <set>
 
@@ -237,10 +236,7 @@ Tables Replay(const Log& log, const ProjectionSpec& spec, Seq until) {
   std::string failure;
   Status scan = log.ScanInSeqOrder(spec.topics, Seq(0), SIZE_MAX, [&](const EventView& e) {
     if (e.seq() > until) return false;
-    const auto& types = spec.types;
-    if (!types.empty() && std::find(types.begin(), types.end(), e.type()) == types.end()) {
-      return true;  // not given to the handler (ProjectionSpec::types)
-    }
+    if (!spec.Gives(e.type())) return true;  // not given to the handler (ProjectionSpec::types)
     MapWriter writer(&tables, spec.tables);
     Status s = spec.handler(e, writer);
     if (!s.ok() && failure.empty()) failure = s.ToString();
